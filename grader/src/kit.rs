@@ -1,0 +1,232 @@
+//! The kit on disk: where the labs, solutions and specs are, and building
+//! a lab's executables (or finding them in `--bin-dir`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::runner::Programs;
+use crate::spec::LabSpec;
+
+/// The kit's root directory: it holds `labs/` and `solutions/`.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    /// The root.
+    pub root: PathBuf,
+}
+
+/// One lab: its student crate, its reference solution, its spec.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The id typed on the command line: `hw1`.
+    pub id: String,
+    /// The student's crate: `labs/hw1-udp-echo`.
+    pub lab_dir: PathBuf,
+    /// The reference solution: `solutions/hw1-udp-echo` (may be absent in a handout).
+    pub solution_dir: PathBuf,
+    /// `labs/hw1-udp-echo/spec.yaml`.
+    pub spec_path: PathBuf,
+}
+
+/// Which programs a run grades.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The student's crate in `labs/`.
+    Skeleton,
+    /// The reference solution in `solutions/`.
+    Solution,
+    /// Prebuilt executables in a directory.
+    BinDir(PathBuf),
+}
+
+impl Kit {
+    /// The kit at `root`, or the one containing the current directory, or
+    /// the one this grader was built from.
+    ///
+    /// # Errors
+    /// When none of those holds a `labs/` directory.
+    pub fn find(root: Option<&Path>) -> anyhow::Result<Kit> {
+        let is_kit = |d: &Path| d.join("labs").is_dir();
+        if let Some(r) = root {
+            if is_kit(r) {
+                return Ok(Kit {
+                    root: r.to_path_buf(),
+                });
+            }
+            bail!("{} is not a kit: it has no labs/ directory", r.display());
+        }
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        if let Some(d) = cwd.ancestors().find(|d| is_kit(d)) {
+            return Ok(Kit {
+                root: d.to_path_buf(),
+            });
+        }
+        let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf);
+        match built {
+            Some(d) if is_kit(&d) => Ok(Kit { root: d }),
+            _ => bail!("cannot find the kit: run the grader inside it, or pass --root DIR"),
+        }
+    }
+
+    /// Every lab with a `spec.yaml`, in order (hw1, hw2, ...).
+    ///
+    /// # Errors
+    /// When `labs/` cannot be read.
+    pub fn labs(&self) -> anyhow::Result<Vec<Lab>> {
+        let dir = self.root.join("labs");
+        let mut labs = Vec::new();
+        for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some((id, _)) = name.split_once('-') else {
+                continue;
+            };
+            if !id.starts_with("hw") || !e.path().join("spec.yaml").is_file() {
+                continue;
+            }
+            labs.push(Lab {
+                id: id.to_string(),
+                lab_dir: e.path(),
+                solution_dir: self.root.join("solutions").join(&name),
+                spec_path: e.path().join("spec.yaml"),
+            });
+        }
+        labs.sort_by_key(|l| {
+            (
+                l.id.trim_start_matches("hw")
+                    .parse::<u32>()
+                    .unwrap_or(u32::MAX),
+                l.id.clone(),
+            )
+        });
+        Ok(labs)
+    }
+
+    /// The lab called `id`.
+    ///
+    /// # Errors
+    /// When there is no such lab; the message lists the labs there are.
+    pub fn lab(&self, id: &str) -> anyhow::Result<Lab> {
+        let labs = self.labs()?;
+        if let Some(l) = labs.iter().find(|l| l.id == id) {
+            return Ok(l.clone());
+        }
+        let ids: Vec<&str> = labs.iter().map(|l| l.id.as_str()).collect();
+        bail!(
+            "there is no lab `{id}` (labs: {}; or `all`)",
+            ids.join(", ")
+        )
+    }
+
+    /// A path relative to the kit's root, for messages.
+    pub fn show(&self, p: &Path) -> String {
+        p.strip_prefix(&self.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    }
+}
+
+/// Why a lab's programs are not available.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The crate does not compile: the compiler's output.
+    Compile(String),
+    /// Something else: a missing binary, no cargo.
+    Other(anyhow::Error),
+}
+
+/// The executables of `spec` from `source`, building the crate if needed.
+///
+/// # Errors
+/// [`BuildError::Compile`] with the compiler's messages when the crate does
+/// not build; [`BuildError::Other`] when an executable is missing.
+pub fn programs(
+    kit: &Kit,
+    lab: &Lab,
+    spec: &LabSpec,
+    source: &Source,
+) -> Result<Programs, BuildError> {
+    let dir = match source {
+        Source::BinDir(d) => d.clone(),
+        Source::Skeleton => build(kit, &lab.lab_dir)?,
+        Source::Solution => build(kit, &lab.solution_dir)?,
+    };
+    let mut out = Programs::new();
+    for b in &spec.binaries {
+        let p = dir.join(b);
+        if !p.is_file() {
+            return Err(BuildError::Other(anyhow::anyhow!(
+                "{} is missing: lab {} needs the executables {}",
+                p.display(),
+                spec.lab,
+                spec.binaries.join(", ")
+            )));
+        }
+        let p = std::fs::canonicalize(&p).map_err(|e| BuildError::Other(e.into()))?;
+        out.insert(b.clone(), p);
+    }
+    Ok(out)
+}
+
+/// The cargo the grader was started by, or the one on the PATH.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Builds the crate in `dir` into its own `target/`; returns where its executables are.
+fn build(kit: &Kit, dir: &Path) -> Result<PathBuf, BuildError> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(BuildError::Other(anyhow::anyhow!(
+            "{} has no Cargo.toml",
+            kit.show(dir)
+        )));
+    }
+    let target = dir.join("target");
+    eprintln!("grader: building {}", kit.show(dir));
+    let color = if crate::report::color_wanted() {
+        "always"
+    } else {
+        "never"
+    };
+    let out = cargo()
+        .args(["build", "--quiet", "--color", color, "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .output()
+        .map_err(|e| BuildError::Other(anyhow::anyhow!("cannot run cargo: {e}")))?;
+    if !out.status.success() {
+        return Err(BuildError::Compile(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    Ok(target.join("debug"))
+}
+
+/// Runs a crate's own unit tests (`cargo test`); returns the output on failure.
+///
+/// # Errors
+/// The test output when a test fails or the crate does not build.
+pub fn unit_tests(dir: &Path) -> Result<(), String> {
+    let out = cargo()
+        .args(["test", "--quiet", "--color", "never", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(dir.join("target"))
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}

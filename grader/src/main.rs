@@ -1,0 +1,186 @@
+//! `grader`: grade a lab of the kit, list the labs, or check the kit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use grader::grade::{self, Options};
+use grader::kit::{Kit, Source};
+use grader::{check, report, skeleton};
+
+/// Grades the labs of the distributed-systems kit: runs your programs as
+/// real processes on real UDP sockets, through a proxy that records (and,
+/// in some tests, drops, duplicates or delays) every datagram.
+///
+/// Exit status: 0 all tests passed, 1 a test failed, 2 the grader could not run.
+#[derive(Debug, Parser)]
+#[command(
+    name = "grader",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_value_name = "COMMAND"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    grade: GradeArgs,
+    /// The kit's root directory (default: the kit containing the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+/// `grader hw1 [OPTIONS]`: grade a lab.
+#[derive(Debug, clap::Args)]
+struct GradeArgs {
+    /// The lab to grade (hw1 ... hw6), or `all`.
+    #[arg(value_name = "LAB")]
+    lab: Option<String>,
+    /// Grade the reference solution instead of your crate in labs/.
+    #[arg(long, conflicts_with = "bin_dir")]
+    solutions: bool,
+    /// Grade prebuilt executables in DIR (any language) that follow the lab's command-line contract.
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Run only the test called NAME.
+    #[arg(short = 't', long = "test", value_name = "NAME")]
+    test: Option<String>,
+    /// Seed for every random choice (faults, keys); printed in the report (default: from the clock).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run everything N times, with seeds SEED, SEED+1, ...
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Tests run at the same time (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
+    /// Under a failing test, print every datagram on the wire.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the labs and their tests.
+    List,
+    /// For instructors: every spec valid, every solution passes, every skeleton fails at a hole and is in sync.
+    Check {
+        /// Only this lab.
+        lab: Option<String>,
+        /// Seed for the test runs (default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Tests run at the same time.
+        #[arg(short = 'j', long, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+    },
+    /// For instructors: write labs/hwN-*/ from solutions/hwN-*/ (marked regions become holes).
+    Generate {
+        /// The lab, or `all`.
+        lab: String,
+    },
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = grader::procs::install_cleanup() {
+        eprintln!("grader: cannot set up signal handling: {e}");
+        return ExitCode::from(2);
+    }
+    report::init_color();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("grader: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn jobs(j: Option<u64>) -> usize {
+    j.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        |j| j as usize,
+    )
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let kit = Kit::find(cli.root.as_deref())?;
+    match cli.command {
+        Some(Command::List) => {
+            for lab in kit.labs()? {
+                let spec = grader::spec::LabSpec::load(&lab.spec_path)?;
+                println!("{}  {}  ({})", lab.id, spec.title, kit.show(&lab.lab_dir));
+                for t in &spec.tests {
+                    println!(
+                        "    {:<28} {:<8} {}",
+                        t.name,
+                        format!("{:?}", t.part).to_lowercase(),
+                        t.description
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check { lab, seed, jobs: j }) => {
+            let seed = seed.unwrap_or_else(handout::seed_from_clock);
+            let c = check::check(&kit, lab.as_deref(), seed, jobs(j))?;
+            report::summary(c.passed, c.failed);
+            Ok(if c.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Command::Generate { lab }) => {
+            let labs = if lab == "all" {
+                kit.labs()?
+            } else {
+                vec![kit.lab(&lab)?]
+            };
+            for l in labs {
+                let sk = skeleton::generate(&l.solution_dir)?;
+                skeleton::write(&sk, &l.lab_dir)?;
+                println!(
+                    "generated {} from {} ({} holes)",
+                    kit.show(&l.lab_dir),
+                    kit.show(&l.solution_dir),
+                    sk.holes.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let g = cli.grade;
+            let Some(lab) = g.lab else {
+                anyhow::bail!(
+                    "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, check, generate (see --help)"
+                );
+            };
+            let source = match (g.solutions, g.bin_dir) {
+                (_, Some(d)) => Source::BinDir(grade::absolute(d)),
+                (true, None) => Source::Solution,
+                (false, None) => Source::Skeleton,
+            };
+            let opts = Options {
+                source,
+                test: g.test,
+                seed: g.seed.unwrap_or_else(handout::seed_from_clock),
+                repeat: g.repeat,
+                jobs: jobs(g.jobs),
+                verbose: g.verbose,
+            };
+            let tally = if lab == "all" {
+                grade::grade_all(&kit, &opts)?
+            } else {
+                grade::grade(&kit, &kit.lab(&lab)?, &opts)?
+            };
+            report::summary(tally.passed, tally.failed);
+            Ok(if tally.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}

@@ -1,0 +1,1081 @@
+//! The `spec.yaml` of a lab: what each test starts, does, and checks.
+//!
+//! Every struct here is read straight from YAML with `deny_unknown_fields`,
+//! so a misspelt key is an error with its file, line and column rather than
+//! a silently ignored setting. After parsing, [`LabSpec::validate`] checks
+//! what YAML cannot: that every node a step or check names exists, that
+//! patterns are well formed, that probabilities lie in 0..=1. Those errors
+//! carry a location too, found by [`locate`] in the source text.
+//!
+//! The format is documented for instructors in `specs/spec-format.md`; the
+//! doc comment of every field below is the reference for that page.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use handout::MsgType;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use crate::transcript::{self, Item};
+
+/// A whole `spec.yaml`: one lab and its tests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    /// The lab's id as typed on the command line, e.g. `hw1`.
+    pub lab: String,
+    /// A short title for reports, e.g. `UDP echo`.
+    pub title: String,
+    /// The executables the lab must produce; each test runs some of them.
+    pub binaries: Vec<String>,
+    /// The time limit of a test that sets none (default `10s`).
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+    /// The tests, run in this order (in parallel when `-j` allows).
+    pub tests: Vec<TestSpec>,
+}
+
+fn default_timeout() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+
+/// Which part of a lab a test belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The course's original behaviour and transcript.
+    #[default]
+    Classic,
+    /// What a real system needs beyond it (loss, duplicates, bad input, ...).
+    Robust,
+}
+
+/// What the skeleton, as handed out, does in a test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkeletonExpect {
+    /// It fails by reaching a hole (`todo!()`): the test needs the student's code.
+    #[default]
+    Hole,
+    /// It passes: the test checks what the handout already gives (argument parsing).
+    Pass,
+}
+
+/// One test: the processes it starts, what it does to them, what it checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// A short name, unique in the lab, used with `-t NAME`.
+    pub name: String,
+    /// One sentence on what the test shows.
+    pub description: String,
+    /// `classic` (default) or `robust`.
+    #[serde(default)]
+    pub part: Part,
+    /// Points for the score (default 1).
+    #[serde(default = "one")]
+    pub points: u32,
+    /// Printed under a failure: where a student should look.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// What `grader check` expects of the skeleton in this test.
+    #[serde(default)]
+    pub skeleton: SkeletonExpect,
+    /// Time limit of the whole test (default: the lab's `timeout`).
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// The processes and scripted peers of the test.
+    pub nodes: Vec<NodeSpec>,
+    /// Faults the interposed network applies.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// What the grader does, in order.
+    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    pub steps: Vec<Step>,
+    /// Checks on each node once the steps are done, keyed by node name.
+    #[serde(default)]
+    pub expect: BTreeMap<String, NodeExpect>,
+    /// Checks on the recorded datagrams.
+    #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
+    pub wire: Vec<WireCheck>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A participant: a program of the lab, or a peer the grader plays itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// The node's name in steps, checks and reports (`server`, `client`, `backup1`).
+    pub name: String,
+    /// The lab executable to run (one of the lab's `binaries`).
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Its arguments. `{port}` is the node's own port (a node whose arguments
+    /// use it is a listening node: the grader waits until it has bound the
+    /// port); `{peer:NAME}` is the port through which it reaches node NAME
+    /// (a proxy endpoint); `{seed}` is the test's seed.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Instead of `run`: the grader plays this node, step by step.
+    #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
+    pub script: Option<Vec<ScriptStep>>,
+}
+
+impl NodeSpec {
+    /// Whether the node binds a port of its own that the grader allocates.
+    pub fn listens(&self) -> bool {
+        self.script.is_some() || self.args.iter().any(|a| a.contains("{port}"))
+    }
+}
+
+/// Faults of the interposed network.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Faults on every link.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Faults on one direction of one link, overriding `faults` field by field.
+    #[serde(default)]
+    pub links: Vec<LinkFaults>,
+}
+
+/// What may happen to a datagram on a link; every draw comes from the test's seed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Probability that a datagram is lost (0 to 1).
+    #[serde(default)]
+    pub drop: f64,
+    /// Probability that a datagram is delivered twice.
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Fixed delay added to every datagram.
+    #[serde(default)]
+    pub delay: Dur,
+    /// Extra random delay, uniform in 0..jitter: datagrams overtake each other.
+    #[serde(default)]
+    pub jitter: Dur,
+}
+
+/// Faults of one direction of one link.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFaults {
+    /// Sending node.
+    pub from: String,
+    /// Receiving node.
+    pub to: String,
+    /// Overrides `faults.drop`.
+    #[serde(default)]
+    pub drop: Option<f64>,
+    /// Overrides `faults.duplicate`.
+    #[serde(default)]
+    pub duplicate: Option<f64>,
+    /// Overrides `faults.delay`.
+    #[serde(default)]
+    pub delay: Option<Dur>,
+    /// Overrides `faults.jitter`.
+    #[serde(default)]
+    pub jitter: Option<Dur>,
+}
+
+impl NetworkSpec {
+    /// The faults in force on the link `from -> to`.
+    pub fn faults_for(&self, from: &str, to: &str) -> Faults {
+        let mut f = self.faults;
+        for l in self.links.iter().filter(|l| l.from == from && l.to == to) {
+            f.drop = l.drop.unwrap_or(f.drop);
+            f.duplicate = l.duplicate.unwrap_or(f.duplicate);
+            f.delay = l.delay.unwrap_or(f.delay);
+            f.jitter = l.jitter.unwrap_or(f.jitter);
+        }
+        f
+    }
+}
+
+/// One thing the grader does during a test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Start a node; a listening node must bind its port before the next step.
+    Start(String),
+    /// Wait until a node exits (a scripted node: until its script ends).
+    WaitExit(String),
+    /// Send SIGINT and wait until the node exits.
+    Stop(String),
+    /// Send a signal to a node's process group.
+    Signal {
+        /// The node.
+        node: String,
+        /// `SIGINT`, `SIGTERM`, `SIGKILL`, `SIGSTOP`, `SIGCONT`, `SIGHUP`, `SIGUSR1` or `SIGUSR2`.
+        signal: SignalName,
+    },
+    /// Freeze a node (SIGSTOP): it stays alive but does nothing.
+    Pause(String),
+    /// Let a paused node go on (SIGCONT).
+    Resume(String),
+    /// Kill a node at once (SIGKILL), as a crash would.
+    Kill(String),
+    /// Let time pass.
+    Sleep(Dur),
+    /// Wait until a node prints a line matching a pattern.
+    WaitOutput {
+        /// The node.
+        node: String,
+        /// A transcript pattern (`*`, `{name}`).
+        line: String,
+        /// `stdout` (default) or `stderr`.
+        #[serde(default)]
+        stream: Stream,
+    },
+    /// Measure a node's CPU use over a window in which nothing is sent to it.
+    Idle {
+        /// The node.
+        node: String,
+        /// The window.
+        #[serde(rename = "for")]
+        window: Dur,
+        /// The most CPU it may use, in percent of one core (default 10).
+        #[serde(default = "default_max_cpu")]
+        max_cpu: f64,
+    },
+    /// Cut both directions between two nodes until `heal`.
+    Partition(Vec<String>),
+    /// Undo every partition.
+    Heal,
+}
+
+fn default_max_cpu() -> f64 {
+    10.0
+}
+
+/// An output stream of a process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard output.
+    #[default]
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
+}
+
+/// One step of a peer the grader plays.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScriptStep {
+    /// Wait for the next datagram; it must match every field given.
+    Recv(RecvStep),
+    /// Send a datagram to a peer.
+    Send(SendStep),
+    /// No datagram may arrive during the window.
+    Silence {
+        /// The window.
+        #[serde(rename = "for")]
+        window: Dur,
+    },
+    /// Let time pass.
+    Sleep(Dur),
+}
+
+/// Expectations on a datagram a scripted node receives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecvStep {
+    /// The node it must come from.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Its message type.
+    #[serde(default, rename = "type")]
+    pub kind: Option<TypeName>,
+    /// Its key (`{r.key}` refers to an earlier datagram bound with `as`).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Its value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Its length in bytes.
+    #[serde(default)]
+    pub len: Option<usize>,
+    /// Bind it as NAME, so later steps can use `{NAME.key}`, `{NAME.value}`.
+    #[serde(default, rename = "as")]
+    pub bind: Option<String>,
+    /// How long to wait (default 5s, and never past the test's limit).
+    #[serde(default)]
+    pub within: Option<Dur>,
+}
+
+/// A datagram a scripted node sends: a message, or raw bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// The peer to send to.
+    pub to: String,
+    /// Message type (with `key` and `value`).
+    #[serde(default, rename = "type")]
+    pub kind: Option<TypeName>,
+    /// The key; may use `{NAME.key}`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The value; may use `{NAME.value}`.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Send only this many bytes of the record (default: the type's length on the wire).
+    #[serde(default)]
+    pub len: Option<usize>,
+    /// Raw bytes instead of a message, in hex (`"00 41 42"`).
+    #[serde(default)]
+    pub hex: Option<String>,
+    /// Raw bytes instead of a message, as text.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// What must be true of a node at the end of a test.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeExpect {
+    /// `0`, another exit code, or `nonzero`.
+    #[serde(default)]
+    pub exit: Option<ExitExpect>,
+    /// Its whole standard output, line by line.
+    #[serde(default)]
+    pub stdout: Option<Vec<Item>>,
+    /// Lines that must appear in its standard output, in order.
+    #[serde(default)]
+    pub stdout_includes: Option<Vec<Item>>,
+    /// Lines that must appear in its standard error, in order.
+    #[serde(default)]
+    pub stderr_includes: Option<Vec<Item>>,
+}
+
+/// The exit status a node must end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitExpect {
+    /// Exactly this code.
+    Code(i32),
+    /// Any code but 0 (a usage error, giving up).
+    Nonzero,
+}
+
+impl<'de> Deserialize<'de> for ExitExpect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ExitExpect;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an exit code or `nonzero`")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ExitExpect, E> {
+                i32::try_from(v)
+                    .map(ExitExpect::Code)
+                    .map_err(|_| E::custom(format!("exit code {v} is out of range")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ExitExpect, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ExitExpect, E> {
+                match v {
+                    "nonzero" => Ok(ExitExpect::Nonzero),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl fmt::Display for ExitExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitExpect::Code(c) => write!(f, "exit code {c}"),
+            ExitExpect::Nonzero => f.write_str("a non-zero exit code"),
+        }
+    }
+}
+
+/// A check on the datagrams the proxy recorded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum WireCheck {
+    /// Every `request` delivered to `by` is answered by `by` with a `reply`
+    /// carrying the same key, sent back to the requester's own address.
+    Answered {
+        /// The answering node.
+        by: String,
+        /// Request type.
+        request: TypeName,
+        /// Reply type.
+        reply: TypeName,
+        /// If set, the value every reply must carry.
+        #[serde(default)]
+        value: Option<String>,
+    },
+    /// Every datagram of a type (sent by `from`, or by anyone) has one of these lengths.
+    Length {
+        /// Message type.
+        #[serde(rename = "type")]
+        kind: TypeName,
+        /// Allowed lengths in bytes.
+        bytes: Vec<usize>,
+        /// Only datagrams sent by this node.
+        #[serde(default)]
+        from: Option<String>,
+    },
+    /// Every datagram a node sends is a well-formed record.
+    WellFormed {
+        /// The node.
+        from: String,
+    },
+    /// The number of datagrams sent from one node to another lies in a range.
+    Count {
+        /// Sender.
+        from: String,
+        /// Receiver.
+        to: String,
+        /// Only this type.
+        #[serde(default, rename = "type")]
+        kind: Option<TypeName>,
+        /// At least this many.
+        #[serde(default)]
+        min: Option<usize>,
+        /// At most this many.
+        #[serde(default)]
+        max: Option<usize>,
+    },
+}
+
+/// A message type written as the course prints it (`READ_REQ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeName(pub MsgType);
+
+impl<'de> Deserialize<'de> for TypeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        MsgType::from_name(&s).map(TypeName).ok_or_else(|| {
+            let names: Vec<&str> = MsgType::ALL.iter().map(|t| t.name()).collect();
+            de::Error::custom(format!(
+                "unknown message type `{s}`, expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// A signal a step may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalName(pub nix::sys::signal::Signal);
+
+impl<'de> Deserialize<'de> for SignalName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use nix::sys::signal::Signal::*;
+        let s = String::deserialize(d)?;
+        let sig = match s.as_str() {
+            "SIGINT" => SIGINT,
+            "SIGTERM" => SIGTERM,
+            "SIGKILL" => SIGKILL,
+            "SIGSTOP" => SIGSTOP,
+            "SIGCONT" => SIGCONT,
+            "SIGHUP" => SIGHUP,
+            "SIGUSR1" => SIGUSR1,
+            "SIGUSR2" => SIGUSR2,
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "unknown signal `{s}`, expected SIGINT, SIGTERM, SIGKILL, SIGSTOP, SIGCONT, SIGHUP, SIGUSR1 or SIGUSR2"
+                )));
+            }
+        };
+        Ok(SignalName(sig))
+    }
+}
+
+/// A duration written as `250ms`, `2s`, `1.5s` or `1m`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    /// Parses `250ms`, `2s`, `1.5s`, `1m`.
+    ///
+    /// # Errors
+    /// A message naming the accepted forms.
+    pub fn parse(s: &str) -> Result<Dur, String> {
+        let s = s.trim();
+        let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+            Some(i) => s.split_at(i),
+            None => (s, ""),
+        };
+        let n: f64 = num.trim().parse().map_err(|_| bad_duration(s))?;
+        let secs = match unit {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            _ => return Err(bad_duration(s)),
+        };
+        if !(0.0..=86_400.0).contains(&secs) {
+            return Err(format!("duration `{s}` is out of range (0 to 24 hours)"));
+        }
+        Ok(Dur(Duration::from_secs_f64(secs)))
+    }
+}
+
+fn bad_duration(s: &str) -> String {
+    format!("invalid duration `{s}`: write a number and a unit, e.g. `250ms`, `2s`, `1m`")
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 == 0 && ms > 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Dur::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// A spec error with the place it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// The spec file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl LabSpec {
+    /// Reads and validates a spec file.
+    ///
+    /// # Errors
+    /// A [`SpecError`] with file, line and column for unreadable files, YAML
+    /// errors, unknown fields, and references to nodes that do not exist.
+    pub fn load(path: &Path) -> Result<LabSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+            file: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: format!("cannot read the spec: {e}"),
+        })?;
+        LabSpec::parse(path, &text)
+    }
+
+    /// Parses and validates spec text; `path` is only used in errors.
+    ///
+    /// # Errors
+    /// As [`LabSpec::load`].
+    pub fn parse(path: &Path, text: &str) -> Result<LabSpec, SpecError> {
+        let spec: LabSpec = serde_yaml::from_str(text).map_err(|e| {
+            let loc = e.location();
+            SpecError {
+                file: path.to_path_buf(),
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+                message: strip_location(&e.to_string()),
+            }
+        })?;
+        spec.validate().map_err(|(test, needle, message)| {
+            let (line, column) = locate(text, test.as_deref(), &needle);
+            SpecError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        Ok(spec)
+    }
+
+    /// The tests whose name is `name`, or all of them.
+    pub fn select(&self, name: Option<&str>) -> Vec<&TestSpec> {
+        self.tests
+            .iter()
+            .filter(|t| name.is_none_or(|n| t.name == n))
+            .collect()
+    }
+
+    /// Checks what YAML parsing cannot. An error names the test, a piece of
+    /// text to find in the source for the location, and the message.
+    fn validate(&self) -> Result<(), (Option<String>, String, String)> {
+        let top = |needle: &str, msg: String| (None, needle.to_string(), msg);
+        if self.tests.is_empty() {
+            return Err(top("tests", "the spec has no tests".into()));
+        }
+        let mut names = BTreeSet::new();
+        for t in &self.tests {
+            if !names.insert(t.name.as_str()) {
+                return Err(top(
+                    &format!("name: {}", t.name),
+                    format!("two tests are named `{}`: names must be unique", t.name),
+                ));
+            }
+            t.validate(&self.binaries)
+                .map_err(|(needle, msg)| (Some(t.name.clone()), needle, msg))?;
+        }
+        Ok(())
+    }
+}
+
+type Invalid = (String, String);
+
+impl TestSpec {
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeSpec> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    fn validate(&self, binaries: &[String]) -> Result<(), Invalid> {
+        let err = |needle: &str, msg: String| Err((needle.to_string(), msg));
+        if self.nodes.is_empty() {
+            return err("nodes", format!("test `{}` has no nodes", self.name));
+        }
+        let mut seen = BTreeSet::new();
+        for n in &self.nodes {
+            if !seen.insert(n.name.as_str()) {
+                return err(&n.name, format!("two nodes are named `{}`", n.name));
+            }
+            match (&n.run, &n.script) {
+                (Some(bin), None) => {
+                    if !binaries.contains(bin) {
+                        return err(
+                            bin,
+                            format!(
+                                "node `{}` runs `{bin}`, which is not one of the lab's binaries ({})",
+                                n.name,
+                                binaries.join(", ")
+                            ),
+                        );
+                    }
+                }
+                (None, Some(_)) => {}
+                _ => {
+                    return err(
+                        &n.name,
+                        format!(
+                            "node `{}` needs exactly one of `run` (a lab program) or `script` (a peer the grader plays)",
+                            n.name
+                        ),
+                    );
+                }
+            }
+            for a in &n.args {
+                self.check_placeholders(a)?;
+            }
+            for s in n.script.iter().flatten() {
+                self.check_script_step(s)?;
+            }
+        }
+        let faults = std::iter::once(&self.network.faults);
+        for f in faults {
+            check_probability(f.drop, "drop")?;
+            check_probability(f.duplicate, "duplicate")?;
+        }
+        for l in &self.network.links {
+            self.known(&l.from)?;
+            self.known(&l.to)?;
+            for (p, what) in [(l.drop, "drop"), (l.duplicate, "duplicate")] {
+                if let Some(p) = p {
+                    check_probability(p, what)?;
+                }
+            }
+        }
+        if self.steps.is_empty() {
+            return err("steps", format!("test `{}` has no steps", self.name));
+        }
+        for s in &self.steps {
+            self.check_step(s)?;
+        }
+        for (name, e) in &self.expect {
+            let node = self.known(name)?;
+            if node.script.is_some() {
+                return err(
+                    name,
+                    format!(
+                        "node `{name}` is scripted: its checks are its `recv` steps, not `expect`"
+                    ),
+                );
+            }
+            for items in [&e.stdout, &e.stdout_includes, &e.stderr_includes]
+                .into_iter()
+                .flatten()
+            {
+                transcript::validate(items).map_err(|m| (name.clone(), m))?;
+            }
+        }
+        for w in &self.wire {
+            match w {
+                WireCheck::Answered { by, .. } => {
+                    self.known(by)?;
+                }
+                WireCheck::Length { from, bytes, .. } => {
+                    if let Some(f) = from {
+                        self.known(f)?;
+                    }
+                    if bytes.is_empty() {
+                        return err("bytes", "`bytes` lists no length".into());
+                    }
+                }
+                WireCheck::WellFormed { from } => {
+                    self.known(from)?;
+                }
+                WireCheck::Count { from, to, .. } => {
+                    self.known(from)?;
+                    self.known(to)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn known(&self, name: &str) -> Result<&NodeSpec, Invalid> {
+        self.node(name).ok_or_else(|| {
+            let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+            (
+                name.to_string(),
+                format!(
+                    "test `{}` has no node `{name}` (its nodes: {})",
+                    self.name,
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
+    fn process(&self, name: &str) -> Result<&NodeSpec, Invalid> {
+        let n = self.known(name)?;
+        if n.run.is_none() {
+            return Err((
+                name.to_string(),
+                format!("node `{name}` is scripted: this step needs a process"),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn check_step(&self, s: &Step) -> Result<(), Invalid> {
+        match s {
+            Step::Start(n) | Step::WaitExit(n) => {
+                self.known(n)?;
+            }
+            Step::Stop(n) | Step::Pause(n) | Step::Resume(n) | Step::Kill(n) => {
+                self.process(n)?;
+            }
+            Step::Signal { node, .. } | Step::Idle { node, .. } => {
+                self.process(node)?;
+            }
+            Step::WaitOutput { node, line, .. } => {
+                self.process(node)?;
+                transcript::validate(&[Item::Line(line.clone())]).map_err(|m| (line.clone(), m))?;
+            }
+            Step::Partition(nodes) => {
+                if nodes.len() != 2 {
+                    return Err((
+                        "partition".into(),
+                        format!("`partition` takes two nodes, got {}", nodes.len()),
+                    ));
+                }
+                for n in nodes {
+                    self.known(n)?;
+                }
+            }
+            Step::Sleep(_) | Step::Heal => {}
+        }
+        Ok(())
+    }
+
+    fn check_script_step(&self, s: &ScriptStep) -> Result<(), Invalid> {
+        match s {
+            ScriptStep::Recv(r) => {
+                if let Some(f) = &r.from {
+                    self.known(f)?;
+                }
+            }
+            ScriptStep::Send(s) => {
+                self.known(&s.to)?;
+                let raw = s.hex.is_some() as u8 + s.text.is_some() as u8;
+                let msg = s.kind.is_some() || s.key.is_some() || s.value.is_some();
+                if raw > 1 || (raw == 1 && msg) || (raw == 0 && s.kind.is_none()) {
+                    return Err((
+                        s.to.clone(),
+                        "a `send` needs either `type` (with `key`, `value`) or one of `hex`, `text`"
+                            .into(),
+                    ));
+                }
+                if let Some(h) = &s.hex {
+                    parse_hex(h).map_err(|m| (h.clone(), m))?;
+                }
+                if let Some(len) = s.len
+                    && len > handout::RECORD_LEN
+                {
+                    return Err((
+                        format!("len: {len}"),
+                        format!("`len` is at most {} (a whole record)", handout::RECORD_LEN),
+                    ));
+                }
+            }
+            ScriptStep::Silence { .. } | ScriptStep::Sleep(_) => {}
+        }
+        Ok(())
+    }
+
+    fn check_placeholders(&self, arg: &str) -> Result<(), Invalid> {
+        let mut rest = arg;
+        while let Some(i) = rest.find('{') {
+            let Some(j) = rest[i..].find('}') else {
+                return Err((arg.into(), format!("unclosed `{{` in argument `{arg}`")));
+            };
+            let inner = &rest[i + 1..i + j];
+            match inner.split_once(':') {
+                None if inner == "port" || inner == "seed" => {}
+                Some(("peer", peer)) => {
+                    self.known(peer)?;
+                }
+                _ => {
+                    return Err((
+                        arg.into(),
+                        format!(
+                            "unknown placeholder `{{{inner}}}` in argument `{arg}`: use {{port}}, {{peer:NODE}} or {{seed}}"
+                        ),
+                    ));
+                }
+            }
+            rest = &rest[i + j + 1..];
+        }
+        Ok(())
+    }
+}
+
+fn check_probability(p: f64, what: &str) -> Result<(), Invalid> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err((
+            format!("{what}:"),
+            format!("`{what}` is a probability from 0 to 1, got {p}"),
+        ))
+    }
+}
+
+/// Parses hex bytes, spaces allowed: `"00 41 ff"`.
+///
+/// # Errors
+/// A message naming the offending text.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!("hex `{s}` has an odd number of digits"));
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16)
+                .map_err(|_| format!("`{}` in `{s}` is not a hex byte", &digits[i..i + 2]))
+        })
+        .collect()
+}
+
+/// serde_yaml appends " at line L column C"; the location is printed in front instead.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Finds where `needle` first occurs in `text` after the line that names
+/// test `test` (or anywhere, without a test): 1-based line and column.
+///
+/// Validation runs on parsed structs, which carry no positions; searching
+/// the source for the offending text puts the cursor where a person would
+/// look, which is all a location is for.
+pub fn locate(text: &str, test: Option<&str>, needle: &str) -> (Option<usize>, Option<usize>) {
+    let mut start_line = 0;
+    if let Some(t) = test {
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim_start().trim_start_matches("- ").trim();
+            if l == format!("name: {t}") || l == format!("name: \"{t}\"") {
+                start_line = i;
+                break;
+            }
+        }
+    }
+    for (i, line) in text.lines().enumerate().skip(start_line) {
+        if let Some(c) = line.find(needle) {
+            return (Some(i + 1), Some(c + 1));
+        }
+    }
+    (Some(start_line + 1), Some(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "\
+lab: hw1
+title: UDP echo
+binaries: [server, client]
+tests:
+  - name: echo
+    description: the client gets its replies
+    nodes:
+      - name: server
+        run: server
+        args: [\"{port}\"]
+      - name: client
+        run: client
+        args: [\"{peer:server}\", --seed, \"{seed}\"]
+    steps:
+      - start: server
+      - start: client
+      - wait_exit: client
+      - stop: server
+    expect:
+      client:
+        exit: 0
+        stdout:
+          - repeat: 5
+            lines: [\"Request ID: {#}\"]
+    wire:
+      - answered: { by: server, request: READ_REQ, reply: READ_REP }
+";
+
+    fn parse(text: &str) -> Result<LabSpec, SpecError> {
+        LabSpec::parse(Path::new("labs/hw1/spec.yaml"), text)
+    }
+
+    #[test]
+    fn a_minimal_spec_parses() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.tests.len(), 1);
+        let t = &s.tests[0];
+        assert!(t.node("server").unwrap().listens());
+        assert!(!t.node("client").unwrap().listens());
+        assert_eq!(t.steps.len(), 4);
+        assert_eq!(s.timeout, Dur(Duration::from_secs(10)));
+        assert_eq!(t.expect["client"].exit, Some(ExitExpect::Code(0)));
+    }
+
+    #[test]
+    fn an_unknown_field_is_reported_with_line_and_column() {
+        let text = MINIMAL.replace("    description:", "    descripton:");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, Some(6));
+        assert!(e.message.contains("unknown field `descripton`"), "{e}");
+        assert!(e.message.contains("expected one of"), "{e}");
+        assert!(e.to_string().starts_with("labs/hw1/spec.yaml:6:"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_step_names_the_accepted_ones() {
+        let text = MINIMAL.replace("- stop: server", "- halt: server");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, Some(18));
+        assert!(e.message.contains("unknown variant `halt`"), "{e}");
+    }
+
+    #[test]
+    fn a_reference_to_a_missing_node_is_located() {
+        let text = MINIMAL.replace("- stop: server", "- stop: sever");
+        let e = parse(&text).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(18), Some(15)), "{e}");
+        assert!(e.message.contains("no node `sever`"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_duration_and_probability_are_rejected() {
+        let text = MINIMAL.replace("    steps:", "    timeout: 3 parsecs\n    steps:");
+        assert!(
+            parse(&text)
+                .unwrap_err()
+                .message
+                .contains("invalid duration")
+        );
+        let text = MINIMAL.replace(
+            "    steps:",
+            "    network: { faults: { drop: 1.5 } }\n    steps:",
+        );
+        assert!(parse(&text).unwrap_err().message.contains("probability"));
+    }
+
+    #[test]
+    fn a_bad_placeholder_is_rejected() {
+        let text = MINIMAL.replace("{peer:server}", "{peer:srv}");
+        assert!(parse(&text).unwrap_err().message.contains("no node `srv`"));
+        let text = MINIMAL.replace("{peer:server}", "{server}");
+        assert!(
+            parse(&text)
+                .unwrap_err()
+                .message
+                .contains("unknown placeholder")
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(Dur::parse("250ms").unwrap().0, Duration::from_millis(250));
+        assert_eq!(Dur::parse("1.5s").unwrap().0, Duration::from_millis(1500));
+        assert_eq!(Dur::parse("1m").unwrap().0, Duration::from_secs(60));
+        assert!(Dur::parse("5").is_err());
+        assert!(Dur::parse("-1s").is_err());
+        assert_eq!(Dur::parse("2s").unwrap().to_string(), "2s");
+    }
+
+    #[test]
+    fn link_faults_override_defaults() {
+        let n: NetworkSpec = serde_yaml::from_str(
+            "faults: { drop: 0.1, delay: 5ms }\nlinks: [{ from: a, to: b, drop: 0.5 }]",
+        )
+        .unwrap();
+        assert_eq!(n.faults_for("a", "b").drop, 0.5);
+        assert_eq!(n.faults_for("a", "b").delay.0, Duration::from_millis(5));
+        assert_eq!(n.faults_for("b", "a").drop, 0.1);
+    }
+
+    #[test]
+    fn hex_parses() {
+        assert_eq!(parse_hex("00 41 ff").unwrap(), vec![0, 0x41, 0xff]);
+        assert!(parse_hex("0").is_err());
+        assert!(parse_hex("zz").is_err());
+    }
+}

@@ -1,0 +1,1501 @@
+//! Expected transcripts: what a lab program must print, and how its output is
+//! checked against that.
+//!
+//! A spec lists the expected lines as [`Item`]s: a line pattern, a block
+//! repeated N times, or a group of lines that may come in any order. The
+//! output of a program is then matched line by line, either exactly
+//! ([`match_exact`]: every line accounted for) or as a subsequence
+//! ([`match_includes`]: other lines may come between). A failure is one
+//! [`Mismatch`]: the first line where output and expectation part, with the
+//! expectation spelt out in the student's own values.
+//!
+//! # Patterns
+//!
+//! A line pattern is literal text with three kinds of holes:
+//!
+//! - `*` matches any run of characters, possibly empty. It is non-greedy and
+//!   backtracks, so `a*b*c` matches `a-b-b-c`.
+//! - `{name}` captures a non-empty run of non-whitespace characters and binds
+//!   `name` to it. If `name` is already bound, the line must contain the bound
+//!   value there instead: `Key: {key}` on one line and `Value of {key}` on a
+//!   later one check that the program echoed the same key.
+//! - `{#}` is the index of the current repetition (0-based, 0 outside any
+//!   `repeat`).
+//!
+//! `\*`, `\{`, `\}` and `\\` stand for the character itself. Every other use
+//! of `\`, a lone `}` or a name that is not letters, digits, `_` and `-` is a
+//! syntax error, reported by [`validate`] when the spec is loaded: a stray
+//! brace is far more often a typo than a wish to match a brace.
+//!
+//! # Scopes
+//!
+//! Bindings made inside one repetition of a `repeat` block are forgotten when
+//! the next repetition starts, so `{key}` may be a different key in every
+//! round; bindings made before the block are visible inside it. Values the
+//! grader knows beforehand (a seed, a port) come in as [`Vars`] and are
+//! visible everywhere.
+//!
+//! # Why not regular expressions
+//!
+//! Instructors write these patterns and students read them in failure
+//! reports; `Request ID: {#}` says what it means where
+//! `^Request ID: (\d+)$` needs decoding. The matching is the same idea as
+//! `expect(1)` scripts and snapshot tools such as trycmd, which also mask
+//! volatile parts of a transcript instead of ignoring it wholesale.
+//!
+//! Matching commits to the first way a line matches: once a line has bound
+//! `{key}`, later lines do not make it reconsider how. Only inside one line,
+//! and inside an unordered group, does the matcher backtrack. For lines that
+//! a program prints this is never a limit in practice, and it keeps failures
+//! explainable: each expected line is tied to one actual line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+
+/// Values bound before matching starts, by name (e.g. `seed`).
+pub type Vars = BTreeMap<String, String>;
+
+/// What [`Mismatch`] shows in place of a line when the output has ended.
+pub const END_OF_OUTPUT: &str = "(end of output)";
+
+/// One entry of an expected transcript, as written in a spec.
+///
+/// # Format
+///
+/// ```yaml
+/// - "Request ID: {#}"          # Line
+/// - repeat: 5                  # Repeat
+///   lines:
+///     - "Type: READ_REQ Key: {key} Value: *"
+/// - unordered:                 # Unordered
+///     - "Write is Done"
+///     - "Type: * Key: {k2} Value: *"
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// One line pattern, matched against one line of output.
+    Line(String),
+    /// A block of items expected `times` times in a row; inside it `{#}` is
+    /// the 0-based number of the repetition.
+    Repeat {
+        /// How many times the block comes, at least 1.
+        times: usize,
+        /// The block.
+        lines: Vec<Item>,
+    },
+    /// Line patterns expected as consecutive lines in any order.
+    Unordered(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Item {
+    /// Reads an item from a string or a map.
+    ///
+    /// Written by hand rather than with `#[serde(untagged)]`: an untagged
+    /// enum only says "data did not match any variant", while this names the
+    /// key that is wrong and the keys that are accepted. Errors go through
+    /// [`de::Error`], so `serde_yaml` adds their line and column.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+const EXPECTED_KEYS: &str = "expected `repeat` with `lines`, or `unordered`";
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a line pattern in quotes, a map with `repeat` and `lines`, or a map with `unordered`",
+        )
+    }
+
+    fn visit_str<E: de::Error>(self, line: &str) -> Result<Item, E> {
+        Ok(Item::Line(line.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, line: String) -> Result<Item, E> {
+        Ok(Item::Line(line))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+        let mut times: Option<usize> = None;
+        let mut lines: Option<Vec<Item>> = None;
+        let mut unordered: Option<Vec<String>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "repeat" if times.is_some() => return Err(de::Error::duplicate_field("repeat")),
+                "repeat" => times = Some(map.next_value()?),
+                "lines" if lines.is_some() => return Err(de::Error::duplicate_field("lines")),
+                "lines" => lines = Some(map.next_value()?),
+                "unordered" if unordered.is_some() => {
+                    return Err(de::Error::duplicate_field("unordered"));
+                }
+                "unordered" => unordered = Some(map.next_value()?),
+                other => {
+                    return Err(de::Error::custom(format_args!(
+                        "unknown key `{other}` in a transcript item: {EXPECTED_KEYS}"
+                    )));
+                }
+            }
+        }
+        match (times, lines, unordered) {
+            (Some(times), Some(lines), None) => Ok(Item::Repeat { times, lines }),
+            (None, None, Some(lines)) => Ok(Item::Unordered(lines)),
+            (Some(times), None, None) => Err(de::Error::custom(format_args!(
+                "missing `lines`: `repeat: {times}` needs the lines to repeat beside it"
+            ))),
+            (None, Some(_), None) => Err(de::Error::custom(
+                "missing `repeat`: `lines` needs `repeat: N` beside it, saying how often they come",
+            )),
+            (None, None, None) => Err(de::Error::custom(format_args!(
+                "empty transcript item: {EXPECTED_KEYS}"
+            ))),
+            _ => Err(de::Error::custom(
+                "`unordered` cannot share an item with `repeat` or `lines`: make them two items",
+            )),
+        }
+    }
+}
+
+/// Where and how output departs from its expected transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// 1-based number of the actual line where matching failed; one past the
+    /// last line when the output ended too early.
+    pub line: usize,
+    /// The expected pattern with every bound variable replaced by its value,
+    /// or [`END_OF_OUTPUT`] when no more lines were expected. Several
+    /// candidate lines (of an unordered group) are separated by `\n`.
+    pub expected: String,
+    /// The actual line, or [`END_OF_OUTPUT`].
+    pub actual: String,
+    /// Why, when the two lines alone do not say it: which repetition, what a
+    /// variable was bound to and where, where a search started. Several
+    /// notes are separated by `\n`.
+    pub note: Option<String>,
+}
+
+impl Mismatch {
+    fn with_note_first(mut self, first: String) -> Mismatch {
+        self.note = Some(match self.note.take() {
+            Some(rest) => format!("{first}\n{rest}"),
+            None => first,
+        });
+        self
+    }
+}
+
+/// Shows the two lines one above the other, so a student can spot the
+/// difference by eye:
+///
+/// ```text
+/// line 3:
+///   expected: Type: READ_REP Key: AAAA Value: DDDCCCCBBBBAAAA
+///   actual:   Type: READ_REP Key: AAAA Value: DDDCCCCBBBBAAAB
+/// ```
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const INDENT: &str = "\n            ";
+        let shown = |text: &str| match text {
+            "" => "(empty line)".to_owned(),
+            _ => text.replace('\n', INDENT),
+        };
+        writeln!(f, "line {}:", self.line)?;
+        writeln!(f, "  expected: {}", shown(&self.expected))?;
+        write!(f, "  actual:   {}", shown(&self.actual))?;
+        if let Some(note) = &self.note {
+            write!(f, "\n  note:     {}", note.replace('\n', INDENT))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+/// Checks that `actual` is exactly the transcript `expected`: every line of
+/// output is accounted for, in order.
+///
+/// Empty (or whitespace-only) lines at the very end of the output are
+/// ignored: a final `println!()` is not worth a failed test.
+///
+/// # Errors
+///
+/// The first line that does not match, an expected line missing at the end
+/// (`actual` is [`END_OF_OUTPUT`]), or an extra line after the transcript
+/// (`expected` is [`END_OF_OUTPUT`]).
+pub fn match_exact(expected: &[Item], actual: &[&str], vars: &Vars) -> Result<(), Mismatch> {
+    let matcher = Matcher {
+        actual,
+        mode: Mode::Exact,
+    };
+    let mut scope = Scope::new(vars);
+    let end = matcher.items(expected, 0, &mut scope)?;
+    let rest = &actual[end..];
+    let Some(last) = rest.iter().rposition(|line| !line.trim().is_empty()) else {
+        return Ok(());
+    };
+    let count = last + 1;
+    Err(Mismatch {
+        line: end + 1,
+        expected: END_OF_OUTPUT.to_owned(),
+        actual: rest[0].to_owned(),
+        note: Some(format!(
+            "the output goes on for {count} more line{} after the expected transcript ends",
+            plural(count)
+        )),
+    })
+}
+
+/// Checks that the items of `expected` appear in `actual` in order, with any
+/// other lines allowed between them (a subsequence).
+///
+/// Each expected line is matched against the first line that fits, searching
+/// on from the line after the previous match. The lines of an unordered
+/// group may appear in any order, and other lines may come between them too.
+///
+/// # Errors
+///
+/// The first item not found: its `line` is one past the last line, `actual`
+/// is [`END_OF_OUTPUT`] and the note says where the search started.
+pub fn match_includes(expected: &[Item], actual: &[&str], vars: &Vars) -> Result<(), Mismatch> {
+    let matcher = Matcher {
+        actual,
+        mode: Mode::Includes,
+    };
+    matcher.items(expected, 0, &mut Scope::new(vars)).map(drop)
+}
+
+/// Whether one line matches one pattern, with `vars` bound and `{#}` = 0.
+///
+/// For waiting on a single line (e.g. "the server printed `Listening`");
+/// an invalid pattern matches nothing.
+pub fn matches_line(pattern: &str, line: &str, vars: &Vars) -> bool {
+    parse(pattern).is_ok_and(|tokens| match_tokens(&tokens, line, &Scope::new(vars)).is_some())
+}
+
+/// Checks a list of items for errors that YAML cannot catch: pattern syntax
+/// (unclosed `{`, empty or odd names, unknown escapes), `repeat: 0`, and
+/// empty blocks.
+///
+/// # Errors
+///
+/// A message naming the item (`item 2 (repeat), line 1`) when the list has
+/// more than one, the pattern, and the problem.
+pub fn validate(items: &[Item]) -> Result<(), String> {
+    validate_in(items, None)
+}
+
+fn validate_in(items: &[Item], within: Option<&str>) -> Result<(), String> {
+    for (n, item) in items.iter().enumerate() {
+        let here = match within {
+            Some(outer) => format!("{outer}, line {}: ", n + 1),
+            None if items.len() > 1 => format!("item {}: ", n + 1),
+            None => String::new(),
+        };
+        match item {
+            Item::Line(pattern) => check_pattern(pattern, &here)?,
+            Item::Repeat { times, lines } => {
+                if *times == 0 {
+                    return Err(format!(
+                        "{here}`repeat: 0` repeats nothing: remove the block, or repeat it at least once"
+                    ));
+                }
+                if lines.is_empty() {
+                    return Err(format!("{here}`repeat: {times}` has no `lines` to repeat"));
+                }
+                validate_in(lines, Some(&format!("{}(repeat)", context(&here, n))))?;
+            }
+            Item::Unordered(patterns) => {
+                if patterns.is_empty() {
+                    return Err(format!("{here}`unordered` lists no lines"));
+                }
+                let inner = format!("{}(unordered)", context(&here, n));
+                for (m, pattern) in patterns.iter().enumerate() {
+                    check_pattern(pattern, &format!("{inner}, line {}: ", m + 1))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The location prefix for the lines inside a block: `item 2 ` or the outer
+/// prefix `item 2 (repeat), line 1 `.
+fn context(here: &str, n: usize) -> String {
+    match here.strip_suffix(": ") {
+        Some(place) => format!("{place} "),
+        None => format!("item {} ", n + 1),
+    }
+}
+
+fn check_pattern(pattern: &str, here: &str) -> Result<(), String> {
+    parse(pattern)
+        .map(drop)
+        .map_err(|e| format!("{here}in `{pattern}`: {e}"))
+}
+
+/// One piece of a parsed line pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    /// Text that must be there as is (escapes already resolved).
+    Literal(String),
+    /// `*`: any run of characters.
+    Star,
+    /// `{name}`: captures, or compares with the bound value.
+    Capture(String),
+    /// `{#}`: the repetition index.
+    Index,
+}
+
+fn parse(pattern: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut literal = String::new();
+    let mut chars = pattern.char_indices().peekable();
+    let column = |at: usize| pattern[..at].chars().count() + 1;
+    while let Some((at, c)) = chars.next() {
+        let token = match c {
+            '\\' => match chars.next() {
+                Some((_, escaped @ ('*' | '{' | '}' | '\\'))) => {
+                    literal.push(escaped);
+                    continue;
+                }
+                Some((_, other)) => {
+                    return Err(format!(
+                        "unknown escape `\\{other}` at column {}: the escapes are `\\*`, `\\{{`, `\\}}` and `\\\\`",
+                        column(at)
+                    ));
+                }
+                None => {
+                    return Err(
+                        "the pattern ends with a lone `\\`: write `\\\\` for a backslash".into(),
+                    );
+                }
+            },
+            '*' => {
+                // `**` means the same as `*` and would only slow backtracking.
+                if tokens.last() == Some(&Token::Star) && literal.is_empty() {
+                    continue;
+                }
+                Token::Star
+            }
+            '{' => {
+                let rest = &pattern[at + 1..];
+                let Some(close) = rest.find('}') else {
+                    return Err(format!(
+                        "unclosed `{{` at column {}: close it with `}}`, or write `\\{{` for a literal brace",
+                        column(at)
+                    ));
+                };
+                let name = &rest[..close];
+                while chars.next_if(|&(i, _)| i <= at + 1 + close).is_some() {}
+                match name {
+                    "" => {
+                        return Err(format!(
+                            "empty name `{{}}` at column {}: name the captured value, as in `{{key}}`",
+                            column(at)
+                        ));
+                    }
+                    "#" => Token::Index,
+                    _ if name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
+                    {
+                        Token::Capture(name.to_owned())
+                    }
+                    _ => {
+                        return Err(format!(
+                            "`{{{name}}}` at column {} is not a capture: names are letters, digits, `_` and `-` (write `\\{{` for a literal brace)",
+                            column(at)
+                        ));
+                    }
+                }
+            }
+            '}' => {
+                return Err(format!(
+                    "unmatched `}}` at column {}: write `\\}}` for a literal brace",
+                    column(at)
+                ));
+            }
+            _ => {
+                literal.push(c);
+                continue;
+            }
+        };
+        if !literal.is_empty() {
+            tokens.push(Token::Literal(std::mem::take(&mut literal)));
+        }
+        tokens.push(token);
+    }
+    if !literal.is_empty() {
+        tokens.push(Token::Literal(literal));
+    }
+    Ok(tokens)
+}
+
+/// Writes tokens back as a pattern, with bound variables and `{#}` replaced
+/// by their values: what a student compares with the actual line.
+fn render(tokens: &[Token], scope: &Scope) -> String {
+    let mut text = String::new();
+    for token in tokens {
+        match token {
+            Token::Literal(literal) => {
+                for c in literal.chars() {
+                    if matches!(c, '*' | '{' | '}' | '\\') {
+                        text.push('\\');
+                    }
+                    text.push(c);
+                }
+            }
+            Token::Star => text.push('*'),
+            Token::Index => text.push_str(&scope.index.to_string()),
+            Token::Capture(name) => match scope.bindings.get(name) {
+                Some(binding) => text.push_str(&binding.value),
+                None => text.push_str(&format!("{{{name}}}")),
+            },
+        }
+    }
+    text
+}
+
+/// A bound variable and where its value came from.
+#[derive(Debug, Clone)]
+struct Binding {
+    value: String,
+    /// The 1-based actual line that bound it; `None` for [`Vars`].
+    line: Option<usize>,
+}
+
+impl Binding {
+    fn describe(&self, name: &str) -> String {
+        match self.line {
+            Some(line) => format!("`{{{name}}}` was bound to `{}` on line {line}", self.value),
+            None => format!("`{{{name}}}` is `{}`, given by the grader", self.value),
+        }
+    }
+}
+
+/// The variables visible at one point of the transcript.
+#[derive(Debug, Clone)]
+struct Scope {
+    bindings: BTreeMap<String, Binding>,
+    /// The value of `{#}`.
+    index: usize,
+}
+
+impl Scope {
+    fn new(vars: &Vars) -> Scope {
+        let bindings = vars
+            .iter()
+            .map(|(name, value)| {
+                let binding = Binding {
+                    value: value.clone(),
+                    line: None,
+                };
+                (name.clone(), binding)
+            })
+            .collect();
+        Scope { bindings, index: 0 }
+    }
+
+    /// Binds what line `pos` (0-based) captured; returns the names bound.
+    fn bind(&mut self, captured: Vec<(String, String)>, pos: usize) -> Vec<String> {
+        let mut names = Vec::with_capacity(captured.len());
+        for (name, value) in captured {
+            self.bindings.insert(
+                name.clone(),
+                Binding {
+                    value,
+                    line: Some(pos + 1),
+                },
+            );
+            names.push(name);
+        }
+        names
+    }
+}
+
+/// Matches one line; on success returns the new bindings it made, in order.
+fn match_tokens(tokens: &[Token], text: &str, scope: &Scope) -> Option<Vec<(String, String)>> {
+    let mut captured = Vec::new();
+    step(tokens, text, scope, &mut captured).then_some(captured)
+}
+
+/// Backtracking matcher: does `text` match `tokens`, given the bindings of
+/// `scope` and those `captured` so far on this line?
+fn step(tokens: &[Token], text: &str, scope: &Scope, captured: &mut Vec<(String, String)>) -> bool {
+    let Some((first, rest)) = tokens.split_first() else {
+        return text.is_empty();
+    };
+    let then = |prefix: &str, captured: &mut Vec<(String, String)>| {
+        text.strip_prefix(prefix)
+            .is_some_and(|after| step(rest, after, scope, captured))
+    };
+    match first {
+        Token::Literal(literal) => then(literal, captured),
+        Token::Index => then(&scope.index.to_string(), captured),
+        Token::Star if rest.is_empty() => true,
+        Token::Star => text
+            .char_indices()
+            .map(|(at, _)| at)
+            .chain([text.len()])
+            .any(|at| step(rest, &text[at..], scope, captured)),
+        Token::Capture(name) => {
+            let bound = captured
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, value)| value.clone())
+                .or_else(|| scope.bindings.get(name).map(|b| b.value.clone()));
+            if let Some(value) = bound {
+                return then(&value, captured);
+            }
+            let run = text.find(char::is_whitespace).unwrap_or(text.len());
+            for (at, c) in text[..run].char_indices() {
+                let end = at + c.len_utf8();
+                captured.push((name.clone(), text[..end].to_owned()));
+                if step(rest, &text[end..], scope, captured) {
+                    return true;
+                }
+                captured.pop();
+            }
+            false
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Exact,
+    Includes,
+}
+
+/// Walks the items over the actual lines, in one mode.
+struct Matcher<'a> {
+    actual: &'a [&'a str],
+    mode: Mode,
+}
+
+impl Matcher<'_> {
+    /// Matches `items` from actual line `pos` (0-based) on; returns the
+    /// position after the last line they used.
+    fn items(&self, items: &[Item], mut pos: usize, scope: &mut Scope) -> Result<usize, Mismatch> {
+        for item in items {
+            pos = match item {
+                Item::Line(pattern) => self.line(pattern, pos, scope)?,
+                Item::Repeat { times, lines } => {
+                    for index in 0..*times {
+                        // A fresh copy per repetition: what it binds is
+                        // forgotten when the next one starts.
+                        let mut inner = Scope {
+                            bindings: scope.bindings.clone(),
+                            index,
+                        };
+                        pos = self.items(lines, pos, &mut inner).map_err(|m| {
+                            m.with_note_first(format!(
+                                "in repetition {} of {times} of a repeated block (`{{#}}` = {index})",
+                                index + 1
+                            ))
+                        })?;
+                    }
+                    pos
+                }
+                Item::Unordered(patterns) => self.unordered(patterns, pos, scope)?,
+            };
+        }
+        Ok(pos)
+    }
+
+    fn actual_at(&self, pos: usize) -> String {
+        self.actual.get(pos).unwrap_or(&END_OF_OUTPUT).to_string()
+    }
+
+    fn compile(&self, pattern: &str, pos: usize) -> Result<Vec<Token>, Mismatch> {
+        parse(pattern).map_err(|e| Mismatch {
+            line: pos + 1,
+            expected: pattern.to_owned(),
+            actual: self.actual_at(pos),
+            note: Some(format!("the spec's pattern is invalid: {e}")),
+        })
+    }
+
+    fn line(&self, pattern: &str, pos: usize, scope: &mut Scope) -> Result<usize, Mismatch> {
+        let tokens = self.compile(pattern, pos)?;
+        let candidates = match self.mode {
+            Mode::Exact => pos..(pos + 1).min(self.actual.len()),
+            Mode::Includes => pos..self.actual.len(),
+        };
+        for at in candidates {
+            if let Some(captured) = match_tokens(&tokens, self.actual[at], scope) {
+                scope.bind(captured, at);
+                return Ok(at + 1);
+            }
+        }
+        Err(match self.mode {
+            Mode::Exact => self.wrong_line(&tokens, pos, scope),
+            Mode::Includes => self.not_found(&tokens, pos, scope),
+        })
+    }
+
+    /// Exact mode: line `pos` is not what `tokens` expect.
+    fn wrong_line(&self, tokens: &[Token], pos: usize, scope: &Scope) -> Mismatch {
+        let mut notes = Vec::new();
+        if let Some(&text) = self.actual.get(pos) {
+            if let Some(note) = binding_note(tokens, text, scope) {
+                notes.push(note);
+            } else if match_tokens(tokens, text.trim_end(), scope).is_some() {
+                notes.push("the actual line ends with whitespace that is not expected".to_owned());
+            } else if !tokens.contains(&Token::Star) {
+                // Only for patterns without `*`: a wildcard matches too many
+                // lines for "it comes later" to be a useful hint.
+                let later = (pos + 1..self.actual.len())
+                    .find(|&at| match_tokens(tokens, self.actual[at], scope).is_some());
+                if let Some(at) = later {
+                    notes.push(match at - pos {
+                        1 => format!("line {} matches it: is line {} extra?", at + 1, pos + 1),
+                        _ => format!(
+                            "line {} matches it: are lines {} to {at} extra?",
+                            at + 1,
+                            pos + 1
+                        ),
+                    });
+                }
+            }
+        }
+        Mismatch {
+            line: pos + 1,
+            expected: render(tokens, scope),
+            actual: self.actual_at(pos),
+            note: join_notes(notes),
+        }
+    }
+
+    /// Includes mode: no line from `pos` on matches `tokens`.
+    fn not_found(&self, tokens: &[Token], pos: usize, scope: &Scope) -> Mismatch {
+        let mut notes = vec![self.searched(pos)];
+        let near_miss = (pos..self.actual.len())
+            .find_map(|at| binding_note(tokens, self.actual[at], scope).map(|note| (at, note)));
+        if let Some((at, note)) = near_miss {
+            notes.push(format!("line {} would match, but {note}", at + 1));
+        } else if let Some(at) =
+            (0..pos).find(|&at| match_tokens(tokens, self.actual[at], scope).is_some())
+        {
+            notes.push(format!(
+                "line {}, before the search started, matches it: is the output out of order?",
+                at + 1
+            ));
+        }
+        Mismatch {
+            line: self.actual.len() + 1,
+            expected: render(tokens, scope),
+            actual: END_OF_OUTPUT.to_owned(),
+            note: join_notes(notes),
+        }
+    }
+
+    /// Says where an includes-mode search started.
+    fn searched(&self, pos: usize) -> String {
+        match pos {
+            0 => "not found anywhere in the output".to_owned(),
+            _ if pos == self.actual.len() => format!(
+                "not found: the output ends at line {pos}, which matched the previous expected line"
+            ),
+            _ => format!("not found after line {pos}, which matched the previous expected line"),
+        }
+    }
+
+    fn unordered(
+        &self,
+        patterns: &[String],
+        pos: usize,
+        scope: &mut Scope,
+    ) -> Result<usize, Mismatch> {
+        let compiled = patterns
+            .iter()
+            .map(|pattern| self.compile(pattern, pos))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.mode {
+            Mode::Exact => self.permutation(&compiled, pos, scope),
+            Mode::Includes => self.scattered(&compiled, pos, scope),
+        }
+    }
+
+    /// Exact mode: the next `k` lines are the `k` patterns in some order.
+    fn permutation(
+        &self,
+        patterns: &[Vec<Token>],
+        pos: usize,
+        scope: &mut Scope,
+    ) -> Result<usize, Mismatch> {
+        let end = (pos + patterns.len()).min(self.actual.len());
+        let mut search = Permutation {
+            patterns,
+            lines: &self.actual[pos..end],
+            first: pos,
+            used: vec![false; patterns.len()],
+            deepest: (0, (0..patterns.len()).collect()),
+        };
+        let mut inner = scope.clone();
+        if search.run(0, &mut inner) {
+            *scope = inner;
+            return Ok(pos + patterns.len());
+        }
+        let (depth, left) = search.deepest;
+        let at = pos + depth;
+        let k = patterns.len();
+        if let [only] = left[..] {
+            let mismatch = self.wrong_line(&patterns[only], at, scope);
+            return Err(mismatch
+                .with_note_first(format!("the last line left of an unordered group of {k}")));
+        }
+        let n = left.len();
+        Err(Mismatch {
+            line: at + 1,
+            expected: left
+                .iter()
+                .map(|&i| render(&patterns[i], scope))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            actual: self.actual_at(at),
+            note: Some(format!(
+                "none of the {n} unordered lines above matched (of a group of {k}, in any order)"
+            )),
+        })
+    }
+
+    /// Includes mode: the patterns each match a line from `pos` on, in any
+    /// order. Each line goes to the first pattern left that it matches.
+    fn scattered(
+        &self,
+        patterns: &[Vec<Token>],
+        pos: usize,
+        scope: &mut Scope,
+    ) -> Result<usize, Mismatch> {
+        let mut left: Vec<usize> = (0..patterns.len()).collect();
+        let mut end = pos;
+        for at in pos..self.actual.len() {
+            if left.is_empty() {
+                break;
+            }
+            let text = self.actual[at];
+            let found = left
+                .iter()
+                .enumerate()
+                .find_map(|(slot, &i)| match_tokens(&patterns[i], text, scope).map(|c| (slot, c)));
+            if let Some((slot, captured)) = found {
+                scope.bind(captured, at);
+                left.remove(slot);
+                end = at + 1;
+            }
+        }
+        if left.is_empty() {
+            return Ok(end);
+        }
+        let k = patterns.len();
+        let n = left.len();
+        Err(Mismatch {
+            line: self.actual.len() + 1,
+            expected: left
+                .iter()
+                .map(|&i| render(&patterns[i], scope))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            actual: END_OF_OUTPUT.to_owned(),
+            note: Some(format!(
+                "{}: {n} of the {k} lines of an unordered group",
+                self.searched(pos)
+            )),
+        })
+    }
+}
+
+/// Backtracking search for an order of `patterns` that matches `lines`.
+struct Permutation<'a> {
+    patterns: &'a [Vec<Token>],
+    lines: &'a [&'a str],
+    /// The 0-based actual line number of `lines[0]`.
+    first: usize,
+    used: Vec<bool>,
+    /// The most lines matched on any path, and the patterns then left: the
+    /// best place to report a failure.
+    deepest: (usize, Vec<usize>),
+}
+
+impl Permutation<'_> {
+    fn run(&mut self, depth: usize, scope: &mut Scope) -> bool {
+        if depth == self.patterns.len() {
+            return true;
+        }
+        if depth > self.deepest.0 {
+            let left = (0..self.patterns.len())
+                .filter(|&i| !self.used[i])
+                .collect();
+            self.deepest = (depth, left);
+        }
+        let Some(&text) = self.lines.get(depth) else {
+            return false;
+        };
+        for i in 0..self.patterns.len() {
+            if self.used[i] {
+                continue;
+            }
+            let Some(captured) = match_tokens(&self.patterns[i], text, scope) else {
+                continue;
+            };
+            self.used[i] = true;
+            let bound = scope.bind(captured, self.first + depth);
+            if self.run(depth + 1, scope) {
+                return true;
+            }
+            for name in bound {
+                scope.bindings.remove(&name);
+            }
+            self.used[i] = false;
+        }
+        false
+    }
+}
+
+/// If `text` would match `tokens` were its bound variables free, says what
+/// they were bound to and what `text` has there instead.
+fn binding_note(tokens: &[Token], text: &str, scope: &Scope) -> Option<String> {
+    let mut names: Vec<&str> = tokens
+        .iter()
+        .filter_map(|token| match token {
+            Token::Capture(name) if scope.bindings.contains_key(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        return None;
+    }
+    let mut relaxed = scope.clone();
+    for name in &names {
+        relaxed.bindings.remove(*name);
+    }
+    let captured = match_tokens(tokens, text, &relaxed)?;
+    let notes: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            let binding = &scope.bindings[*name];
+            let (_, here) = captured.iter().find(|(n, _)| n == name)?;
+            (*here != binding.value)
+                .then(|| format!("{}, and this line has `{here}`", binding.describe(name)))
+        })
+        .collect();
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+fn join_notes(notes: Vec<String>) -> Option<String> {
+    (!notes.is_empty()).then(|| notes.join("\n"))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(pattern: &str) -> Item {
+        Item::Line(pattern.to_owned())
+    }
+
+    fn lines(patterns: &[&str]) -> Vec<Item> {
+        patterns.iter().map(|p| line(p)).collect()
+    }
+
+    fn no_vars() -> Vars {
+        Vars::new()
+    }
+
+    fn exact(expected: &[Item], actual: &[&str]) -> Result<(), Mismatch> {
+        match_exact(expected, actual, &no_vars())
+    }
+
+    fn includes(expected: &[Item], actual: &[&str]) -> Result<(), Mismatch> {
+        match_includes(expected, actual, &no_vars())
+    }
+
+    /// Whether one pattern matches one line, for the pattern-syntax tests.
+    fn is_match(pattern: &str, text: &str) -> bool {
+        exact(&[line(pattern)], &[text]).is_ok()
+    }
+
+    fn mismatch(line: usize, expected: &str, actual: &str, note: Option<&str>) -> Mismatch {
+        Mismatch {
+            line,
+            expected: expected.to_owned(),
+            actual: actual.to_owned(),
+            note: note.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn literals_match_only_themselves() {
+        assert!(is_match("Write is Done", "Write is Done"));
+        assert!(!is_match("Write is Done", "Write is done"));
+        assert!(!is_match("Write is Done", "Write is Done!"));
+        assert!(!is_match("Write is Done", "Write is"));
+        assert!(is_match("", ""));
+        assert!(!is_match("", " "));
+    }
+
+    #[test]
+    fn wildcards_match_at_start_middle_and_end() {
+        assert!(is_match("*Done", "Write is Done"));
+        assert!(is_match("Write*Done", "Write is Done"));
+        assert!(is_match("Write*", "Write is Done"));
+        assert!(is_match("Write*", "Write"));
+        assert!(is_match("*", ""));
+        assert!(!is_match("*Done", "Done!"));
+    }
+
+    #[test]
+    fn several_wildcards_backtrack() {
+        assert!(is_match("a*b*c", "abc"));
+        assert!(is_match("a*b*c", "a-b-b-c"));
+        assert!(is_match("a*b*c", "abcbc"));
+        assert!(!is_match("a*b*c", "a-c-b"));
+        assert!(is_match("**x", "yyx"));
+        assert!(is_match(
+            "Type: * Key: * Value: *",
+            "Type: READ_REQ Key: k Value: v"
+        ));
+    }
+
+    #[test]
+    fn captures_bind_and_back_references_compare() {
+        assert!(is_match("Key: {key}", "Key: AAAA"));
+        assert!(!is_match("Key: {key}", "Key: "));
+        assert!(!is_match("Key: {key}", "Key: AA AA"));
+        assert!(is_match("{a}-{b}", "x-y"));
+        assert!(is_match("{k} and {k}", "abc and abc"));
+        assert!(!is_match("{k} and {k}", "abc and abd"));
+        // Bound on one line, compared on the next.
+        let expected = lines(&["REQ Key: {key}", "REP Key: {key}"]);
+        assert_eq!(
+            exact(&expected, &["REQ Key: AAAA", "REP Key: AAAA"]),
+            Ok(())
+        );
+        assert_eq!(
+            exact(&expected, &["REQ Key: AAAA", "REP Key: BBBB"]),
+            Err(mismatch(
+                2,
+                "REP Key: AAAA",
+                "REP Key: BBBB",
+                Some("`{key}` was bound to `AAAA` on line 1, and this line has `BBBB`"),
+            ))
+        );
+    }
+
+    #[test]
+    fn captures_stop_where_the_rest_of_the_pattern_needs_them_to() {
+        assert!(is_match("({id})", "(42)"));
+        assert!(is_match("{id},{id}", "7,7"));
+        assert!(!is_match("{id},{id}", "7,8"));
+    }
+
+    #[test]
+    fn pre_bound_vars_are_compared() {
+        let vars = Vars::from([("seed".to_owned(), "42".to_owned())]);
+        assert_eq!(
+            match_exact(&[line("seed={seed}")], &["seed=42"], &vars),
+            Ok(())
+        );
+        assert_eq!(
+            match_exact(&[line("seed={seed}")], &["seed=43"], &vars),
+            Err(mismatch(
+                1,
+                "seed=42",
+                "seed=43",
+                Some("`{seed}` is `42`, given by the grader, and this line has `43`"),
+            ))
+        );
+        assert!(matches_line("seed={seed}", "seed=42", &vars));
+        assert!(!matches_line("seed={seed}", "seed=4", &vars));
+        assert!(!matches_line("seed={seed", "seed={seed", &vars));
+    }
+
+    #[test]
+    fn repetition_index_counts_from_zero() {
+        let expected = [
+            line("Request ID: {#}"),
+            Item::Repeat {
+                times: 3,
+                lines: lines(&["Request ID: {#}"]),
+            },
+        ];
+        let actual = [
+            "Request ID: 0",
+            "Request ID: 0",
+            "Request ID: 1",
+            "Request ID: 2",
+        ];
+        assert_eq!(exact(&expected, &actual), Ok(()));
+        let wrong = [
+            "Request ID: 0",
+            "Request ID: 0",
+            "Request ID: 2",
+            "Request ID: 2",
+        ];
+        assert_eq!(
+            exact(&expected, &wrong),
+            Err(mismatch(
+                3,
+                "Request ID: 1",
+                "Request ID: 2",
+                Some("in repetition 2 of 3 of a repeated block (`{#}` = 1)"),
+            ))
+        );
+    }
+
+    #[test]
+    fn each_repetition_binds_afresh() {
+        let expected = [Item::Repeat {
+            times: 2,
+            lines: lines(&["REQ Key: {key}", "REP Key: {key}"]),
+        }];
+        let actual = [
+            "REQ Key: AAAA",
+            "REP Key: AAAA",
+            "REQ Key: BBBB",
+            "REP Key: BBBB",
+        ];
+        assert_eq!(exact(&expected, &actual), Ok(()));
+        let wrong = [
+            "REQ Key: AAAA",
+            "REP Key: AAAA",
+            "REQ Key: BBBB",
+            "REP Key: AAAA",
+        ];
+        let m = exact(&expected, &wrong).unwrap_err();
+        assert_eq!((m.line, m.expected.as_str()), (4, "REP Key: BBBB"));
+        assert_eq!(
+            m.note.as_deref(),
+            Some(
+                "in repetition 2 of 2 of a repeated block (`{#}` = 1)\n\
+                 `{key}` was bound to `BBBB` on line 3, and this line has `AAAA`"
+            )
+        );
+    }
+
+    #[test]
+    fn bindings_from_outside_a_repeat_are_visible_inside() {
+        let expected = [
+            line("server {port}"),
+            Item::Repeat {
+                times: 2,
+                lines: lines(&["sent to {port}"]),
+            },
+        ];
+        let actual = ["server 9000", "sent to 9000", "sent to 9000"];
+        assert_eq!(exact(&expected, &actual), Ok(()));
+        let wrong = ["server 9000", "sent to 9000", "sent to 9001"];
+        assert_eq!(exact(&expected, &wrong).unwrap_err().line, 3);
+        // A binding made inside does not leak out after the block.
+        let expected = [
+            Item::Repeat {
+                times: 1,
+                lines: lines(&["got {x}"]),
+            },
+            line("then {x}"),
+        ];
+        assert_eq!(exact(&expected, &["got 1", "then 2"]), Ok(()));
+    }
+
+    #[test]
+    fn unordered_lines_match_in_any_order() {
+        let expected = [
+            Item::Unordered(vec![
+                "Write is Done".into(),
+                "Type: * Key: {k2} Value: *".into(),
+            ]),
+            line("again {k2}"),
+        ];
+        let one = [
+            "Write is Done",
+            "Type: WRITE_REP Key: K Value: V",
+            "again K",
+        ];
+        let other = [
+            "Type: WRITE_REP Key: K Value: V",
+            "Write is Done",
+            "again K",
+        ];
+        assert_eq!(exact(&expected, &one), Ok(()));
+        assert_eq!(exact(&expected, &other), Ok(()));
+    }
+
+    #[test]
+    fn unordered_backtracks_when_the_first_choice_is_wrong() {
+        let group = [Item::Unordered(vec!["*".into(), "b".into()])];
+        assert_eq!(exact(&group, &["b", "x"]), Ok(()));
+    }
+
+    #[test]
+    fn unordered_failure_names_the_lines_left() {
+        let group = [Item::Unordered(vec![
+            "Write is Done".into(),
+            "Read is Done".into(),
+        ])];
+        assert_eq!(
+            exact(&group, &["Hello", "Write is Done"]),
+            Err(mismatch(
+                1,
+                "Write is Done\nRead is Done",
+                "Hello",
+                Some("none of the 2 unordered lines above matched (of a group of 2, in any order)"),
+            ))
+        );
+        assert_eq!(
+            exact(&group, &["Read is Done", "Hello"]),
+            Err(mismatch(
+                2,
+                "Write is Done",
+                "Hello",
+                Some("the last line left of an unordered group of 2"),
+            ))
+        );
+        assert_eq!(
+            exact(&group, &["Read is Done"]),
+            Err(mismatch(
+                2,
+                "Write is Done",
+                END_OF_OUTPUT,
+                Some("the last line left of an unordered group of 2"),
+            ))
+        );
+    }
+
+    #[test]
+    fn includes_skips_other_lines_but_keeps_order() {
+        let expected = lines(&["start", "Key: {k}", "done {k}"]);
+        let actual = [
+            "debug", "start", "noise", "Key: A", "more", "done A", "tail",
+        ];
+        assert_eq!(includes(&expected, &actual), Ok(()));
+        assert!(exact(&expected, &actual).is_err());
+        assert_eq!(
+            includes(&lines(&["b", "a"]), &["a", "b"]),
+            Err(mismatch(
+                3,
+                "a",
+                END_OF_OUTPUT,
+                Some(
+                    "not found: the output ends at line 2, which matched the previous expected line\n\
+                     line 1, before the search started, matches it: is the output out of order?"
+                ),
+            ))
+        );
+    }
+
+    #[test]
+    fn includes_failure_says_where_the_search_started() {
+        let actual = ["one", "two", "three"];
+        assert_eq!(
+            includes(&lines(&["one", "four"]), &actual),
+            Err(mismatch(
+                4,
+                "four",
+                END_OF_OUTPUT,
+                Some("not found after line 1, which matched the previous expected line"),
+            ))
+        );
+        assert_eq!(
+            includes(&lines(&["four"]), &actual),
+            Err(mismatch(
+                4,
+                "four",
+                END_OF_OUTPUT,
+                Some("not found anywhere in the output")
+            ))
+        );
+        let m = includes(
+            &lines(&["Key: {k}", "Value of {k}"]),
+            &["Key: A", "Value of B"],
+        )
+        .unwrap_err();
+        assert_eq!(
+            m.note.as_deref(),
+            Some(
+                "not found after line 1, which matched the previous expected line\n\
+                 line 2 would match, but `{k}` was bound to `A` on line 1, and this line has `B`"
+            )
+        );
+    }
+
+    #[test]
+    fn includes_unordered_lines_may_be_scattered() {
+        let expected = [Item::Unordered(vec!["b".into(), "a".into()]), line("c")];
+        assert_eq!(includes(&expected, &["x", "a", "y", "b", "c"]), Ok(()));
+        assert_eq!(
+            includes(&expected, &["a", "c"]),
+            Err(mismatch(
+                3,
+                "b",
+                END_OF_OUTPUT,
+                Some("not found anywhere in the output: 1 of the 2 lines of an unordered group"),
+            ))
+        );
+    }
+
+    #[test]
+    fn escapes_are_literal() {
+        assert!(is_match(r"a\*b", "a*b"));
+        assert!(!is_match(r"a\*b", "axb"));
+        assert!(is_match(r"\{key\}", "{key}"));
+        assert!(!is_match(r"\{key\}", "AAAA"));
+        assert!(is_match(r"C:\\dir", r"C:\dir"));
+        // The expected line shows them escaped, as the spec wrote them.
+        assert_eq!(
+            exact(&[line(r"\{x\} \* {y}")], &["nope"])
+                .unwrap_err()
+                .expected,
+            r"\{x\} \* {y}"
+        );
+    }
+
+    #[test]
+    fn trailing_empty_lines_are_ignored_only_at_the_end() {
+        let expected = lines(&["a", "b"]);
+        assert_eq!(exact(&expected, &["a", "b", "", "  "]), Ok(()));
+        assert_eq!(exact(&expected, &["a", "", "b"]).unwrap_err().line, 2);
+        // An expected empty line must still be there.
+        assert_eq!(exact(&lines(&["a", ""]), &["a", ""]), Ok(()));
+        assert_eq!(
+            exact(&lines(&["a", ""]), &["a"]),
+            Err(mismatch(2, "", END_OF_OUTPUT, None))
+        );
+    }
+
+    #[test]
+    fn wrong_line_gives_its_number_and_both_texts() {
+        let expected = lines(&["Request ID: {#}", "Type: READ_REQ Key: {key} Value: *"]);
+        assert_eq!(
+            exact(
+                &expected,
+                &["Request ID: 0", "Type: READ_REP Key: AAAA Value: x"]
+            ),
+            Err(mismatch(
+                2,
+                "Type: READ_REQ Key: {key} Value: *",
+                "Type: READ_REP Key: AAAA Value: x",
+                None,
+            ))
+        );
+    }
+
+    #[test]
+    fn missing_lines_point_past_the_end() {
+        assert_eq!(
+            exact(&lines(&["a", "b", "c"]), &["a"]),
+            Err(mismatch(2, "b", END_OF_OUTPUT, None))
+        );
+        assert_eq!(
+            exact(&lines(&["a"]), &[]),
+            Err(mismatch(1, "a", END_OF_OUTPUT, None))
+        );
+    }
+
+    #[test]
+    fn extra_lines_are_reported_with_their_count() {
+        assert_eq!(
+            exact(&lines(&["a"]), &["a", "b", "c", ""]),
+            Err(mismatch(
+                2,
+                END_OF_OUTPUT,
+                "b",
+                Some("the output goes on for 2 more lines after the expected transcript ends"),
+            ))
+        );
+        assert_eq!(
+            exact(&lines(&["a", "b"]), &["a", "debug", "b"]),
+            Err(mismatch(
+                2,
+                "b",
+                "debug",
+                Some("line 3 matches it: is line 2 extra?")
+            ))
+        );
+    }
+
+    #[test]
+    fn trailing_whitespace_is_pointed_out() {
+        assert_eq!(
+            exact(&lines(&["done"]), &["done  "])
+                .unwrap_err()
+                .note
+                .as_deref(),
+            Some("the actual line ends with whitespace that is not expected")
+        );
+    }
+
+    #[test]
+    fn display_shows_expected_above_actual() {
+        let m = mismatch(3, "Key: AAAA", "Key: BBBB", None);
+        assert_eq!(
+            m.to_string(),
+            "line 3:\n  expected: Key: AAAA\n  actual:   Key: BBBB"
+        );
+        let m = mismatch(2, "a\nb", "", Some("first\nsecond"));
+        assert_eq!(
+            m.to_string(),
+            "line 2:\n  expected: a\n            b\n  actual:   (empty line)\n  note:     first\n            second"
+        );
+    }
+
+    #[test]
+    fn validate_reports_pattern_errors() {
+        assert_eq!(validate(&lines(&["a {key} * \\* {#}"])), Ok(()));
+        assert_eq!(
+            validate(&[line("Key: {key")]),
+            Err("in `Key: {key`: unclosed `{` at column 6: close it with `}`, or write `\\{` for a literal brace".into())
+        );
+        assert_eq!(
+            validate(&lines(&["ok", "x {}"])),
+            Err("item 2: in `x {}`: empty name `{}` at column 3: name the captured value, as in `{key}`".into())
+        );
+        let nested = [
+            line("a"),
+            Item::Repeat {
+                times: 2,
+                lines: lines(&["b", "{a b}"]),
+            },
+        ];
+        let message = validate(&nested).unwrap_err();
+        assert!(
+            message.starts_with("item 2 (repeat), line 2: in `{a b}`: "),
+            "{message}"
+        );
+        assert!(
+            validate(&[line("}")])
+                .unwrap_err()
+                .contains("unmatched `}`")
+        );
+        assert!(
+            validate(&[line(r"\n")])
+                .unwrap_err()
+                .contains("unknown escape")
+        );
+        assert!(validate(&[line("a\\")]).unwrap_err().contains("lone `\\`"));
+        let unordered = [Item::Unordered(vec!["ok".into(), "{".into()])];
+        assert!(
+            validate(&unordered)
+                .unwrap_err()
+                .starts_with("item 1 (unordered), line 2: ")
+        );
+    }
+
+    #[test]
+    fn validate_rejects_empty_blocks() {
+        let zero = [Item::Repeat {
+            times: 0,
+            lines: lines(&["a"]),
+        }];
+        assert!(
+            validate(&zero)
+                .unwrap_err()
+                .contains("`repeat: 0` repeats nothing")
+        );
+        let empty = [Item::Repeat {
+            times: 2,
+            lines: vec![],
+        }];
+        assert!(validate(&empty).unwrap_err().contains("has no `lines`"));
+        assert!(validate(&[Item::Unordered(vec![])]).is_err());
+    }
+
+    #[test]
+    fn invalid_pattern_at_match_time_is_a_mismatch() {
+        let m = exact(&[line("{")], &["x"]).unwrap_err();
+        assert_eq!(
+            (m.line, m.expected.as_str(), m.actual.as_str()),
+            (1, "{", "x")
+        );
+        assert!(
+            m.note
+                .unwrap()
+                .starts_with("the spec's pattern is invalid: unclosed")
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Expect {
+        stdout: Vec<Item>,
+    }
+
+    #[test]
+    fn deserializes_all_three_forms() {
+        let yaml = r#"
+stdout:
+  - "Request ID: {#}"
+  - repeat: 2
+    lines:
+      - "Key: {key}"
+      - repeat: 1
+        lines: ["inner"]
+  - unordered:
+      - "Write is Done"
+      - "Type: * Key: {k2} Value: *"
+  - ""
+"#;
+        let expect: Expect = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(
+            expect.stdout,
+            vec![
+                line("Request ID: {#}"),
+                Item::Repeat {
+                    times: 2,
+                    lines: vec![
+                        line("Key: {key}"),
+                        Item::Repeat {
+                            times: 1,
+                            lines: lines(&["inner"])
+                        },
+                    ],
+                },
+                Item::Unordered(vec![
+                    "Write is Done".into(),
+                    "Type: * Key: {k2} Value: *".into()
+                ]),
+                line(""),
+            ]
+        );
+    }
+
+    #[test]
+    fn deserialize_errors_name_the_key_and_place() {
+        let yaml = "stdout:\n  - \"a\"\n  - repaet: 2\n    lines: [\"b\"]\n";
+        let e = serde_yaml::from_str::<Expect>(yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "unknown key `repaet` in a transcript item: expected `repeat` with `lines`, or `unordered`"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("line 3 column 5"), "{e}");
+        let missing = "stdout:\n  - repeat: 2\n";
+        let e = serde_yaml::from_str::<Expect>(missing)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing `lines`") && e.contains("line 2"), "{e}");
+        let number = "stdout:\n  - 42\n";
+        let e = serde_yaml::from_str::<Expect>(number)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a line pattern in quotes"), "{e}");
+        let both = "stdout:\n  - unordered: [\"a\"]\n    repeat: 1\n";
+        let e = serde_yaml::from_str::<Expect>(both)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot share an item"), "{e}");
+    }
+}

@@ -1,0 +1,283 @@
+//! A UDP endpoint over a raw socket, and the one place where a program waits.
+//!
+//! [`Endpoint`] owns a socket file descriptor and offers the three things a
+//! UDP program does: open and bind a socket, send a datagram to an address,
+//! and receive a datagram. Receiving is where a program spends its life, and
+//! it must be able to stop waiting for three reasons: a datagram arrived, a
+//! deadline passed (the client's retransmission timer), or the user pressed
+//! Ctrl+C. [`Endpoint::receive`] waits for all three at once with `poll(2)`.
+//!
+//! Ctrl+C reaches the program as a signal, and a signal normally interrupts
+//! whatever the program is doing at an arbitrary point. [`StopSignals`] turns
+//! it into something calmer: SIGINT and SIGTERM are blocked, so they are no
+//! longer delivered, and a `signalfd(2)` file descriptor becomes readable
+//! when one of them is pending. `poll(2)` can watch that descriptor next to
+//! the socket, so the program notices Ctrl+C exactly where it waits, and
+//! nowhere else. (Rust's standard library offers no portable way to catch a
+//! signal at all; tokio does the same thing with a self-pipe.)
+//!
+//! The course's C server set its socket non-blocking and asked it for a
+//! datagram in an endless loop: an idle server burned a whole core. Here the
+//! program sleeps in the kernel until there is something to do.
+
+use std::net::SocketAddrV4;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, bind, getsockname, recvfrom, sendto,
+    socket,
+};
+
+/// A buffer this large holds any UDP datagram (the payload of an IPv4
+/// datagram is at most 65,507 bytes).
+///
+/// A record is only 33 bytes, but a smaller buffer would silently cut a
+/// longer datagram short, and then "Received bytes" would report the size of
+/// the buffer instead of the size of the datagram.
+pub const MAX_DATAGRAM: usize = 65_536;
+
+/// A UDP socket bound to a local address.
+///
+/// The socket is closed when the `Endpoint` is dropped: `OwnedFd` calls
+/// `close(2)` for us, exactly once.
+#[derive(Debug)]
+pub struct Endpoint {
+    fd: OwnedFd,
+}
+
+/// Why [`Endpoint::receive`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// A datagram of `len` bytes arrived from `from`; it is at the start of
+    /// the buffer.
+    Datagram {
+        /// The length of the datagram, in bytes.
+        len: usize,
+        /// The address of the socket that sent it.
+        from: SocketAddrV4,
+    },
+    /// The deadline passed before anything arrived.
+    Deadline,
+    /// SIGINT (Ctrl+C) or SIGTERM asked the program to stop.
+    Stop(Signal),
+}
+
+impl Endpoint {
+    /// Opens a UDP socket bound to `addr`.
+    ///
+    /// Port 0 asks the kernel to pick a free port; [`Endpoint::local_addr`]
+    /// tells which one it picked. A client binds port 0: it does not care
+    /// which port it has, as long as the server can answer to it.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `socket(2)` or `bind(2)` reports, most often `EADDRINUSE`
+    /// when another socket already holds the port.
+    pub fn bind(addr: SocketAddrV4) -> nix::Result<Endpoint> {
+        // TODO: Create a UDP socket with socket(2) (address family Inet, type
+        //       Datagram, flag SOCK_CLOEXEC, default protocol) and bind it to
+        //       `addr` with bind(2); nix's `SockaddrIn` converts from a
+        //       `SocketAddrV4`. Return the socket wrapped in an `Endpoint`.
+        //
+        // SOCK_CLOEXEC closes the socket in any program we might exec; a
+        // habit worth having even where nothing is exec'd.
+        todo!("bind the socket")
+    }
+
+    /// The address the socket is bound to, as `getsockname(2)` reports it.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `getsockname(2)` reports; with a bound socket, nothing.
+    pub fn local_addr(&self) -> nix::Result<SocketAddrV4> {
+        let addr: SockaddrIn = getsockname(self.fd.as_raw_fd())?;
+        Ok(addr.into())
+    }
+
+    /// Sends `datagram` to `to` and returns the number of bytes sent.
+    ///
+    /// UDP sends a datagram whole or not at all, so the count is always
+    /// `datagram.len()`; a successful send says nothing about whether the
+    /// datagram will arrive.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `sendto(2)` reports, e.g. `EMSGSIZE` for a datagram too large
+    /// to send.
+    pub fn send_to(&self, datagram: &[u8], to: SocketAddrV4) -> nix::Result<usize> {
+        // TODO: Send `datagram` to `to` with sendto(2), no flags, and return
+        //       the number of bytes sent.
+        todo!("send a datagram")
+    }
+
+    /// Waits until a datagram arrives, `deadline` passes, or `stop` catches
+    /// a signal, whichever comes first, and says which.
+    ///
+    /// A datagram is read into `buf` (make it [`MAX_DATAGRAM`] bytes long).
+    /// A caught signal wins over a waiting datagram, so that Ctrl+C works even
+    /// while someone floods the socket. `None` as the deadline waits as long
+    /// as it takes.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `poll(2)` or `recvfrom(2)` reports, except `EINTR`, after
+    /// which it simply waits again.
+    pub fn receive(
+        &self,
+        buf: &mut [u8],
+        stop: &StopSignals,
+        deadline: Option<Instant>,
+    ) -> nix::Result<Wakeup> {
+        // TODO: In a loop: if `deadline` has passed, return Wakeup::Deadline.
+        //       Otherwise wait with poll(2) for POLLIN on the socket and on
+        //       `stop.as_fd()`, for at most the time left (see
+        //       `poll_timeout`). If poll(2) fails with EINTR, or times out,
+        //       go round the loop again. If the signal descriptor is
+        //       readable and `stop.caught()` returns a signal, return
+        //       Wakeup::Stop with it. If the socket is readable, read the
+        //       datagram with recvfrom(2) and return Wakeup::Datagram with its
+        //       length and sender.
+        //
+        // Going round the loop after a timeout, rather than returning
+        // Deadline at once, makes the deadline exact even if poll(2) wakes
+        // a little early. recvfrom(2) always reports the sender of a UDP
+        // datagram; nix returns an Option only because other socket types
+        // may not.
+        todo!("wait for a datagram")
+    }
+}
+
+/// Turns a time left into a `poll(2)` timeout in whole milliseconds.
+///
+/// It rounds *up*: rounding down would make poll(2) return just before the
+/// deadline, and a caller would then poll again with a timeout of 0 in a
+/// short burst of busy waiting.
+pub fn poll_timeout(left: std::time::Duration) -> PollTimeout {
+    let millis = left.as_nanos().div_ceil(1_000_000);
+    PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+}
+
+/// SIGINT (Ctrl+C) and SIGTERM, turned into a file descriptor that `poll(2)`
+/// can watch.
+#[derive(Debug)]
+pub struct StopSignals {
+    fd: SignalFd,
+}
+
+impl StopSignals {
+    /// Blocks SIGINT and SIGTERM in the calling thread and opens a
+    /// `signalfd(2)` that becomes readable when one of them is pending.
+    ///
+    /// Call it first thing in `main`, before any other thread exists: new
+    /// threads inherit the signal mask, and a signal is delivered to any one
+    /// thread that does not block it.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `pthread_sigmask(3)` or `signalfd(2)` reports.
+    pub fn install() -> nix::Result<StopSignals> {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGINT);
+        mask.add(Signal::SIGTERM);
+        mask.thread_block()?;
+        // Non-blocking, so that `caught` never waits: it is called only when
+        // poll(2) said there is something to read.
+        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+        Ok(StopSignals { fd })
+    }
+
+    /// Takes one pending signal, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `read(2)` on the signal descriptor reports.
+    pub fn caught(&self) -> nix::Result<Option<Signal>> {
+        let Some(info) = self.fd.read_signal()? else {
+            return Ok(None);
+        };
+        let number = i32::try_from(info.ssi_signo).map_err(|_| Errno::EINVAL)?;
+        Signal::try_from(number).map(Some)
+    }
+}
+
+impl AsFd for StopSignals {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    fn any_port() -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)
+    }
+
+    /// A datagram sent to our own socket comes back whole, with our address
+    /// as the sender.
+    #[test]
+    fn a_datagram_to_ourselves_arrives_whole() {
+        let stop = StopSignals::install().unwrap();
+        let endpoint = Endpoint::bind(any_port()).unwrap();
+        let addr = endpoint.local_addr().unwrap();
+        assert_ne!(addr.port(), 0, "getsockname should report the port picked");
+
+        assert_eq!(endpoint.send_to(b"hello", addr).unwrap(), 5);
+        let mut buf = vec![0; MAX_DATAGRAM];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let wakeup = endpoint.receive(&mut buf, &stop, Some(deadline)).unwrap();
+        assert_eq!(wakeup, Wakeup::Datagram { len: 5, from: addr });
+        assert_eq!(&buf[..5], b"hello");
+    }
+
+    /// With nothing to read, `receive` returns at the deadline, not before.
+    #[test]
+    fn receive_gives_up_at_the_deadline() {
+        let stop = StopSignals::install().unwrap();
+        let endpoint = Endpoint::bind(any_port()).unwrap();
+        let mut buf = vec![0; MAX_DATAGRAM];
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let wakeup = endpoint.receive(&mut buf, &stop, Some(deadline)).unwrap();
+        assert_eq!(wakeup, Wakeup::Deadline);
+        assert!(Instant::now() >= deadline, "returned before the deadline");
+    }
+
+    /// A pending SIGTERM wakes `receive` even when it would wait forever.
+    #[test]
+    fn a_signal_stops_the_wait() {
+        let stop = StopSignals::install().unwrap();
+        let endpoint = Endpoint::bind(any_port()).unwrap();
+        // raise(3) signals this thread only, and this thread blocks SIGTERM:
+        // the signal stays pending instead of killing the test process.
+        nix::sys::signal::raise(Signal::SIGTERM).unwrap();
+        let mut buf = vec![0; MAX_DATAGRAM];
+        let wakeup = endpoint.receive(&mut buf, &stop, None).unwrap();
+        assert_eq!(wakeup, Wakeup::Stop(Signal::SIGTERM));
+    }
+
+    /// The poll timeout never ends before the time left.
+    #[test]
+    fn poll_timeout_rounds_up() {
+        assert_eq!(poll_timeout(Duration::ZERO), PollTimeout::ZERO);
+        assert_eq!(
+            poll_timeout(Duration::from_micros(1)),
+            PollTimeout::from(1u8)
+        );
+        assert_eq!(
+            poll_timeout(Duration::from_millis(500)),
+            PollTimeout::from(500u16)
+        );
+        assert_eq!(
+            poll_timeout(Duration::from_secs(u64::MAX)),
+            PollTimeout::MAX
+        );
+    }
+}

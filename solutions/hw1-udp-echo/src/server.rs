@@ -1,0 +1,156 @@
+//! The echo server: answer every well-formed request, survive everything else.
+//!
+//! The server is stateless: each datagram is handled on its own, and the
+//! answer goes to the address the datagram came from. That makes it safe for
+//! a client to send the same request twice — the server just answers twice.
+//! Operations for which that is not true (a write that appends, a counter)
+//! need the server to remember requests it has seen; hw5 meets that problem.
+//!
+//! Anyone can send anything to a UDP port. A datagram that is not a record
+//! is reported on stderr and dropped; it must never bring the server down.
+
+use std::error::Error;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use handout::{Message, MsgType};
+
+use crate::GOODBYE;
+use crate::cli::ServerArgs;
+use crate::socket::{Endpoint, MAX_DATAGRAM, StopSignals, Wakeup};
+
+/// The value of every READ_REP the server sends.
+pub const REPLY_VALUE: &str = "DDDCCCCBBBBAAAA";
+
+/// Runs the server until SIGINT or SIGTERM: binds 127.0.0.1:`args.port` and
+/// answers every request.
+///
+/// # Errors
+///
+/// `cannot bind <addr>: <why>` when `bind(2)` fails, e.g. because the port is
+/// in use; any other error of `poll(2)` or `recvfrom(2)`.
+pub fn run(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
+    let stop = StopSignals::install()?;
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, args.port);
+    let endpoint = Endpoint::bind(addr).map_err(|error| format!("cannot bind {addr}: {error}"))?;
+    serve(&endpoint, &stop)?;
+    // Dropping the endpoint closes the socket.
+    drop(endpoint);
+    Ok(())
+}
+
+/// Answers datagrams on `endpoint` until `stop` catches a signal, then prints
+/// the goodbye line.
+///
+/// # Errors
+///
+/// Whatever `poll(2)` or `recvfrom(2)` reports while waiting.
+pub fn serve(endpoint: &Endpoint, stop: &StopSignals) -> nix::Result<()> {
+    let mut buf = vec![0; MAX_DATAGRAM];
+    loop {
+        match endpoint.receive(&mut buf, stop, None)? {
+            Wakeup::Datagram { len, from } => handle_datagram(endpoint, &buf[..len], from),
+            // Without a deadline there is no deadline to pass.
+            Wakeup::Deadline => {}
+            Wakeup::Stop(_) => {
+                println!();
+                println!("{GOODBYE}");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Handles one datagram: decodes it, prints it, and answers it.
+///
+/// Nothing that happens here stops the server. A malformed datagram is
+/// reported on stderr and dropped. A reply that cannot be sent is reported
+/// too: the client will ask again.
+pub fn handle_datagram(endpoint: &Endpoint, datagram: &[u8], from: SocketAddrV4) {
+    let request = match Message::decode(datagram) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("server: ignoring malformed datagram from {from}: {error}");
+            return;
+        }
+    };
+    println!("Received bytes: {}", datagram.len());
+    println!("{request}");
+
+    let reply = answer(&request);
+    match endpoint.send_to(&reply.encode(), from) {
+        Ok(sent) => {
+            println!("Sent bytes: {sent}");
+            println!("{reply}");
+        }
+        Err(error) => eprintln!("server: cannot answer {from}: {error}"),
+    }
+}
+
+/// The reply to `request`: a READ_REP for the same key, with the value
+/// [`REPLY_VALUE`].
+///
+/// The course's server answered whatever it received this way, whatever
+/// its type, and so does this one.
+pub fn answer(request: &Message) -> Message {
+    // hole: build the reply
+    // TODO: Return a Message of kind MsgType::ReadRep with the key of
+    //       `request` and the value REPLY_VALUE.
+    Message {
+        kind: MsgType::ReadRep,
+        key: request.key.clone(),
+        value: REPLY_VALUE.to_string(),
+    }
+    // end hole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn request(key: &str) -> Message {
+        Message::new(MsgType::ReadReq, key, "AAAABBBBCCCCDDD").unwrap()
+    }
+
+    /// The reply keeps the key, and carries READ_REP and the fixed value.
+    #[test]
+    fn the_reply_echoes_the_key() {
+        let reply = answer(&request("AAAAAAAAAAotIhz"));
+        assert_eq!(reply.kind, MsgType::ReadRep);
+        assert_eq!(reply.key, "AAAAAAAAAAotIhz");
+        assert_eq!(reply.value, REPLY_VALUE);
+        assert_eq!(reply.encode().len(), 33);
+    }
+
+    /// On real sockets: garbage gets no answer, a request gets its READ_REP.
+    #[test]
+    fn a_request_is_answered_and_garbage_is_not() {
+        let stop = StopSignals::install().unwrap();
+        let any_port = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+        let server = Endpoint::bind(any_port).unwrap();
+        let client = Endpoint::bind(any_port).unwrap();
+        let client_addr = client.local_addr().unwrap();
+
+        handle_datagram(&server, b"\x00short", client_addr);
+        let wire = request("AAAAAAAAAAotIhz").encode_full();
+        handle_datagram(&server, &wire, client_addr);
+
+        let mut buf = vec![0; MAX_DATAGRAM];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let Wakeup::Datagram { len, from } =
+            client.receive(&mut buf, &stop, Some(deadline)).unwrap()
+        else {
+            panic!("the server did not answer the request");
+        };
+        assert_eq!(from, server.local_addr().unwrap());
+        let reply = Message::decode(&buf[..len]).unwrap();
+        assert_eq!(reply, answer(&request("AAAAAAAAAAotIhz")));
+
+        // Exactly one answer: the garbage got none.
+        let deadline = Instant::now() + Duration::from_millis(50);
+        assert_eq!(
+            client.receive(&mut buf, &stop, Some(deadline)).unwrap(),
+            Wakeup::Deadline
+        );
+    }
+}
