@@ -914,12 +914,20 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// serde_yaml appends " at line L column C"; the location is printed in front instead.
+/// serde_yaml puts " at line L column C" into its messages; the location
+/// is printed in front instead, so the phrase is taken out wherever it is.
 fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
+    let Some(i) = msg.find(" at line ") else {
+        return msg.to_string();
+    };
+    let rest = &msg[i + " at line ".len()..];
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let l = digits(rest);
+    let Some(after) = rest[l..].strip_prefix(" column ") else {
+        return msg.to_string();
+    };
+    let c = digits(after);
+    format!("{}{}", &msg[..i], &after[c..])
 }
 
 /// Finds where `needle` first occurs in `text` after the line that names
@@ -1070,6 +1078,16 @@ tests:
         assert_eq!(n.faults_for("a", "b").drop, 0.5);
         assert_eq!(n.faults_for("a", "b").delay.0, Duration::from_millis(5));
         assert_eq!(n.faults_for("b", "a").drop, 0.1);
+    }
+
+    #[test]
+    fn the_location_phrase_is_taken_out_of_messages() {
+        assert_eq!(
+            strip_location("bad at line 3 column 1, while scanning"),
+            "bad, while scanning"
+        );
+        assert_eq!(strip_location("bad at line 12 column 5"), "bad");
+        assert_eq!(strip_location("no place"), "no place");
     }
 
     #[test]
