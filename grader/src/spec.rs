@@ -2,7 +2,7 @@
 //!
 //! Every struct here is read straight from YAML with `deny_unknown_fields`,
 //! so a misspelt key is an error with its file, line and column rather than
-//! a silently ignored setting. After parsing, [`LabSpec::validate`] checks
+//! a silently ignored setting. After parsing, `LabSpec::validate` checks
 //! what YAML cannot: that every node a step or check names exists, that
 //! patterns are well formed, that probabilities lie in 0..=1. Those errors
 //! carry a location too, found by [`locate`] in the source text.
