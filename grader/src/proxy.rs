@@ -28,7 +28,7 @@ use std::collections::BinaryHeap;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -78,6 +78,9 @@ pub struct Datagram {
     pub fate: Fate,
 }
 
+/// The record, with a condition variable signalled at each new datagram.
+type Log = Arc<(Mutex<Vec<Datagram>>, Condvar)>;
+
 /// Changes a test makes while it runs.
 #[derive(Debug, Default)]
 struct Control {
@@ -90,7 +93,7 @@ pub struct Network {
     n: usize,
     ports: Vec<u16>,
     control: Arc<Mutex<Control>>,
-    log: Arc<Mutex<Vec<Datagram>>>,
+    log: Log,
     stop: Arc<AtomicBool>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
@@ -161,7 +164,7 @@ impl Network {
             .collect::<Result<Vec<_>, _>>()?;
         let (wake_rx, wake) = nix::unistd::pipe()?;
         let control = Arc::new(Mutex::new(Control::default()));
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log: Log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut state = Proxy {
             n,
@@ -219,12 +222,18 @@ impl Network {
 
     /// The datagrams recorded so far.
     pub fn log(&self) -> Vec<Datagram> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Number of datagrams recorded so far.
-    pub fn recorded(&self) -> usize {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).len()
+    /// Waits until at least `n` datagrams are recorded or `timeout` passes;
+    /// returns whether they were.
+    pub fn wait_recorded(&self, n: usize, timeout: Duration) -> bool {
+        let (lock, cv) = &*self.log;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, timeout, |log| log.len() < n)
+            .unwrap_or_else(|e| e.into_inner());
+        guard.len() >= n
     }
 
     /// Stops the proxy and returns everything it recorded.
@@ -254,7 +263,7 @@ struct Proxy {
     faults: Vec<Faults>,
     rngs: Vec<Rng>,
     control: Arc<Mutex<Control>>,
-    log: Arc<Mutex<Vec<Datagram>>>,
+    log: Log,
     pending: BinaryHeap<Reverse<Pending>>,
     seq: u64,
     started: Instant,
@@ -349,7 +358,8 @@ impl Proxy {
             bytes,
             fate,
         };
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+        self.log.0.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+        self.log.1.notify_all();
     }
 
     fn deliver_due(&mut self) {
@@ -415,10 +425,7 @@ mod tests {
         server
             .send_to(b"hello", ("127.0.0.1", net.face_port(0, 1)))
             .unwrap();
-        let t = Instant::now();
-        while net.recorded() == 0 && t.elapsed() < Duration::from_secs(5) {
-            std::thread::yield_now();
-        }
+        assert!(net.wait_recorded(1, Duration::from_secs(5)));
         assert_eq!(net.stop()[0].fate, Fate::Undeliverable);
     }
 
@@ -432,10 +439,7 @@ mod tests {
                 .send_to(&[i as u8], ("127.0.0.1", net.face_port(1, 0)))
                 .unwrap();
         }
-        let t = Instant::now();
-        while net.recorded() < count && t.elapsed() < Duration::from_secs(5) {
-            std::thread::yield_now();
-        }
+        assert!(net.wait_recorded(count, Duration::from_secs(5)));
         net.stop().iter().map(|d| d.fate).collect()
     }
 
@@ -486,10 +490,7 @@ mod tests {
         client
             .send_to(b"x", ("127.0.0.1", net.face_port(1, 0)))
             .unwrap();
-        let t = Instant::now();
-        while net.recorded() == 0 && t.elapsed() < Duration::from_secs(5) {
-            std::thread::yield_now();
-        }
+        assert!(net.wait_recorded(1, Duration::from_secs(5)));
         net.heal();
         client
             .send_to(b"y", ("127.0.0.1", net.face_port(1, 0)))
