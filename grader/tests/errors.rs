@@ -133,3 +133,33 @@ fn list_shows_the_tests() {
     assert!(out.contains("hw1  UDP echo  (labs/hw1-udp-echo)"), "{out}");
     assert!(out.contains("    loss "), "{out}");
 }
+
+/// A lab that does not compile shows the compiler's error and fails every test (exit 1).
+#[test]
+fn a_lab_that_does_not_build_shows_the_compiler_error() {
+    let kit = kit_with_spec("nobuild", &hw1_spec());
+    let lab = kit.0.join("labs/hw1-udp-echo");
+    std::fs::write(
+        lab.join("Cargo.toml"),
+        "[package]\nname = \"broken-lab\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [[bin]]\nname = \"server\"\npath = \"main.rs\"\n\n[[bin]]\nname = \"client\"\npath = \"main.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lab.join("main.rs"),
+        "fn main() {\n    let port: u16 = \"5001\";\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "--seed", "1"]));
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("hw1 UDP echo — labs/hw1-udp-echo: does not build"),
+        "{out}"
+    );
+    assert!(out.contains("error[E0308]: mismatched types"), "{out}");
+    assert!(out.contains("main.rs:2:"), "{out}");
+    assert!(out.trim_end().ends_with("0 passed, 10 failed"), "{out}");
+}
