@@ -29,9 +29,9 @@ impl Checked {
         } else {
             "FAIL".red().bold()
         };
-        println!("  {tag}  {lab}: {what}");
+        crate::out!("  {tag}  {lab}: {what}");
         for d in details {
-            println!("          {d}");
+            crate::out!("          {d}");
         }
         if ok {
             self.passed += 1;
@@ -51,7 +51,7 @@ pub fn check(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::R
         Some(id) => vec![kit.lab(id)?],
         None => kit.labs()?,
     };
-    println!("checking the kit at {} (seed {seed})", kit.root.display());
+    crate::out!("checking the kit at {} (seed {seed})", kit.root.display());
     for lab in labs {
         let id = lab.id.as_str();
         let spec = match LabSpec::load(&lab.spec_path) {

@@ -158,7 +158,7 @@ pub fn grade(kit: &Kit, lab: &Lab, opts: &Options) -> anyhow::Result<Tally> {
     let programs = match programs {
         Ok(p) => p,
         Err(compiler) => {
-            println!(
+            crate::out!(
                 "{} {} — {}: {}",
                 lab.id.bold(),
                 spec.title,
@@ -166,10 +166,10 @@ pub fn grade(kit: &Kit, lab: &Lab, opts: &Options) -> anyhow::Result<Tally> {
                 "does not build".red().bold()
             );
             for l in compiler.lines() {
-                println!("  {l}");
+                crate::out!("  {l}");
             }
             let n = spec.select(opts.test.as_deref()).len() * opts.repeat as usize;
-            println!(
+            crate::out!(
                 "  every test fails until it builds: fix the first error above, then run the grader again"
             );
             tally.failed += n;
@@ -183,7 +183,7 @@ pub fn grade(kit: &Kit, lab: &Lab, opts: &Options) -> anyhow::Result<Tally> {
         } else {
             String::new()
         };
-        println!(
+        crate::out!(
             "{} {} — {}, seed {seed}{run}",
             lab.id.bold(),
             spec.title,
@@ -221,10 +221,18 @@ pub fn grade(kit: &Kit, lab: &Lab, opts: &Options) -> anyhow::Result<Tally> {
 /// As [`grade`].
 pub fn grade_all(kit: &Kit, opts: &Options) -> anyhow::Result<Tally> {
     let mut total = Tally::default();
-    for lab in kit.labs()? {
-        if opts.source == Source::Solution && !lab.solution_dir.is_dir() {
-            continue;
-        }
+    let labs: Vec<Lab> = kit
+        .labs()?
+        .into_iter()
+        .filter(|l| opts.source != Source::Solution || l.solution_dir.is_dir())
+        .collect();
+    if labs.is_empty() {
+        anyhow::bail!(
+            "there is nothing to grade: no lab in {} has a spec.yaml (and, with --solutions, a reference solution)",
+            kit.root.display()
+        );
+    }
+    for lab in labs {
         let t = grade(kit, &lab, opts).with_context(|| format!("grading {}", lab.id))?;
         total.passed += t.passed;
         total.failed += t.failed;

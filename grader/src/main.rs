@@ -87,7 +87,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     report::init_color();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(root_last(std::env::args_os().collect()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -95,6 +95,18 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Moves a leading `--root DIR` to the end: once an option comes first,
+/// clap takes the next word for a lab, so `grader --root DIR check` would
+/// look for a lab called `check`. `--root` is global, so at the end it
+/// applies to whatever command comes first.
+fn root_last(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.len() > 3 && args[1] == "--root" {
+        let root: Vec<_> = args.drain(1..3).collect();
+        args.extend(root);
+    }
+    args
 }
 
 fn jobs(j: Option<u64>) -> usize {
@@ -110,9 +122,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::List) => {
             for lab in kit.labs()? {
                 let spec = grader::spec::LabSpec::load(&lab.spec_path)?;
-                println!("{}  {}  ({})", lab.id, spec.title, kit.show(&lab.lab_dir));
+                grader::out!("{}  {}  ({})", lab.id, spec.title, kit.show(&lab.lab_dir));
                 for t in &spec.tests {
-                    println!(
+                    grader::out!(
                         "    {:<28} {:<8} {}",
                         t.name,
                         format!("{:?}", t.part).to_lowercase(),
@@ -141,7 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for l in labs {
                 let sk = skeleton::generate(&l.solution_dir)?;
                 skeleton::write(&sk, &l.lab_dir)?;
-                println!(
+                grader::out!(
                     "generated {} from {} ({} holes)",
                     kit.show(&l.lab_dir),
                     kit.show(&l.solution_dir),

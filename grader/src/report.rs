@@ -26,7 +26,7 @@ pub fn init_color() {
 pub fn outcome(o: &Outcome, spec: &TestSpec, replay: &str, verbose: bool) {
     let secs = format!("{:.1}s", o.elapsed.as_secs_f64());
     if o.passed() {
-        println!(
+        crate::out!(
             "  {}  {:<28} {:>6}",
             "PASS".green().bold(),
             o.name,
@@ -34,41 +34,41 @@ pub fn outcome(o: &Outcome, spec: &TestSpec, replay: &str, verbose: bool) {
         );
         return;
     }
-    println!(
+    crate::out!(
         "  {}  {:<28} {:>6}",
         "FAIL".red().bold(),
         o.name,
         secs.dimmed()
     );
-    println!("        {}", spec.description.dimmed());
+    crate::out!("        {}", spec.description.dimmed());
     for f in &o.failures {
-        println!("        {}", f.headline.bold());
+        crate::out!("        {}", f.headline.bold());
         for d in &f.details {
-            println!("          {d}");
+            crate::out!("          {d}");
         }
     }
     if !o.commands.is_empty() {
-        println!("        {}", "ran:".cyan());
+        crate::out!("        {}", "ran:".cyan());
         for c in &o.commands {
-            println!("          {c}");
+            crate::out!("          {c}");
         }
     }
     if let Some(h) = &spec.hint {
-        println!("        {} {}", "hint:".yellow().bold(), h.trim());
+        crate::out!("        {} {}", "hint:".yellow().bold(), h.trim());
     }
     if verbose && !o.wire.is_empty() {
-        println!("        datagrams ({}):", o.wire.len());
+        crate::out!("        datagrams ({}):", o.wire.len());
         for l in o.wire.iter().take(200) {
-            println!("          {l}");
+            crate::out!("          {l}");
         }
     } else if !o.wire.is_empty() {
-        println!(
+        crate::out!(
             "        {} add -v to see the {} datagrams on the wire",
             "wire:".cyan(),
             o.wire.len()
         );
     }
-    println!(
+    crate::out!(
         "        {} {replay}",
         "replay:".cyan().bold(),
         replay = replay
@@ -79,8 +79,8 @@ pub fn outcome(o: &Outcome, spec: &TestSpec, replay: &str, verbose: bool) {
 pub fn summary(passed: usize, failed: usize) {
     let line = format!("{passed} passed, {failed} failed");
     if failed == 0 {
-        println!("{}", line.green().bold());
+        crate::out!("{}", line.green().bold());
     } else {
-        println!("{}", line.red().bold());
+        crate::out!("{}", line.red().bold());
     }
 }

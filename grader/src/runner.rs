@@ -5,7 +5,8 @@
 //! hole (`todo!()`) explains everything else that went wrong, so when one is
 //! found it is the only failure reported. After that come crashes and
 //! floods, then steps that could not be carried out (a program that never
-//! exited), then the checks of the spec in the order it lists them.
+//! exited), then each node's `expect` (in the order of `nodes`), then the
+//! `wire` checks in the order the spec lists them.
 
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
@@ -141,8 +142,7 @@ pub fn run_test(
         |a, b| test.network.faults_for(&names[a], &names[b]),
         seed,
     )?;
-    let mut vars = Vars::new();
-    vars.insert("seed".into(), seed.to_string());
+    let vars = Vars::new();
     let mut run = Run {
         test,
         programs,
@@ -591,7 +591,7 @@ fn expectations(
                 format!("actual:   {}", m.actual),
             ];
             if let Some(n) = &m.note {
-                details.push(n.clone());
+                details.extend(n.lines().map(str::to_string));
             }
             out.push(
                 Failure::new(format!("{name} {stream}{what} differs at line {}", m.line))

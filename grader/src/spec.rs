@@ -119,7 +119,9 @@ pub struct NodeSpec {
     /// Its arguments. `{port}` is the node's own port (a node whose arguments
     /// use it is a listening node: the grader waits until it has bound the
     /// port); `{peer:NAME}` is the port through which it reaches node NAME
-    /// (a proxy endpoint); `{seed}` is the test's seed.
+    /// (a proxy endpoint); `{seed}` is this node's seed, derived from the
+    /// test's seed and the node's name (so two clients draw different keys).
+    /// In the node's transcript patterns `{seed}` is the same number.
     #[serde(default)]
     pub args: Vec<String>,
     /// Instead of `run`: the grader plays this node, step by step.

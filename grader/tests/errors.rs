@@ -163,3 +163,11 @@ fn a_lab_that_does_not_build_shows_the_compiler_error() {
     assert!(out.contains("main.rs:2:"), "{out}");
     assert!(out.trim_end().ends_with("0 passed, 10 failed"), "{out}");
 }
+
+/// `--root DIR` works before a command as well as after it.
+#[test]
+fn root_may_come_before_a_command() {
+    let (code, out, err) = run(grader().arg("--root").arg(root()).arg("list"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("hw1  UDP echo"), "{out}");
+}
