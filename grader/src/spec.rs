@@ -904,7 +904,7 @@ fn check_probability(p: f64, what: &str) -> Result<(), Invalid> {
 /// A message naming the offending text.
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("hex `{s}` has an odd number of digits"));
     }
     (0..digits.len())

@@ -185,10 +185,10 @@ impl Endpoint {
                 Ok(_) => {}
                 Err(error) => return Err(error),
             }
-            if fds[1].any() == Some(true) {
-                if let Some(signal) = stop.caught()? {
-                    return Ok(Wakeup::Stop(signal));
-                }
+            if fds[1].any() == Some(true)
+                && let Some(signal) = stop.caught()?
+            {
+                return Ok(Wakeup::Stop(signal));
             }
             if fds[0].any() == Some(true) {
                 let (len, from) = recvfrom::<SockaddrIn>(self.fd.as_raw_fd(), buf)?;
