@@ -41,11 +41,7 @@ pub struct Tally {
 /// The seed of one test in a run: the run's seed mixed with the test's
 /// name, so `-t NAME --seed S` replays exactly what the full run did.
 pub fn test_seed(run_seed: u64, name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    handout::Rng::new(run_seed ^ h).next_u64()
+    runner::derive_seed(run_seed, name)
 }
 
 /// Loads a lab's spec and gets its programs.

@@ -347,9 +347,10 @@ impl Run<'_> {
                 let deadline = self.deadline;
                 let p = self.proc(name)?;
                 if let Some(e) = p.exit().cloned() {
-                    return Err(self
-                        .exited_early(name, Some(e))
-                        .with_prefix(&format!("before binding UDP port {port}")));
+                    let mut f = self.exited_early(name, Some(e));
+                    f.headline
+                        .push_str(&format!(" before binding UDP port {port}"));
+                    return Err(f);
                 }
                 if Instant::now() >= deadline {
                     return Err(self.hung(name, &format!("did not bind UDP port {port} (its first argument) within the test's time limit")));
@@ -524,17 +525,6 @@ impl Run<'_> {
     }
 }
 
-trait Prefix {
-    fn with_prefix(self, what: &str) -> Self;
-}
-
-impl Prefix for Failure {
-    fn with_prefix(mut self, what: &str) -> Self {
-        self.headline = format!("{} {what}", self.headline);
-        self
-    }
-}
-
 fn expectations(
     name: &str,
     p: &mut Proc,
@@ -602,15 +592,24 @@ fn expectations(
     out
 }
 
+/// A seed derived from `parent` and a name (FNV-1a of the name, mixed in
+/// through the handout's generator): the same pair always gives the same
+/// seed, different names give unrelated ones.
+pub fn derive_seed(parent: u64, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    handout::Rng::new(parent ^ h).next_u64()
+}
+
 /// The seed `{seed}` stands for in a node's arguments: the test's seed
 /// mixed with the node's name, so two clients of one test draw different
 /// keys, and the same test seed always gives each node the same seed.
+/// It is kept below 2^63 so that programs in any language can read it as a
+/// signed 64-bit integer.
 pub fn node_seed(test_seed: u64, node: &str) -> u64 {
-    let mut h = test_seed;
-    for b in node.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    handout::Rng::new(h).next_u64() >> 1
+    derive_seed(test_seed, node) >> 1
 }
 
 /// The texts of `todo!()` panics in a program's stderr.
