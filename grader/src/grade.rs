@@ -9,7 +9,7 @@ use colored::Colorize;
 
 use crate::kit::{self, BuildError, Kit, Lab, Source};
 use crate::report;
-use crate::runner::{self, Outcome, Programs};
+use crate::run::{self as runner, Outcome, Programs};
 use crate::spec::LabSpec;
 
 /// What to grade and how.

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::runner::Programs;
+use crate::run::Programs;
 use crate::spec::LabSpec;
 
 /// The kit's root directory: it holds `labs/` and `solutions/`.

@@ -2,29 +2,27 @@
 //! sockets, puts its own proxy between them, and checks what they print,
 //! what they send, and how they end.
 //!
+//! The grader is four stages, and every arrow points one way:
+//!
 //! ```text
-//!  spec.yaml ──▶ spec ──▶ runner ──▶ procs  (server, client: real processes,
-//!                           │                 each in its own process group)
-//!                           ├──────▶ proxy  (every datagram passes through it:
-//!                           │                 recorded, dropped, duplicated, delayed)
-//!                           ├──────▶ script (peers the grader plays itself)
-//!                           └──▶ judge: transcript, wire, exit status, CPU ──▶ report
+//!  spec.yaml ──▶ spec ──▶ run ──────────▶ check ──────────▶ report
+//!               format    processes,       transcripts,      human, json,
+//!               validation proxy, scripted wire, end state    junit, gradescope
+//!                         peers ──▶ the record
 //! ```
+//!
+//! `kit` (finding labs, building them) sits underneath and uses none of
+//! them; `grade` drives the stages for a lab, `audit` for `grader check`.
 //!
 //! # Layout
 //! - [`spec`] — the `spec.yaml` format, parsed strictly, errors with file:line:column.
-//! - [`transcript`] — expected output: line patterns, repeats, unordered groups.
-//! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
-//! - [`ports`] — leasing free UDP ports so tests run side by side.
-//! - [`procs`] — launching programs; nothing outlives a test, a Ctrl+C or a panic.
-//! - [`proxy`] — the interposed network and its seeded faults.
-//! - [`script`] — peers played by the grader (a lying server, a garbage-sending client).
-//! - [`wire`] — checks on recorded datagrams.
-//! - [`runner`] — one test from start to verdict.
-//! - [`grade`] — a lab's tests in parallel, reported in order.
+//! - [`run`] — one test from start to end: ports, processes, the proxy, scripted peers.
+//! - [`check`] — judging a run: transcripts, the wire, the end state.
 //! - [`report`] — what is printed, coloured only on a terminal.
+//! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
+//! - [`grade`] — a lab's tests in parallel, reported in order.
+//! - [`audit`] — `grader check`, the instructor's proof that the kit is sound.
 //! - [`skeleton`] — generating the student skeletons from the solutions.
-//! - [`check`] — `grader check`, the instructor's proof that the kit is sound.
 //!
 //! The grader needs Linux: it reads `/proc` for CPU use, bound ports and
 //! process groups.
@@ -39,16 +37,11 @@ macro_rules! out {
     }};
 }
 
+pub mod audit;
 pub mod check;
 pub mod grade;
 pub mod kit;
-pub mod ports;
-pub mod procs;
-pub mod proxy;
 pub mod report;
-pub mod runner;
-pub mod script;
+pub mod run;
 pub mod skeleton;
 pub mod spec;
-pub mod transcript;
-pub mod wire;

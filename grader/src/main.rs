@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use grader::grade::{self, Options};
 use grader::kit::{Kit, Source};
-use grader::{check, report, skeleton};
+use grader::{audit, report, skeleton};
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
 /// real processes on real UDP sockets, through a proxy that records (and,
@@ -82,7 +82,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    if let Err(e) = grader::procs::install_cleanup() {
+    if let Err(e) = grader::run::procs::install_cleanup() {
         eprintln!("grader: cannot set up signal handling: {e}");
         return ExitCode::from(2);
     }
@@ -136,7 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Check { lab, seed, jobs: j }) => {
             let seed = seed.unwrap_or_else(handout::seed_from_clock);
-            let c = check::check(&kit, lab.as_deref(), seed, jobs(j))?;
+            let c = audit::check(&kit, lab.as_deref(), seed, jobs(j))?;
             report::summary(c.passed, c.failed);
             Ok(if c.failed == 0 {
                 ExitCode::SUCCESS

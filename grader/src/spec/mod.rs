@@ -19,7 +19,7 @@ use handout::MsgType;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use crate::transcript::{self, Item};
+use crate::check::transcript::{self, Item};
 
 /// A whole `spec.yaml`: one lab and its tests.
 #[derive(Debug, Clone, Deserialize)]

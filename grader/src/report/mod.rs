@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 
 use colored::Colorize;
 
-use crate::runner::Outcome;
+use crate::run::Outcome;
 use crate::spec::TestSpec;
 
 /// Whether output should be coloured.

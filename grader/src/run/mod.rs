@@ -18,13 +18,18 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::ports::{self, PortLease};
-use crate::procs::{self, Proc};
-use crate::proxy::{Datagram, Network};
-use crate::script::{self, Peers};
+pub mod ports;
+pub mod procs;
+pub mod proxy;
+pub mod script;
+
+use crate::check::transcript::{self, Item, Vars};
+use crate::check::wire;
 use crate::spec::{ExitExpect, LabSpec, NodeExpect, Step, Stream, TestSpec};
-use crate::transcript::{self, Item, Vars};
-use crate::wire;
+use ports::PortLease;
+use procs::Proc;
+use proxy::{Datagram, Network};
+use script::Peers;
 
 /// The most a program may print on one stream in one test.
 pub const OUTPUT_LIMIT: usize = 1 << 20;

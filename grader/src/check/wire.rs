@@ -6,7 +6,7 @@
 
 use handout::{Message, MsgType};
 
-use crate::proxy::Datagram;
+use crate::run::proxy::Datagram;
 use crate::spec::WireCheck;
 
 /// Runs one check; each failure is one sentence.
@@ -152,7 +152,7 @@ pub fn render(log: &[Datagram], names: &[String]) -> Vec<String> {
                 Err(e) => format!("malformed: {e}"),
             };
             let fate = match d.fate {
-                crate::proxy::Fate::Delivered => String::new(),
+                crate::run::proxy::Fate::Delivered => String::new(),
                 f => format!("  [{f:?}]").to_lowercase(),
             };
             format!(
@@ -169,7 +169,7 @@ pub fn render(log: &[Datagram], names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::Fate;
+    use crate::run::proxy::Fate;
     use crate::spec::TypeName;
     use std::time::Duration;
 
