@@ -1,13 +1,18 @@
 //! The kit on disk: where the labs, solutions and specs are, and building
 //! a lab's executables (or finding them in `--bin-dir`).
+//!
+//! This module sits under the grader's stages and uses none of them: it
+//! knows directories, cargo and executables, not specs or tests.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::run::Programs;
-use crate::spec::LabSpec;
+/// Where each of a lab's executables is, by name.
+pub type Programs = BTreeMap<String, PathBuf>;
 
 /// The kit's root directory: it holds `labs/` and `solutions/`.
 #[derive(Debug, Clone)]
@@ -139,7 +144,8 @@ pub enum BuildError {
     Other(anyhow::Error),
 }
 
-/// The executables of `spec` from `source`, building the crate if needed.
+/// The executables named `binaries` of lab `lab` from `source`, building
+/// the crate if needed (`color`: whether cargo may colour its messages).
 ///
 /// # Errors
 /// [`BuildError::Compile`] with the compiler's messages when the crate does
@@ -147,23 +153,24 @@ pub enum BuildError {
 pub fn programs(
     kit: &Kit,
     lab: &Lab,
-    spec: &LabSpec,
+    binaries: &[String],
     source: &Source,
+    color: bool,
 ) -> Result<Programs, BuildError> {
     let dir = match source {
         Source::BinDir(d) => d.clone(),
-        Source::Skeleton => build(kit, &lab.lab_dir)?,
-        Source::Solution => build(kit, &lab.solution_dir)?,
+        Source::Skeleton => build(kit, &lab.lab_dir, color)?,
+        Source::Solution => build(kit, &lab.solution_dir, color)?,
     };
     let mut out = Programs::new();
-    for b in &spec.binaries {
+    for b in binaries {
         let p = dir.join(b);
         if !p.is_file() {
             return Err(BuildError::Other(anyhow::anyhow!(
                 "{} is missing: lab {} needs the executables {}",
                 p.display(),
-                spec.lab,
-                spec.binaries.join(", ")
+                lab.id,
+                binaries.join(", ")
             )));
         }
         let p = std::fs::canonicalize(&p).map_err(|e| BuildError::Other(e.into()))?;
@@ -178,7 +185,12 @@ pub fn cargo() -> Command {
 }
 
 /// Builds the crate in `dir` into its own `target/`; returns where its executables are.
-fn build(kit: &Kit, dir: &Path) -> Result<PathBuf, BuildError> {
+///
+/// Cargo's progress (`Compiling nix v0.31.3`, `Downloading ...`) goes to
+/// stderr as it comes, so that a first build, which fetches and compiles
+/// every dependency, is visibly at work; its diagnostics are kept for the
+/// report when the build fails.
+fn build(kit: &Kit, dir: &Path, color: bool) -> Result<PathBuf, BuildError> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(BuildError::Other(anyhow::anyhow!(
@@ -188,24 +200,73 @@ fn build(kit: &Kit, dir: &Path) -> Result<PathBuf, BuildError> {
     }
     let target = dir.join("target");
     eprintln!("grader: building {}", kit.show(dir));
-    let color = if crate::report::color_wanted() {
-        "always"
-    } else {
-        "never"
-    };
-    let out = cargo()
-        .args(["build", "--quiet", "--color", color, "--manifest-path"])
+    let mut child = cargo()
+        .args(["build", "--color", if color { "always" } else { "never" }])
+        .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| BuildError::Other(anyhow::anyhow!("cannot run cargo: {e}")))?;
-    if !out.status.success() {
-        return Err(BuildError::Compile(
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
+    let mut diagnostics = String::new();
+    if let Some(err) = child.stderr.take() {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if is_progress(&line) {
+                eprintln!("{line}");
+            } else {
+                diagnostics.push_str(&line);
+                diagnostics.push('\n');
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| BuildError::Other(anyhow::anyhow!("cargo did not finish: {e}")))?;
+    if !status.success() {
+        return Err(BuildError::Compile(diagnostics));
     }
     Ok(target.join("debug"))
+}
+
+/// Whether cargo's line is one of its status lines (a right-aligned verb
+/// such as `Compiling` or `Downloaded`), rather than a diagnostic.
+fn is_progress(line: &str) -> bool {
+    let plain: String = strip_ansi(line);
+    let word = plain.trim_start().split(' ').next().unwrap_or("");
+    plain.starts_with(' ')
+        && matches!(
+            word,
+            "Compiling"
+                | "Checking"
+                | "Downloading"
+                | "Downloaded"
+                | "Updating"
+                | "Locking"
+                | "Adding"
+                | "Blocking"
+                | "Fresh"
+                | "Finished"
+        )
+}
+
+/// `line` without terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Runs a crate's own unit tests (`cargo test`); returns the output on failure.
@@ -228,5 +289,24 @@ pub fn unit_tests(dir: &Path) -> Result<(), String> {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_status_lines_are_told_from_diagnostics() {
+        assert!(is_progress("   Compiling nix v0.31.3"));
+        assert!(is_progress(
+            "\u{1b}[1m\u{1b}[32m   Compiling\u{1b}[0m nix v0.31.3"
+        ));
+        assert!(is_progress(
+            "    Finished `dev` profile [unoptimized] target(s) in 1.2s"
+        ));
+        assert!(!is_progress("error[E0308]: mismatched types"));
+        assert!(!is_progress("  --> src/main.rs:2:21"));
+        assert!(!is_progress("warning: unused variable: `x`"));
     }
 }

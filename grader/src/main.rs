@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use grader::grade::{self, Options};
+use grader::grade::{self, Options, Replay};
 use grader::kit::{Kit, Source};
-use grader::{audit, report, skeleton};
+use grader::report::{self, Format};
+use grader::{audit, skeleton};
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
 /// real processes on real UDP sockets, through a proxy that records (and,
@@ -54,16 +55,22 @@ struct GradeArgs {
     /// Tests run at the same time (default: the number of CPUs).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     jobs: Option<u64>,
-    /// Under a failing test, print every datagram on the wire.
+    /// Under a failing test, print its timeline: every datagram and what became of it.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// The report's format; a machine format goes to stdout (or --output) and the human report to stderr.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report to FILE; the human report stays on the terminal.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List the labs and their tests.
     List,
-    /// For instructors: every spec valid, every solution passes, every skeleton fails at a hole and is in sync.
+    /// For instructors: every spec valid, every solution passes, every skeleton fails at a hole and is in sync, every mutant caught.
     Check {
         /// Only this lab.
         lab: Option<String>,
@@ -79,6 +86,8 @@ enum Command {
         /// The lab, or `all`.
         lab: String,
     },
+    /// For instructors: print the JSON Schema of spec.yaml (committed as specs/spec.schema.json).
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -116,18 +125,41 @@ fn jobs(j: Option<u64>) -> usize {
     )
 }
 
+/// Whether this grader was started by the kit's `cargo grader` alias: cargo
+/// ran it (it sets `CARGO`) from the kit's own target directory.
+fn via_cargo(kit: &Kit) -> bool {
+    std::env::var_os("CARGO").is_some()
+        && std::env::current_exe()
+            .ok()
+            .and_then(|e| std::fs::canonicalize(e).ok())
+            .zip(std::fs::canonicalize(kit.root.join("target")).ok())
+            .is_some_and(|(exe, target)| exe.starts_with(target))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Schema) = cli.command {
+        grader::out!("{}", grader::spec::schema::generate().trim_end());
+        return Ok(ExitCode::SUCCESS);
+    }
     let kit = Kit::find(cli.root.as_deref())?;
     match cli.command {
+        Some(Command::Schema) => unreachable!("handled above"),
         Some(Command::List) => {
             for lab in kit.labs()? {
                 let spec = grader::spec::LabSpec::load(&lab.spec_path)?;
-                grader::out!("{}  {}  ({})", lab.id, spec.title, kit.show(&lab.lab_dir));
+                let points: u32 = spec.tests.iter().map(|t| t.points).sum();
+                grader::out!(
+                    "{}  {}  ({}, {points} points)",
+                    lab.id,
+                    spec.title,
+                    kit.show(&lab.lab_dir)
+                );
                 for t in &spec.tests {
                     grader::out!(
-                        "    {:<28} {:<8} {}",
+                        "    {:<28} {:<8} {:>2} pt  {}",
                         t.name,
-                        format!("{:?}", t.part).to_lowercase(),
+                        t.part.name(),
+                        t.points,
                         t.description
                     );
                 }
@@ -137,7 +169,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check { lab, seed, jobs: j }) => {
             let seed = seed.unwrap_or_else(handout::seed_from_clock);
             let c = audit::check(&kit, lab.as_deref(), seed, jobs(j))?;
-            report::summary(c.passed, c.failed);
+            let line = format!("{} passed, {} failed", c.passed, c.failed);
+            grader::out!("{line}");
             Ok(if c.failed == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -166,13 +199,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let g = cli.grade;
             let Some(lab) = g.lab else {
                 anyhow::bail!(
-                    "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, check, generate (see --help)"
+                    "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, check, generate, schema (see --help)"
                 );
             };
             let source = match (g.solutions, g.bin_dir) {
                 (_, Some(d)) => Source::BinDir(grade::absolute(d)),
                 (true, None) => Source::Solution,
                 (false, None) => Source::Skeleton,
+            };
+            let labs = if lab == "all" {
+                let labs: Vec<_> = kit
+                    .labs()?
+                    .into_iter()
+                    .filter(|l| source != Source::Solution || l.solution_dir.is_dir())
+                    .collect();
+                if labs.is_empty() {
+                    anyhow::bail!(
+                        "there is nothing to grade: no lab in {} has a spec.yaml (and, with --solutions, a reference solution)",
+                        kit.root.display()
+                    );
+                }
+                labs
+            } else {
+                vec![kit.lab(&lab)?]
             };
             let opts = Options {
                 source,
@@ -181,14 +230,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 repeat: g.repeat,
                 jobs: jobs(g.jobs),
                 verbose: g.verbose,
+                format: g.format,
+                output: g.output,
+                replay: Replay {
+                    via_cargo: via_cargo(&kit),
+                    root: cli.root.map(grade::absolute),
+                },
             };
-            let tally = if lab == "all" {
-                grade::grade_all(&kit, &opts)?
-            } else {
-                grade::grade(&kit, &kit.lab(&lab)?, &opts)?
-            };
-            report::summary(tally.passed, tally.failed);
-            Ok(if tally.failed == 0 {
+            let results = grade::grade(&kit, &labs, &opts)?;
+            Ok(if results.all_passed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

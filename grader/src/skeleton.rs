@@ -45,9 +45,11 @@
 //!
 //! # What belongs to the lab only
 //!
-//! `target/` and `spec.yaml` at the top of a crate, and every file or
-//! directory whose name starts with `.`, are neither generated, nor compared,
-//! nor removed: they are build output, the grader's spec, and tool state.
+//! `target/`, `spec.yaml` and `mutants.yaml` at the top of a crate, and
+//! every file or directory whose name starts with `.`, are neither
+//! generated, nor compared, nor removed: they are build output, the
+//! grader's spec, the instructor's broken programs (which show solution
+//! code, so they never reach a skeleton), and tool state.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -380,7 +382,7 @@ fn lab_only(relative: &Path) -> bool {
     let mut names = relative.iter().map(|name| name.to_str().unwrap_or(""));
     let first = names.next().unwrap_or("");
     first == "target"
-        || (first == "spec.yaml" && relative.components().count() == 1)
+        || (matches!(first, "spec.yaml" | "mutants.yaml") && relative.components().count() == 1)
         || first.starts_with('.')
         || names.any(|name| name.starts_with('.'))
 }

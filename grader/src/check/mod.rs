@@ -1,4 +1,778 @@
-//! Judging a run: transcripts, the wire, the end state.
+//! Judging a run: the spec's expectations against the run's record.
+//!
+//! [`judge`] reads a finished [`Record`] and returns a [`Verdict`]: every
+//! check with its result, as data (kind, node, expected, actual, where).
+//! Reports render verdicts; nothing here prints.
+//!
+//! The order of the checks is the order a person should read them in:
+//!
+//! 1. **Holes.** An unfilled hole (`todo!()`) explains everything else that
+//!    went wrong, so when one is found it is the only failure reported.
+//! 2. **Crashes, floods, leftovers**, node by node, and scripted peers that
+//!    failed.
+//! 3. **The step that could not be carried out**, if one could not (a
+//!    program that never exited), and what `idle` measured.
+//! 4. **`expect`**, node by node in the order of the spec's `nodes`: exit
+//!    status, then the transcripts.
+//! 5. **`wire`**, in the order of the spec.
+//! 6. **Rules that did not fire**: a run in which a fault the test needs
+//!    never happened proves nothing. Alone, it makes the run void rather
+//!    than failed or passed.
+//!
+//! # Layout
+//! - this file: the verdict, its order, and checks on processes;
+//! - [`transcript`]: matching output against expected transcripts;
+//! - [`wire`]: checks on the recorded datagrams.
+
+use std::time::Duration;
+
+use crate::run::record::{Ended, Problem, Record, ScriptError, What};
+use crate::run::script;
+use crate::spec::{ExitExpect, NodeExpect, Step, Stream, TestSpec};
 
 pub mod transcript;
 pub mod wire;
+
+/// The outcome of one run of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Every check held.
+    Passed,
+    /// Some check did not.
+    Failed,
+    /// Every check held, but a fault the test needs never happened: the run
+    /// proves nothing either way.
+    Void,
+}
+
+impl Status {
+    /// `passed`, `failed` or `void`, as the machine formats write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Void => "void",
+        }
+    }
+}
+
+/// The verdict on one run: the checks made, in report order.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The outcome.
+    pub status: Status,
+    /// Every check made, passed or not.
+    pub checks: Vec<Check>,
+    /// Holes (`todo!()` texts) the programs ran into.
+    pub holes: Vec<String>,
+}
+
+impl Verdict {
+    /// The failed checks, in report order.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.failure.is_some())
+    }
+}
+
+/// What a check looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A program stopped at an unfilled `todo!()`.
+    Hole,
+    /// A program panicked.
+    Crash,
+    /// A program printed past the output limit.
+    Flood,
+    /// A program exited and left processes running.
+    Leftovers,
+    /// A peer the grader played.
+    Script,
+    /// A step of the spec.
+    Step,
+    /// CPU use while idle.
+    IdleCpu,
+    /// The exit status.
+    Exit,
+    /// The whole standard output.
+    Stdout,
+    /// Lines that must appear on stdout.
+    StdoutIncludes,
+    /// Lines that must appear on stderr.
+    StderrIncludes,
+    /// Stdout the same as another program's.
+    StdoutSameAs,
+    /// Every request answered.
+    Answered,
+    /// Datagram lengths.
+    Length,
+    /// Every datagram a record.
+    WellFormed,
+    /// How many datagrams.
+    Count,
+    /// A network rule found its datagrams.
+    Rule,
+}
+
+impl Kind {
+    /// The name the machine formats use (`stdout_includes`, `answered`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Hole => "hole",
+            Kind::Crash => "crash",
+            Kind::Flood => "flood",
+            Kind::Leftovers => "leftovers",
+            Kind::Script => "script",
+            Kind::Step => "step",
+            Kind::IdleCpu => "idle_cpu",
+            Kind::Exit => "exit",
+            Kind::Stdout => "stdout",
+            Kind::StdoutIncludes => "stdout_includes",
+            Kind::StderrIncludes => "stderr_includes",
+            Kind::StdoutSameAs => "stdout_same_as",
+            Kind::Answered => "answered",
+            Kind::Length => "length",
+            Kind::WellFormed => "well_formed",
+            Kind::Count => "count",
+            Kind::Rule => "rule",
+        }
+    }
+}
+
+/// One check and its result.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// What it looked at.
+    pub kind: Kind,
+    /// The node it concerns, if one.
+    pub node: Option<String>,
+    /// Why it failed; `None` when it held.
+    pub failure: Option<Failure>,
+}
+
+/// What a failed check found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// One sentence: what went wrong.
+    pub summary: String,
+    /// What was expected, when there is one thing to show.
+    pub expected: Option<String>,
+    /// What happened instead.
+    pub actual: Option<String>,
+    /// Where: a line of output, a time, a datagram, a step.
+    pub place: Option<Place>,
+    /// Further explanations, one sentence each.
+    pub notes: Vec<String>,
+    /// Output a reader should see with it: (node, stream), whose last lines
+    /// the report shows from the record.
+    pub show: Vec<(usize, Stream)>,
+}
+
+impl Failure {
+    /// A failure with only a summary.
+    pub fn new(summary: impl Into<String>) -> Failure {
+        Failure {
+            summary: summary.into(),
+            expected: None,
+            actual: None,
+            place: None,
+            notes: Vec::new(),
+            show: Vec::new(),
+        }
+    }
+
+    fn note(mut self, note: impl Into<String>) -> Failure {
+        self.notes.push(note.into());
+        self
+    }
+
+    fn showing(mut self, node: usize, streams: &[Stream]) -> Failure {
+        self.show.extend(streams.iter().map(|&s| (node, s)));
+        self
+    }
+
+    fn at(mut self, place: Place) -> Failure {
+        self.place = Some(place);
+        self
+    }
+}
+
+/// Where a failure was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Line `line` (from 1) of a program's output.
+    Line {
+        /// The stream.
+        stream: Stream,
+        /// The line, from 1; one past the last line when output ended early.
+        line: usize,
+    },
+    /// A moment of the run.
+    Time(Duration),
+    /// A datagram, by its index in the record.
+    Datagram(usize),
+    /// A step of the spec, from 0.
+    Step(usize),
+}
+
+fn pass(kind: Kind, node: Option<&str>) -> Check {
+    Check {
+        kind,
+        node: node.map(str::to_string),
+        failure: None,
+    }
+}
+
+fn fail(kind: Kind, node: Option<&str>, failure: Failure) -> Check {
+    Check {
+        kind,
+        node: node.map(str::to_string),
+        failure: Some(failure),
+    }
+}
+
+/// Judges the record of one run of `test`.
+pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
+    let holes = holes(record);
+    if !holes.is_empty() {
+        let checks = holes
+            .iter()
+            .map(|(node, hole)| {
+                let name = &record.nodes[*node].name;
+                fail(
+                    Kind::Hole,
+                    Some(name),
+                    Failure::new(format!(
+                        "{name} stopped at a hole that is not filled in yet: todo!(\"{hole}\")"
+                    ))
+                    .note(format!(
+                        "write the code marked `// TODO:` above `todo!(\"{hole}\")` in your lab crate"
+                    )),
+                )
+            })
+            .collect();
+        return Verdict {
+            status: Status::Failed,
+            checks,
+            holes: holes.into_iter().map(|(_, h)| h).collect(),
+        };
+    }
+    let mut checks = Vec::new();
+    for (i, node) in record.nodes.iter().enumerate() {
+        if node.script {
+            checks.extend(scripted(record, i));
+        } else if record.started(i) {
+            checks.extend(program(record, i));
+        }
+    }
+    checks.extend(steps(test, record));
+    for (i, node) in test.nodes.iter().enumerate() {
+        if let Some(e) = test.expect.get(&node.name) {
+            checks.extend(expect(record, i, e));
+        }
+    }
+    for w in &test.wire {
+        checks.extend(wire::check(w, record));
+    }
+    checks.extend(wire::rules(test, record));
+    let failed = |c: &&Check| c.failure.is_some();
+    let status = if checks.iter().filter(failed).any(|c| c.kind != Kind::Rule) {
+        Status::Failed
+    } else if checks.iter().any(|c| failed(&c)) {
+        Status::Void
+    } else {
+        Status::Passed
+    };
+    Verdict {
+        status,
+        checks,
+        holes: Vec::new(),
+    }
+}
+
+/// The `todo!()` texts in the programs' stderr, with their node.
+fn holes(record: &Record) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, n) in record.nodes.iter().enumerate() {
+        for h in holes_in(&n.texts(Stream::Stderr)) {
+            out.push((i, h));
+        }
+    }
+    out
+}
+
+/// The texts of `todo!()` panics in a program's stderr.
+pub fn holes_in(stderr: &[&str]) -> Vec<String> {
+    stderr
+        .iter()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("not yet implemented")?;
+            Some(rest.trim_start_matches(':').trim().to_string())
+        })
+        .map(|h| {
+            if h.is_empty() {
+                "(a todo!() without text)".into()
+            } else {
+                h
+            }
+        })
+        .collect()
+}
+
+/// The message of a Rust panic in a program's stderr, if any.
+fn panic_in(stderr: &[&str]) -> Option<String> {
+    let i = stderr.iter().position(|l| l.contains("panicked at"))?;
+    let msg = stderr
+        .get(i + 1)
+        .filter(|m| !m.starts_with("note:"))
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    let at = stderr[i]
+        .split("panicked at")
+        .nth(1)
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches(':');
+    Some(if msg.is_empty() {
+        format!("a panic at {at}")
+    } else {
+        format!("{msg} (at {at})")
+    })
+}
+
+/// Crash, flood and leftovers of one program.
+fn program(record: &Record, i: usize) -> Vec<Check> {
+    let name = record.nodes[i].name.as_str();
+    let err = record.nodes[i].texts(Stream::Stderr);
+    let mut out = Vec::new();
+    out.push(match panic_in(&err) {
+        Some(panic) => fail(
+            Kind::Crash,
+            Some(name),
+            Failure::new(format!("{name} crashed: {panic}")).showing(i, &[Stream::Stderr]),
+        ),
+        None => pass(Kind::Crash, Some(name)),
+    });
+    let flood = record.events_where(|w| match w {
+        What::Flooded { stream, limit } => Some((*stream, *limit)),
+        _ => None,
+    });
+    match flood
+        .filter(|(n, _, _)| *n == Some(i))
+        .map(|(_, _, f)| f)
+        .next()
+    {
+        Some((stream, limit)) => out.push(fail(
+            Kind::Flood,
+            Some(name),
+            Failure::new(format!(
+                "{name} printed more than {} on {stream}; the grader stopped it",
+                bytes(limit)
+            )),
+        )),
+        None => out.push(pass(Kind::Flood, Some(name))),
+    }
+    match record.exit_of(i) {
+        Some((_, _, leftovers)) if leftovers > 0 => out.push(fail(
+            Kind::Leftovers,
+            Some(name),
+            Failure::new(format!(
+                "{name} exited but left {leftovers} process(es) of its own running; the grader killed them"
+            )),
+        )),
+        _ => out.push(pass(Kind::Leftovers, Some(name))),
+    }
+    out
+}
+
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A scripted peer's result.
+fn scripted(record: &Record, i: usize) -> Vec<Check> {
+    let name = record.nodes[i].name.as_str();
+    let ended = record.events_where(|w| match w {
+        What::ScriptEnded { error } => Some(error.clone()),
+        _ => None,
+    });
+    let error = ended
+        .filter(|(n, _, _)| *n == Some(i))
+        .map(|(_, at, e)| (at, e))
+        .next();
+    match error {
+        Some((at, Some(e))) => vec![fail(
+            Kind::Script,
+            Some(name),
+            script_failure(name, &e).at(Place::Time(at)),
+        )],
+        Some((_, None)) => vec![pass(Kind::Script, Some(name))],
+        None => Vec::new(),
+    }
+}
+
+fn script_failure(name: &str, e: &ScriptError) -> Failure {
+    if e.actual == script::ENDED {
+        return Failure::new(format!(
+            "the grader's {name} had not finished its script when the test ended (it was at step {})",
+            e.step
+        ))
+        .note("the spec should wait for it with `wait_exit`");
+    }
+    Failure {
+        expected: Some(e.expected.clone()),
+        actual: Some(e.actual.clone()),
+        ..Failure::new(format!(
+            "the grader's {name} stopped at step {} of its script ({})",
+            e.step, e.kind
+        ))
+    }
+}
+
+/// The step that could not be carried out, and CPU measurements.
+fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
+    let mut out = Vec::new();
+    let name = |i: usize| record.nodes[i].name.as_str();
+    let limit = test_limit(record);
+    for (node, _, (index, problem)) in record.events_where(|w| match w {
+        What::StepFailed { index, problem } => Some((*index, problem.clone())),
+        _ => None,
+    }) {
+        let step = &test.steps[index];
+        let subject = node.or_else(|| step_node(test, step));
+        let who = subject.map_or("", name).to_string();
+        let all = [Stream::Stderr, Stream::Stdout];
+        let exited = |i: usize| {
+            record
+                .exit_of(i)
+                .map_or("exited".to_string(), |(_, s, _)| format!("exited with {s}"))
+        };
+        let f = match &problem {
+            Problem::CannotStart { program, error } => {
+                Failure::new(format!("cannot start {who} ({program}): {error}"))
+            }
+            Problem::ExitedBeforeBinding { port } => Failure::new(format!(
+                "{who} {} before binding UDP port {port} (its first argument)",
+                exited(subject.unwrap_or(0))
+            ))
+            .showing(subject.unwrap_or(0), &all),
+            Problem::NeverBound { port } => Failure::new(format!(
+                "{who} did not bind UDP port {port} (its first argument) within the test's time limit ({limit})"
+            ))
+            .showing(subject.unwrap_or(0), &all),
+            Problem::NotExited => match subject {
+                Some(s) if record.nodes[s].script => Failure::new(format!(
+                    "the grader's {who} did not finish its script within the test's time limit ({limit})"
+                )),
+                Some(s) => Failure::new(format!(
+                    "{who} did not exit within the test's time limit ({limit})"
+                ))
+                .showing(s, &all),
+                None => Failure::new("a step did not finish within the test's time limit"),
+            },
+            Problem::NotStopped { signal, within } => Failure::new(format!(
+                "{who} did not exit within {} of {signal}{}",
+                crate::spec::Dur(*within),
+                if *signal == nix::sys::signal::Signal::SIGINT {
+                    " (Ctrl+C)"
+                } else {
+                    ""
+                }
+            ))
+            .showing(subject.unwrap_or(0), &all),
+            Problem::AlreadyExited => Failure::new(format!(
+                "{who} had already {} when the grader was to stop it",
+                exited(subject.unwrap_or(0))
+            ))
+            .showing(subject.unwrap_or(0), &[Stream::Stderr]),
+            Problem::NoOutput {
+                pattern,
+                stream,
+                closed,
+            } => {
+                let f = Failure::new(format!(
+                    "{who} never printed a line matching `{pattern}` on {stream}"
+                ))
+                .showing(subject.unwrap_or(0), &[*stream]);
+                if *closed {
+                    f.note(format!("it {} first", exited(subject.unwrap_or(0))))
+                } else {
+                    f.note(format!("the grader waited until the test's time limit ({limit})"))
+                }
+            }
+            Problem::NotSent {
+                from,
+                to,
+                kind,
+                count,
+                seen,
+            } => {
+                let what = kind.map_or("datagrams".to_string(), |k| format!("{}s", k.name()));
+                Failure::new(format!(
+                    "{} sent {seen} {what} to {}; the test waited for {count}",
+                    name(*from),
+                    name(*to)
+                ))
+                .showing(*from, &all)
+            }
+            Problem::ExitedWhileIdle => Failure::new(format!(
+                "{who} {} while the grader watched it idle",
+                exited(subject.unwrap_or(0))
+            ))
+            .showing(subject.unwrap_or(0), &all),
+        };
+        out.push(fail(
+            Kind::Step,
+            subject.map(name),
+            f.at(Place::Step(index)),
+        ));
+    }
+    for step in &test.steps {
+        let Step::Idle { node, max_cpu, .. } = step else {
+            continue;
+        };
+        let n = record.node_index(node);
+        let measured = record
+            .events_where(|w| match w {
+                What::CpuMeasured { window, percent } => Some((*window, *percent)),
+                _ => None,
+            })
+            .find(|(who, _, _)| *who == n);
+        let Some((_, at, (window, percent))) = measured else {
+            continue;
+        };
+        out.push(if percent > *max_cpu {
+            fail(
+                Kind::IdleCpu,
+                Some(node),
+                Failure::new(format!(
+                    "{node} used {percent:.0}% of a CPU while idle for {} ms (at most {max_cpu:.0}% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling",
+                    window.as_millis()
+                ))
+                .note("a program with nothing to do must block: in poll(2) with a timeout of -1 or until its next deadline, or in a blocking recvfrom(2)")
+                .at(Place::Time(at)),
+            )
+        } else {
+            pass(Kind::IdleCpu, Some(node))
+        });
+    }
+    out
+}
+
+/// The node a step is about.
+fn step_node(test: &TestSpec, step: &Step) -> Option<usize> {
+    let name = match step {
+        Step::Start(n) | Step::WaitExit(n) | Step::Pause(n) | Step::Resume(n) | Step::Kill(n) => n,
+        Step::Stop(s) => &s.node,
+        Step::Signal { node, .. } | Step::WaitOutput { node, .. } | Step::Idle { node, .. } => node,
+        Step::WaitSent { from, .. } => from,
+        Step::Sleep(_) | Step::Partition(_) | Step::Heal => return None,
+    };
+    test.index(name)
+}
+
+/// The test's time limit as the report says it.
+fn test_limit(record: &Record) -> String {
+    crate::spec::Dur(record.limit).to_string()
+}
+
+/// One program's `expect`.
+fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
+    let node = &record.nodes[i];
+    let name = node.name.as_str();
+    let mut out = Vec::new();
+    if !record.started(i) {
+        out.push(fail(
+            Kind::Exit,
+            Some(name),
+            Failure::new(format!(
+                "{name} was never started (an earlier step failed), so its checks cannot pass"
+            )),
+        ));
+        return out;
+    }
+    if let Some(want) = e.exit {
+        let killed_at_end = record
+            .events
+            .iter()
+            .any(|ev| ev.node == Some(i) && matches!(ev.what, What::KilledAtEnd));
+        out.push(match record.exit_of(i) {
+            _ if killed_at_end => fail(
+                Kind::Exit,
+                Some(name),
+                Failure::new(format!(
+                    "{name} was still running at the end of the test; expected {want}"
+                )),
+            ),
+            Some((at, status, _)) if !exit_ok(want, status) => fail(
+                Kind::Exit,
+                Some(name),
+                Failure {
+                    expected: Some(want.to_string()),
+                    actual: Some(status.to_string()),
+                    ..Failure::new(format!("{name} ended with {status}; expected {want}"))
+                }
+                .showing(i, &[Stream::Stderr])
+                .at(Place::Time(at)),
+            ),
+            Some(_) => pass(Kind::Exit, Some(name)),
+            None => fail(
+                Kind::Exit,
+                Some(name),
+                Failure::new(format!("{name} did not exit; expected {want}")),
+            ),
+        });
+    }
+    let vars = transcript_vars(record, i);
+    let transcripts = [
+        (&e.stdout, Stream::Stdout, true, Kind::Stdout),
+        (
+            &e.stdout_includes,
+            Stream::Stdout,
+            false,
+            Kind::StdoutIncludes,
+        ),
+        (
+            &e.stderr_includes,
+            Stream::Stderr,
+            false,
+            Kind::StderrIncludes,
+        ),
+    ];
+    for (items, stream, exact, kind) in transcripts {
+        let Some(items) = items else { continue };
+        let lines = node.texts(stream);
+        let r = if exact {
+            transcript::match_exact(items, &lines, &vars)
+        } else {
+            transcript::match_includes(items, &lines, &vars)
+        };
+        out.push(match r {
+            Ok(()) => pass(kind, Some(name)),
+            Err(m) => {
+                let what = if exact {
+                    ""
+                } else {
+                    " (lines that must appear)"
+                };
+                fail(
+                    kind,
+                    Some(name),
+                    Failure {
+                        expected: Some(m.expected.clone()),
+                        actual: Some(m.actual.clone()),
+                        notes: m
+                            .note
+                            .iter()
+                            .flat_map(|n| n.lines())
+                            .map(str::to_string)
+                            .collect(),
+                        ..Failure::new(format!("{name} {stream}{what} differs at line {}", m.line))
+                    }
+                    .at(Place::Line {
+                        stream,
+                        line: m.line,
+                    }),
+                )
+            }
+        });
+    }
+    if let Some(other) = &e.stdout_same_as
+        && let Some(j) = record.node_index(other)
+    {
+        out.push(same_stdout(record, i, j));
+    }
+    out
+}
+
+fn exit_ok(want: ExitExpect, status: Ended) -> bool {
+    match (want, status.code()) {
+        (ExitExpect::Code(c), Some(code)) => code == c,
+        (ExitExpect::Nonzero, Some(code)) => code != 0,
+        (_, None) => false,
+    }
+}
+
+/// The names the grader binds in a node's transcripts: `{seed}`,
+/// `{port}`, `{peer:X}`, `{seed:X}`, as in its arguments.
+fn transcript_vars(record: &Record, i: usize) -> transcript::Vars {
+    let mut v = transcript::Vars::new();
+    let node = &record.nodes[i];
+    v.insert("seed".into(), node.seed.to_string());
+    if let Some(p) = node.port {
+        v.insert("port".into(), p.to_string());
+    }
+    for other in &record.nodes {
+        v.insert(format!("seed:{}", other.name), other.seed.to_string());
+    }
+    v
+}
+
+fn same_stdout(record: &Record, i: usize, j: usize) -> Check {
+    let (a, b) = (&record.nodes[j], &record.nodes[i]);
+    let (la, lb) = (a.texts(Stream::Stdout), b.texts(Stream::Stdout));
+    let differ = (0..la.len().max(lb.len())).find(|&k| la.get(k) != lb.get(k));
+    let Some(k) = differ else {
+        return pass(Kind::StdoutSameAs, Some(&b.name));
+    };
+    let line = |l: &[&str]| {
+        l.get(k)
+            .map_or(transcript::END_OF_OUTPUT.to_string(), |s| s.to_string())
+    };
+    fail(
+        Kind::StdoutSameAs,
+        Some(&b.name),
+        Failure {
+            expected: Some(line(&la)),
+            actual: Some(line(&lb)),
+            ..Failure::new(format!(
+                "{} stdout differs from {}'s at line {}",
+                b.name,
+                a.name,
+                k + 1
+            ))
+        }
+        .note(format!(
+            "expected is {}'s line, actual is {}'s",
+            a.name, b.name
+        ))
+        .at(Place::Line {
+            stream: Stream::Stdout,
+            line: k + 1,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holes_are_found_in_panic_messages() {
+        let err = [
+            "thread 'main' panicked at src/socket.rs:12:5:",
+            "not yet implemented: bind the server socket",
+        ];
+        assert_eq!(holes_in(&err), ["bind the server socket"]);
+        assert_eq!(
+            holes_in(&["not yet implemented"]),
+            ["(a todo!() without text)"]
+        );
+        assert!(holes_in(&["all fine"]).is_empty());
+    }
+
+    #[test]
+    fn a_panic_is_summarised() {
+        let err = [
+            "thread 'main' panicked at src/main.rs:3:5:",
+            "index out of bounds",
+        ];
+        assert_eq!(
+            panic_in(&err).unwrap(),
+            "index out of bounds (at src/main.rs:3:5)"
+        );
+    }
+}

@@ -1,31 +1,13 @@
-//! Expected transcripts: what a lab program must print, and how its output is
-//! checked against that.
+//! Matching a program's output against its expected transcript.
 //!
 //! A spec lists the expected lines as [`Item`]s: a line pattern, a block
-//! repeated N times, or a group of lines that may come in any order. The
-//! output of a program is then matched line by line, either exactly
-//! ([`match_exact`]: every line accounted for) or as a subsequence
-//! ([`match_includes`]: other lines may come between). A failure is one
-//! [`Mismatch`]: the first line where output and expectation part, with the
-//! expectation spelt out in the student's own values.
-//!
-//! # Patterns
-//!
-//! A line pattern is literal text with three kinds of holes:
-//!
-//! - `*` matches any run of characters, possibly empty. It is non-greedy and
-//!   backtracks, so `a*b*c` matches `a-b-b-c`.
-//! - `{name}` captures a non-empty run of non-whitespace characters and binds
-//!   `name` to it. If `name` is already bound, the line must contain the bound
-//!   value there instead: `Key: {key}` on one line and `Value of {key}` on a
-//!   later one check that the program echoed the same key.
-//! - `{#}` is the index of the current repetition (0-based, 0 outside any
-//!   `repeat`).
-//!
-//! `\*`, `\{`, `\}` and `\\` stand for the character itself. Every other use
-//! of `\`, a lone `}` or a name that is not letters, digits, `_` and `-` is a
-//! syntax error, reported by [`validate`] when the spec is loaded: a stray
-//! brace is far more often a typo than a wish to match a brace.
+//! repeated N times, or a group of lines that may come in any order (the
+//! syntax is [`crate::spec::pattern`]'s). The output of a program is then
+//! matched line by line, either exactly ([`match_exact`]: every line
+//! accounted for) or as a subsequence ([`match_includes`]: other lines may
+//! come between). A failure is one [`Mismatch`]: the first line where
+//! output and expectation part, with the expectation spelt out in the
+//! student's own values.
 //!
 //! # Scopes
 //!
@@ -52,115 +34,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use crate::spec::pattern::{self, Lookup, Token};
+pub use crate::spec::transcript::Item;
 
 /// Values bound before matching starts, by name (e.g. `seed`).
 pub type Vars = BTreeMap<String, String>;
 
 /// What [`Mismatch`] shows in place of a line when the output has ended.
 pub const END_OF_OUTPUT: &str = "(end of output)";
-
-/// One entry of an expected transcript, as written in a spec.
-///
-/// # Format
-///
-/// ```yaml
-/// - "Request ID: {#}"          # Line
-/// - repeat: 5                  # Repeat
-///   lines:
-///     - "Type: READ_REQ Key: {key} Value: *"
-/// - unordered:                 # Unordered
-///     - "Write is Done"
-///     - "Type: * Key: {k2} Value: *"
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    /// One line pattern, matched against one line of output.
-    Line(String),
-    /// A block of items expected `times` times in a row; inside it `{#}` is
-    /// the 0-based number of the repetition.
-    Repeat {
-        /// How many times the block comes, at least 1.
-        times: usize,
-        /// The block.
-        lines: Vec<Item>,
-    },
-    /// Line patterns expected as consecutive lines in any order.
-    Unordered(Vec<String>),
-}
-
-impl<'de> Deserialize<'de> for Item {
-    /// Reads an item from a string or a map.
-    ///
-    /// Written by hand rather than with `#[serde(untagged)]`: an untagged
-    /// enum only says "data did not match any variant", while this names the
-    /// key that is wrong and the keys that are accepted. Errors go through
-    /// [`de::Error`], so `serde_yaml` adds their line and column.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ItemVisitor)
-    }
-}
-
-struct ItemVisitor;
-
-const EXPECTED_KEYS: &str = "expected `repeat` with `lines`, or `unordered`";
-
-impl<'de> Visitor<'de> for ItemVisitor {
-    type Value = Item;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(
-            "a line pattern in quotes, a map with `repeat` and `lines`, or a map with `unordered`",
-        )
-    }
-
-    fn visit_str<E: de::Error>(self, line: &str) -> Result<Item, E> {
-        Ok(Item::Line(line.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, line: String) -> Result<Item, E> {
-        Ok(Item::Line(line))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
-        let mut times: Option<usize> = None;
-        let mut lines: Option<Vec<Item>> = None;
-        let mut unordered: Option<Vec<String>> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "repeat" if times.is_some() => return Err(de::Error::duplicate_field("repeat")),
-                "repeat" => times = Some(map.next_value()?),
-                "lines" if lines.is_some() => return Err(de::Error::duplicate_field("lines")),
-                "lines" => lines = Some(map.next_value()?),
-                "unordered" if unordered.is_some() => {
-                    return Err(de::Error::duplicate_field("unordered"));
-                }
-                "unordered" => unordered = Some(map.next_value()?),
-                other => {
-                    return Err(de::Error::custom(format_args!(
-                        "unknown key `{other}` in a transcript item: {EXPECTED_KEYS}"
-                    )));
-                }
-            }
-        }
-        match (times, lines, unordered) {
-            (Some(times), Some(lines), None) => Ok(Item::Repeat { times, lines }),
-            (None, None, Some(lines)) => Ok(Item::Unordered(lines)),
-            (Some(times), None, None) => Err(de::Error::custom(format_args!(
-                "missing `lines`: `repeat: {times}` needs the lines to repeat beside it"
-            ))),
-            (None, Some(_), None) => Err(de::Error::custom(
-                "missing `repeat`: `lines` needs `repeat: N` beside it, saying how often they come",
-            )),
-            (None, None, None) => Err(de::Error::custom(format_args!(
-                "empty transcript item: {EXPECTED_KEYS}"
-            ))),
-            _ => Err(de::Error::custom(
-                "`unordered` cannot share an item with `repeat` or `lines`: make them two items",
-            )),
-        }
-    }
-}
 
 /// Where and how output departs from its expected transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,198 +151,6 @@ pub fn match_includes(expected: &[Item], actual: &[&str], vars: &Vars) -> Result
     matcher.items(expected, 0, &mut Scope::new(vars)).map(drop)
 }
 
-/// Whether one line matches one pattern, with `vars` bound and `{#}` = 0.
-///
-/// For waiting on a single line (e.g. "the server printed `Listening`");
-/// an invalid pattern matches nothing.
-pub fn matches_line(pattern: &str, line: &str, vars: &Vars) -> bool {
-    parse(pattern).is_ok_and(|tokens| match_tokens(&tokens, line, &Scope::new(vars)).is_some())
-}
-
-/// Checks a list of items for errors that YAML cannot catch: pattern syntax
-/// (unclosed `{`, empty or odd names, unknown escapes), `repeat: 0`, and
-/// empty blocks.
-///
-/// # Errors
-///
-/// A message naming the item (`item 2 (repeat), line 1`) when the list has
-/// more than one, the pattern, and the problem.
-pub fn validate(items: &[Item]) -> Result<(), String> {
-    validate_in(items, None)
-}
-
-fn validate_in(items: &[Item], within: Option<&str>) -> Result<(), String> {
-    for (n, item) in items.iter().enumerate() {
-        let here = match within {
-            Some(outer) => format!("{outer}, line {}: ", n + 1),
-            None if items.len() > 1 => format!("item {}: ", n + 1),
-            None => String::new(),
-        };
-        match item {
-            Item::Line(pattern) => check_pattern(pattern, &here)?,
-            Item::Repeat { times, lines } => {
-                if *times == 0 {
-                    return Err(format!(
-                        "{here}`repeat: 0` repeats nothing: remove the block, or repeat it at least once"
-                    ));
-                }
-                if lines.is_empty() {
-                    return Err(format!("{here}`repeat: {times}` has no `lines` to repeat"));
-                }
-                validate_in(lines, Some(&format!("{}(repeat)", context(&here, n))))?;
-            }
-            Item::Unordered(patterns) => {
-                if patterns.is_empty() {
-                    return Err(format!("{here}`unordered` lists no lines"));
-                }
-                let inner = format!("{}(unordered)", context(&here, n));
-                for (m, pattern) in patterns.iter().enumerate() {
-                    check_pattern(pattern, &format!("{inner}, line {}: ", m + 1))?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The location prefix for the lines inside a block: `item 2 ` or the outer
-/// prefix `item 2 (repeat), line 1 `.
-fn context(here: &str, n: usize) -> String {
-    match here.strip_suffix(": ") {
-        Some(place) => format!("{place} "),
-        None => format!("item {} ", n + 1),
-    }
-}
-
-fn check_pattern(pattern: &str, here: &str) -> Result<(), String> {
-    parse(pattern)
-        .map(drop)
-        .map_err(|e| format!("{here}in `{pattern}`: {e}"))
-}
-
-/// One piece of a parsed line pattern.
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    /// Text that must be there as is (escapes already resolved).
-    Literal(String),
-    /// `*`: any run of characters.
-    Star,
-    /// `{name}`: captures, or compares with the bound value.
-    Capture(String),
-    /// `{#}`: the repetition index.
-    Index,
-}
-
-fn parse(pattern: &str) -> Result<Vec<Token>, String> {
-    let mut tokens = Vec::new();
-    let mut literal = String::new();
-    let mut chars = pattern.char_indices().peekable();
-    let column = |at: usize| pattern[..at].chars().count() + 1;
-    while let Some((at, c)) = chars.next() {
-        let token = match c {
-            '\\' => match chars.next() {
-                Some((_, escaped @ ('*' | '{' | '}' | '\\'))) => {
-                    literal.push(escaped);
-                    continue;
-                }
-                Some((_, other)) => {
-                    return Err(format!(
-                        "unknown escape `\\{other}` at column {}: the escapes are `\\*`, `\\{{`, `\\}}` and `\\\\`",
-                        column(at)
-                    ));
-                }
-                None => {
-                    return Err(
-                        "the pattern ends with a lone `\\`: write `\\\\` for a backslash".into(),
-                    );
-                }
-            },
-            '*' => {
-                // `**` means the same as `*` and would only slow backtracking.
-                if tokens.last() == Some(&Token::Star) && literal.is_empty() {
-                    continue;
-                }
-                Token::Star
-            }
-            '{' => {
-                let rest = &pattern[at + 1..];
-                let Some(close) = rest.find('}') else {
-                    return Err(format!(
-                        "unclosed `{{` at column {}: close it with `}}`, or write `\\{{` for a literal brace",
-                        column(at)
-                    ));
-                };
-                let name = &rest[..close];
-                while chars.next_if(|&(i, _)| i <= at + 1 + close).is_some() {}
-                match name {
-                    "" => {
-                        return Err(format!(
-                            "empty name `{{}}` at column {}: name the captured value, as in `{{key}}`",
-                            column(at)
-                        ));
-                    }
-                    "#" => Token::Index,
-                    _ if name
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
-                    {
-                        Token::Capture(name.to_owned())
-                    }
-                    _ => {
-                        return Err(format!(
-                            "`{{{name}}}` at column {} is not a capture: names are letters, digits, `_` and `-` (write `\\{{` for a literal brace)",
-                            column(at)
-                        ));
-                    }
-                }
-            }
-            '}' => {
-                return Err(format!(
-                    "unmatched `}}` at column {}: write `\\}}` for a literal brace",
-                    column(at)
-                ));
-            }
-            _ => {
-                literal.push(c);
-                continue;
-            }
-        };
-        if !literal.is_empty() {
-            tokens.push(Token::Literal(std::mem::take(&mut literal)));
-        }
-        tokens.push(token);
-    }
-    if !literal.is_empty() {
-        tokens.push(Token::Literal(literal));
-    }
-    Ok(tokens)
-}
-
-/// Writes tokens back as a pattern, with bound variables and `{#}` replaced
-/// by their values: what a student compares with the actual line.
-fn render(tokens: &[Token], scope: &Scope) -> String {
-    let mut text = String::new();
-    for token in tokens {
-        match token {
-            Token::Literal(literal) => {
-                for c in literal.chars() {
-                    if matches!(c, '*' | '{' | '}' | '\\') {
-                        text.push('\\');
-                    }
-                    text.push(c);
-                }
-            }
-            Token::Star => text.push('*'),
-            Token::Index => text.push_str(&scope.index.to_string()),
-            Token::Capture(name) => match scope.bindings.get(name) {
-                Some(binding) => text.push_str(&binding.value),
-                None => text.push_str(&format!("{{{name}}}")),
-            },
-        }
-    }
-    text
-}
-
 /// A bound variable and where its value came from.
 #[derive(Debug, Clone)]
 struct Binding {
@@ -519,58 +208,26 @@ impl Scope {
     }
 }
 
-/// Matches one line; on success returns the new bindings it made, in order.
-fn match_tokens(tokens: &[Token], text: &str, scope: &Scope) -> Option<Vec<(String, String)>> {
-    let mut captured = Vec::new();
-    step(tokens, text, scope, &mut captured).then_some(captured)
-}
-
-/// Backtracking matcher: does `text` match `tokens`, given the bindings of
-/// `scope` and those `captured` so far on this line?
-fn step(tokens: &[Token], text: &str, scope: &Scope, captured: &mut Vec<(String, String)>) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return text.is_empty();
-    };
-    let then = |prefix: &str, captured: &mut Vec<(String, String)>| {
-        text.strip_prefix(prefix)
-            .is_some_and(|after| step(rest, after, scope, captured))
-    };
-    match first {
-        Token::Literal(literal) => then(literal, captured),
-        Token::Index => then(&scope.index.to_string(), captured),
-        Token::Star if rest.is_empty() => true,
-        Token::Star => text
-            .char_indices()
-            .map(|(at, _)| at)
-            .chain([text.len()])
-            .any(|at| step(rest, &text[at..], scope, captured)),
-        Token::Capture(name) => {
-            let bound = captured
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, value)| value.clone())
-                .or_else(|| scope.bindings.get(name).map(|b| b.value.clone()));
-            if let Some(value) = bound {
-                return then(&value, captured);
-            }
-            let run = text.find(char::is_whitespace).unwrap_or(text.len());
-            for (at, c) in text[..run].char_indices() {
-                let end = at + c.len_utf8();
-                captured.push((name.clone(), text[..end].to_owned()));
-                if step(rest, &text[end..], scope, captured) {
-                    return true;
-                }
-                captured.pop();
-            }
-            false
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Exact,
     Includes,
+}
+
+impl Lookup for Scope {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.bindings.get(name).map(|b| b.value.as_str())
+    }
+}
+
+/// Matches one line in `scope`; on success the bindings it made.
+fn match_tokens(tokens: &[Token], text: &str, scope: &Scope) -> Option<Vec<(String, String)>> {
+    pattern::match_line(tokens, text, scope, scope.index)
+}
+
+/// The pattern with what `scope` binds filled in.
+fn render(tokens: &[Token], scope: &Scope) -> String {
+    pattern::render(tokens, scope, scope.index)
 }
 
 /// Walks the items over the actual lines, in one mode.
@@ -614,7 +271,7 @@ impl Matcher<'_> {
     }
 
     fn compile(&self, pattern: &str, pos: usize) -> Result<Vec<Token>, Mismatch> {
-        parse(pattern).map_err(|e| Mismatch {
+        pattern::parse(pattern).map_err(|e| Mismatch {
             line: pos + 1,
             expected: pattern.to_owned(),
             actual: self.actual_at(pos),
@@ -865,7 +522,7 @@ fn binding_note(tokens: &[Token], text: &str, scope: &Scope) -> Option<String> {
     let mut names: Vec<&str> = tokens
         .iter()
         .filter_map(|token| match token {
-            Token::Capture(name) if scope.bindings.contains_key(name) => Some(name.as_str()),
+            Token::Var(name) if scope.bindings.contains_key(name) => Some(name.as_str()),
             _ => None,
         })
         .collect();
@@ -1017,9 +674,6 @@ mod tests {
                 Some("`{seed}` is `42`, given by the grader, and this line has `43`"),
             ))
         );
-        assert!(matches_line("seed={seed}", "seed=42", &vars));
-        assert!(!matches_line("seed={seed}", "seed=4", &vars));
-        assert!(!matches_line("seed={seed", "seed={seed", &vars));
     }
 
     #[test]
@@ -1351,67 +1005,6 @@ mod tests {
     }
 
     #[test]
-    fn validate_reports_pattern_errors() {
-        assert_eq!(validate(&lines(&["a {key} * \\* {#}"])), Ok(()));
-        assert_eq!(
-            validate(&[line("Key: {key")]),
-            Err("in `Key: {key`: unclosed `{` at column 6: close it with `}`, or write `\\{` for a literal brace".into())
-        );
-        assert_eq!(
-            validate(&lines(&["ok", "x {}"])),
-            Err("item 2: in `x {}`: empty name `{}` at column 3: name the captured value, as in `{key}`".into())
-        );
-        let nested = [
-            line("a"),
-            Item::Repeat {
-                times: 2,
-                lines: lines(&["b", "{a b}"]),
-            },
-        ];
-        let message = validate(&nested).unwrap_err();
-        assert!(
-            message.starts_with("item 2 (repeat), line 2: in `{a b}`: "),
-            "{message}"
-        );
-        assert!(
-            validate(&[line("}")])
-                .unwrap_err()
-                .contains("unmatched `}`")
-        );
-        assert!(
-            validate(&[line(r"\n")])
-                .unwrap_err()
-                .contains("unknown escape")
-        );
-        assert!(validate(&[line("a\\")]).unwrap_err().contains("lone `\\`"));
-        let unordered = [Item::Unordered(vec!["ok".into(), "{".into()])];
-        assert!(
-            validate(&unordered)
-                .unwrap_err()
-                .starts_with("item 1 (unordered), line 2: ")
-        );
-    }
-
-    #[test]
-    fn validate_rejects_empty_blocks() {
-        let zero = [Item::Repeat {
-            times: 0,
-            lines: lines(&["a"]),
-        }];
-        assert!(
-            validate(&zero)
-                .unwrap_err()
-                .contains("`repeat: 0` repeats nothing")
-        );
-        let empty = [Item::Repeat {
-            times: 2,
-            lines: vec![],
-        }];
-        assert!(validate(&empty).unwrap_err().contains("has no `lines`"));
-        assert!(validate(&[Item::Unordered(vec![])]).is_err());
-    }
-
-    #[test]
     fn invalid_pattern_at_match_time_is_a_mismatch() {
         let m = exact(&[line("{")], &["x"]).unwrap_err();
         assert_eq!(
@@ -1423,79 +1016,5 @@ mod tests {
                 .unwrap()
                 .starts_with("the spec's pattern is invalid: unclosed")
         );
-    }
-
-    #[derive(Debug, serde::Deserialize)]
-    struct Expect {
-        stdout: Vec<Item>,
-    }
-
-    #[test]
-    fn deserializes_all_three_forms() {
-        let yaml = r#"
-stdout:
-  - "Request ID: {#}"
-  - repeat: 2
-    lines:
-      - "Key: {key}"
-      - repeat: 1
-        lines: ["inner"]
-  - unordered:
-      - "Write is Done"
-      - "Type: * Key: {k2} Value: *"
-  - ""
-"#;
-        let expect: Expect = serde_yaml::from_str(yaml).unwrap();
-        assert_eq!(
-            expect.stdout,
-            vec![
-                line("Request ID: {#}"),
-                Item::Repeat {
-                    times: 2,
-                    lines: vec![
-                        line("Key: {key}"),
-                        Item::Repeat {
-                            times: 1,
-                            lines: lines(&["inner"])
-                        },
-                    ],
-                },
-                Item::Unordered(vec![
-                    "Write is Done".into(),
-                    "Type: * Key: {k2} Value: *".into()
-                ]),
-                line(""),
-            ]
-        );
-    }
-
-    #[test]
-    fn deserialize_errors_name_the_key_and_place() {
-        let yaml = "stdout:\n  - \"a\"\n  - repaet: 2\n    lines: [\"b\"]\n";
-        let e = serde_yaml::from_str::<Expect>(yaml)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(
-                "unknown key `repaet` in a transcript item: expected `repeat` with `lines`, or `unordered`"
-            ),
-            "{e}"
-        );
-        assert!(e.contains("line 3 column 5"), "{e}");
-        let missing = "stdout:\n  - repeat: 2\n";
-        let e = serde_yaml::from_str::<Expect>(missing)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("missing `lines`") && e.contains("line 2"), "{e}");
-        let number = "stdout:\n  - 42\n";
-        let e = serde_yaml::from_str::<Expect>(number)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("a line pattern in quotes"), "{e}");
-        let both = "stdout:\n  - unordered: [\"a\"]\n    repeat: 1\n";
-        let e = serde_yaml::from_str::<Expect>(both)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("cannot share an item"), "{e}");
     }
 }

@@ -18,68 +18,55 @@
 //! datagram it sends (a client's ephemeral port).
 //!
 //! # Faults
-//! Each link (ordered pair) draws its faults from its own generator, seeded
-//! from the test's seed and the link, in the order of the link's datagrams:
-//! the same seed makes the same decisions for the same traffic, whatever
-//! the other links do meanwhile.
+//! A datagram's fate is decided in this order: no known address
+//! (undeliverable), a partition, the spec's [rules](crate::spec::Rule) (the
+//! first that names the datagram decides), then the link's probabilities.
+//! Rules make a fault certain: "drop the first READ_REQ" happens on every
+//! seed, so a test that needs a retransmission always gets one. Each link
+//! (ordered pair) draws its random faults from its own generator, seeded
+//! from the test's seed and the link's names, in the order of the link's
+//! datagrams, always four numbers per datagram (drop, duplicate, a jitter
+//! for each of two copies): the same seed makes the same decisions for the
+//! same traffic, whatever other links do, whatever a rule decides.
+//!
+//! Everything lands in the run's [record](super::record): when a datagram
+//! arrived, its fate, the delay of each copy, and when each copy left.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use handout::Rng;
+use handout::{Message, Rng};
+use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use crate::spec::Faults;
+use super::record::{Datagram, Fate, Recorder};
+use crate::spec::{Faults, Rule};
 
-/// What became of a datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    /// Delivered once (perhaps late).
-    Delivered,
-    /// Delivered twice.
-    Duplicated,
-    /// Lost on purpose (the link's drop probability).
-    Dropped,
-    /// Lost because a partition separates the nodes.
-    Partitioned,
-    /// The receiver has no address yet (it never sent anything and has no port).
-    Undeliverable,
+/// What the proxy needs to know about one node.
+#[derive(Debug, Clone, Copy)]
+pub struct Host {
+    /// Its own port, when it has one (a listening program, a scripted node).
+    pub home: Option<u16>,
 }
 
-impl Fate {
-    /// How many copies reached the receiver.
-    pub fn copies(self) -> usize {
-        match self {
-            Fate::Delivered => 1,
-            Fate::Duplicated => 2,
-            _ => 0,
-        }
-    }
+/// The network of one test, as the spec describes it, with node names
+/// turned into indexes.
+pub struct Setup {
+    /// The nodes.
+    pub hosts: Vec<Host>,
+    /// `faults[from][to]`: the random faults of each link.
+    pub faults: Vec<Vec<Faults>>,
+    /// `seeds[from][to]`: the seed of each link's generator.
+    pub seeds: Vec<Vec<u64>>,
+    /// The rules, with the indexes of their sender and receiver.
+    pub rules: Vec<(usize, usize, Rule)>,
 }
-
-/// One datagram as the proxy saw it.
-#[derive(Debug, Clone)]
-pub struct Datagram {
-    /// Time since the network started.
-    pub at: Duration,
-    /// Index of the sending node.
-    pub from: usize,
-    /// Index of the receiving node.
-    pub to: usize,
-    /// The bytes sent.
-    pub bytes: Vec<u8>,
-    /// What the proxy did with it.
-    pub fate: Fate,
-}
-
-/// The record, with a condition variable signalled at each new datagram.
-type Log = Arc<(Mutex<Vec<Datagram>>, Condvar)>;
 
 /// Changes a test makes while it runs.
 #[derive(Debug, Default)]
@@ -93,7 +80,6 @@ pub struct Network {
     n: usize,
     ports: Vec<u16>,
     control: Arc<Mutex<Control>>,
-    log: Log,
     stop: Arc<AtomicBool>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
@@ -111,6 +97,8 @@ struct Pending {
     via: usize,
     to: SocketAddr,
     bytes: Vec<u8>,
+    /// The datagram's index in the record.
+    index: usize,
 }
 
 impl PartialEq for Pending {
@@ -130,52 +118,83 @@ impl Ord for Pending {
     }
 }
 
+/// What a rule has counted so far on its link.
+#[derive(Debug, Default)]
+struct RuleCount {
+    /// Datagrams of the rule's type seen.
+    seen: usize,
+    /// Keys in the order they first appeared.
+    keys: Vec<String>,
+    /// Datagrams seen per key.
+    copies: BTreeMap<String, usize>,
+}
+
+impl RuleCount {
+    /// Counts one datagram of the rule's link and type; says whether the
+    /// rule names it.
+    fn names(&mut self, rule: &Rule, key: Option<&str>) -> bool {
+        let m = rule.matcher();
+        self.seen += 1;
+        let (request, copy) = match key {
+            Some(k) => {
+                let request = match self.keys.iter().position(|x| x == k) {
+                    Some(i) => i,
+                    None => {
+                        self.keys.push(k.to_string());
+                        self.keys.len() - 1
+                    }
+                };
+                let copy = self.copies.entry(k.to_string()).or_default();
+                *copy += 1;
+                (Some(request), Some(*copy))
+            }
+            None => (None, None),
+        };
+        let listed = |list: &Option<Vec<usize>>, v: Option<usize>| {
+            list.as_ref()
+                .is_none_or(|l| v.is_some_and(|v| l.contains(&v)))
+        };
+        listed(&m.nth, Some(self.seen)) && listed(&m.request, request) && listed(&m.copy, copy)
+    }
+}
+
 impl Network {
-    /// Starts the proxy for nodes whose listening ports are `homes` (None
-    /// for a node whose address is learned), with `faults(from, to)` per link.
+    /// Binds the faces and starts the proxy thread.
     ///
     /// # Errors
     /// When a face cannot be bound.
-    pub fn start(
-        homes: &[Option<u16>],
-        faults: impl Fn(usize, usize) -> Faults,
-        seed: u64,
-    ) -> std::io::Result<Network> {
-        let n = homes.len();
+    pub fn start(setup: Setup, rec: &Recorder) -> std::io::Result<Network> {
+        let n = setup.hosts.len();
         let mut faces = Vec::with_capacity(n * n);
-        let mut link_faults = Vec::with_capacity(n * n);
         let mut rngs = Vec::with_capacity(n * n);
-        for (a, home) in homes.iter().enumerate() {
+        for (a, host) in setup.hosts.iter().enumerate() {
             for b in 0..n {
                 let socket = UdpSocket::bind("127.0.0.1:0")?;
                 socket.set_nonblocking(true)?;
-                let peer = home.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+                let peer = host.home.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
                 faces.push(Face { socket, peer });
-                link_faults.push(faults(a, b));
-                let link = (a * n + b) as u64;
-                rngs.push(Rng::new(
-                    seed ^ link.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                ));
+                rngs.push(Rng::new(setup.seeds[a][b]));
             }
         }
         let ports = faces
             .iter()
             .map(|f| f.socket.local_addr().map(|a| a.port()))
             .collect::<Result<Vec<_>, _>>()?;
-        let (wake_rx, wake) = nix::unistd::pipe()?;
+        let (wake_rx, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let control = Arc::new(Mutex::new(Control::default()));
-        let log: Log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let counts = setup.rules.iter().map(|_| RuleCount::default()).collect();
         let mut state = Proxy {
             n,
             faces,
-            faults: link_faults,
+            faults: setup.faults.into_iter().flatten().collect(),
             rngs,
+            rules: setup.rules,
+            counts,
             control: Arc::clone(&control),
-            log: Arc::clone(&log),
+            rec: rec.clone(),
             pending: BinaryHeap::new(),
             seq: 0,
-            started: Instant::now(),
         };
         let stop2 = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -185,7 +204,6 @@ impl Network {
             n,
             ports,
             control,
-            log,
             stop,
             wake,
             thread: Some(thread),
@@ -195,11 +213,6 @@ impl Network {
     /// The port node `from` sends to in order to reach node `to`.
     pub fn face_port(&self, from: usize, to: usize) -> u16 {
         self.ports[from * self.n + to]
-    }
-
-    /// The node that `from` reaches through `port`, if `port` is one of its faces.
-    pub fn peer_behind(&self, from: usize, port: u16) -> Option<usize> {
-        (0..self.n).find(|&to| self.face_port(from, to) == port)
     }
 
     /// Cuts both directions between `a` and `b`.
@@ -220,29 +233,8 @@ impl Network {
             .clear();
     }
 
-    /// The datagrams recorded so far.
-    pub fn log(&self) -> Vec<Datagram> {
-        self.log.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Waits until at least `n` datagrams are recorded or `timeout` passes;
-    /// returns whether they were.
-    pub fn wait_recorded(&self, n: usize, timeout: Duration) -> bool {
-        let (lock, cv) = &*self.log;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (guard, _) = cv
-            .wait_timeout_while(guard, timeout, |log| log.len() < n)
-            .unwrap_or_else(|e| e.into_inner());
-        guard.len() >= n
-    }
-
-    /// Stops the proxy and returns everything it recorded.
-    pub fn stop(&mut self) -> Vec<Datagram> {
-        self.shutdown();
-        self.log()
-    }
-
-    fn shutdown(&mut self) {
+    /// Stops the proxy: datagrams still held by a delay are not delivered.
+    pub fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = nix::unistd::write(&self.wake, &[1]);
         if let Some(t) = self.thread.take() {
@@ -253,7 +245,7 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        self.shutdown();
+        self.stop();
     }
 }
 
@@ -262,11 +254,12 @@ struct Proxy {
     faces: Vec<Face>,
     faults: Vec<Faults>,
     rngs: Vec<Rng>,
+    rules: Vec<(usize, usize, Rule)>,
+    counts: Vec<RuleCount>,
     control: Arc<Mutex<Control>>,
-    log: Log,
+    rec: Recorder,
     pending: BinaryHeap<Reverse<Pending>>,
     seq: u64,
-    started: Instant,
 }
 
 impl Proxy {
@@ -277,8 +270,9 @@ impl Proxy {
         while !stop.load(Ordering::SeqCst) {
             let timeout = match self.pending.peek() {
                 Some(Reverse(p)) => {
-                    let ms = p.due.saturating_duration_since(Instant::now()).as_millis();
-                    PollTimeout::try_from(ms.min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX)
+                    let left = p.due.saturating_duration_since(Instant::now());
+                    let ms = left.as_nanos().div_ceil(1_000_000).min(60_000);
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
                 }
                 None => PollTimeout::NONE,
             };
@@ -310,7 +304,27 @@ impl Proxy {
         }
     }
 
+    /// The first rule that names this datagram of link `from -> to`. Every
+    /// rule of the link counts it, whichever decides.
+    fn rule_for(&mut self, from: usize, to: usize, bytes: &[u8]) -> Option<usize> {
+        let message = Message::decode(bytes).ok();
+        let kind = bytes.first().and_then(|&b| handout::MsgType::from_code(b));
+        let mut chosen = None;
+        for (i, (f, t, rule)) in self.rules.iter().enumerate() {
+            let m = rule.matcher();
+            if (*f, *t) != (from, to) || m.kind.is_some_and(|k| Some(k.0) != kind) {
+                continue;
+            }
+            let key = message.as_ref().map(|m| m.key.as_str());
+            if self.counts[i].names(rule, key) && chosen.is_none() {
+                chosen = Some(i);
+            }
+        }
+        chosen
+    }
+
     fn forward(&mut self, k: usize, src: SocketAddr, bytes: Vec<u8>) {
+        let sent = self.rec.now();
         let (from, to) = (k / self.n, k % self.n);
         self.faces[k].peer = Some(src);
         let back = to * self.n + from;
@@ -326,40 +340,62 @@ impl Proxy {
             let c = self.control.lock().unwrap_or_else(|e| e.into_inner());
             c.partitions.contains(&(from.min(to), from.max(to)))
         };
-        let fate = match dest {
-            None => Fate::Undeliverable,
-            Some(_) if cut => Fate::Partitioned,
-            Some(_) if drop => Fate::Dropped,
-            Some(_) if dup => Fate::Duplicated,
-            Some(_) => Fate::Delivered,
+        let rule = match dest {
+            Some(_) if !cut => self.rule_for(from, to, &bytes),
+            _ => None,
         };
+        let mut extra = Duration::ZERO;
+        let fate = match (dest, rule.map(|r| &self.rules[r].2)) {
+            (None, _) => Fate::Undeliverable,
+            (Some(_), _) if cut => Fate::Partitioned,
+            (Some(_), Some(Rule::Drop(_))) => Fate::Dropped,
+            (Some(_), Some(Rule::Duplicate(_))) => Fate::Duplicated,
+            (Some(_), Some(Rule::Delay(m))) => {
+                extra = m.by.map_or(Duration::ZERO, |d| d.0);
+                Fate::Delivered
+            }
+            (Some(_), None) if drop => Fate::Dropped,
+            (Some(_), None) if dup => Fate::Duplicated,
+            (Some(_), None) => Fate::Delivered,
+        };
+        let delays: Vec<Duration> = jitters
+            .iter()
+            .take(fate.copies())
+            .map(|j| f.delay.0 + f.jitter.0.mul_f64(*j) + extra)
+            .collect();
+        let mut delivered = Vec::new();
+        let mut held = Vec::new();
         if let Some(dest) = dest {
-            for j in jitters.iter().take(fate.copies()) {
-                let delay = f.delay.0 + f.jitter.0.mul_f64(*j);
+            for delay in &delays {
                 if delay.is_zero() {
                     let _ = self.faces[back].socket.send_to(&bytes, dest);
+                    delivered.push(self.rec.now());
                 } else {
-                    self.seq += 1;
-                    let p = Pending {
-                        due: Instant::now() + delay,
-                        seq: self.seq,
-                        via: back,
-                        to: dest,
-                        bytes: bytes.clone(),
-                    };
-                    self.pending.push(Reverse(p));
+                    held.push((Instant::now() + *delay, dest));
                 }
             }
         }
-        let d = Datagram {
-            at: self.started.elapsed(),
+        let index = self.rec.datagram(Datagram {
+            sent,
             from,
             to,
-            bytes,
+            bytes: bytes.clone(),
             fate,
-        };
-        self.log.0.lock().unwrap_or_else(|e| e.into_inner()).push(d);
-        self.log.1.notify_all();
+            delays,
+            delivered,
+            rule,
+        });
+        for (due, to) in held {
+            self.seq += 1;
+            self.pending.push(Reverse(Pending {
+                due,
+                seq: self.seq,
+                via: back,
+                to,
+                bytes: bytes.clone(),
+                index,
+            }));
+        }
     }
 
     fn deliver_due(&mut self) {
@@ -369,6 +405,7 @@ impl Proxy {
                 break;
             };
             let _ = self.faces[p.via].socket.send_to(&p.bytes, p.to);
+            self.rec.delivered(p.index);
         }
     }
 }
@@ -376,22 +413,73 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Dur;
+    use crate::run::record::{NodeRecord, Record};
+    use crate::spec::{Dur, RuleMatch, TypeName};
 
-    fn pair() -> (UdpSocket, UdpSocket, Network) {
+    fn recorder(n: usize) -> Recorder {
+        let nodes = (0..n)
+            .map(|i| NodeRecord {
+                name: format!("n{i}"),
+                script: false,
+                seed: 0,
+                port: None,
+                stdout: vec![],
+                stderr: vec![],
+            })
+            .collect();
+        Recorder::new("t", 1, Duration::from_secs(10), nodes)
+    }
+
+    fn setup(
+        homes: &[Option<u16>],
+        faults: Faults,
+        seed: u64,
+        rules: Vec<(usize, usize, Rule)>,
+    ) -> Setup {
+        let n = homes.len();
+        Setup {
+            hosts: homes.iter().map(|&home| Host { home }).collect(),
+            faults: vec![vec![faults; n]; n],
+            seeds: (0..n)
+                .map(|a| (0..n).map(|b| seed ^ (a * n + b) as u64).collect())
+                .collect(),
+            rules,
+        }
+    }
+
+    fn wait_for(rec: &Recorder, n: usize) {
+        assert!(
+            rec.wait_until(Instant::now() + Duration::from_secs(5), |l| {
+                l.record.datagrams.len() >= n
+            })
+        );
+    }
+
+    /// A server on node 0 and a client (address learned) on node 1.
+    fn pair(
+        faults: Faults,
+        seed: u64,
+        rules: Vec<(usize, usize, Rule)>,
+    ) -> (UdpSocket, UdpSocket, Network, Recorder) {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         for s in [&server, &client] {
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         }
         let port = server.local_addr().unwrap().port();
-        let net = Network::start(&[Some(port), None], |_, _| Faults::default(), 1).unwrap();
-        (server, client, net)
+        let rec = recorder(2);
+        let net = Network::start(setup(&[Some(port), None], faults, seed, rules), &rec).unwrap();
+        (server, client, net, rec)
+    }
+
+    fn finish(mut net: Network, rec: &Recorder) -> Record {
+        net.stop();
+        rec.finish()
     }
 
     #[test]
     fn a_request_and_its_reply_pass_through_distinct_faces() {
-        let (server, client, mut net) = pair();
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);
         let to_server = net.face_port(1, 0);
         client.send_to(b"ping", ("127.0.0.1", to_server)).unwrap();
         let mut buf = [0u8; 64];
@@ -410,37 +498,46 @@ mod tests {
             to_server,
             "the reply comes from where the request went"
         );
-        let log = net.stop();
-        assert_eq!(log.len(), 2);
+        wait_for(&rec, 2);
+        let log = finish(net, &rec).datagrams;
         assert_eq!(
             (log[0].from, log[0].to, log[0].fate),
             (1, 0, Fate::Delivered)
         );
+        assert_eq!(log[0].delivered.len(), 1);
+        assert!(log[0].delivered[0] >= log[0].sent);
         assert_eq!((log[1].from, log[1].to), (0, 1));
     }
 
     #[test]
     fn to_a_node_without_an_address_is_undeliverable() {
-        let (server, _client, mut net) = pair();
+        let (server, _client, net, rec) = pair(Faults::default(), 1, vec![]);
         server
             .send_to(b"hello", ("127.0.0.1", net.face_port(0, 1)))
             .unwrap();
-        assert!(net.wait_recorded(1, Duration::from_secs(5)));
-        assert_eq!(net.stop()[0].fate, Fate::Undeliverable);
+        wait_for(&rec, 1);
+        assert_eq!(finish(net, &rec).datagrams[0].fate, Fate::Undeliverable);
     }
 
-    fn fates(seed: u64, faults: Faults, count: usize) -> Vec<Fate> {
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = server.local_addr().unwrap().port();
-        let mut net = Network::start(&[Some(port), None], move |_, _| faults, seed).unwrap();
+    fn fates(
+        seed: u64,
+        faults: Faults,
+        count: usize,
+        rules: Vec<(usize, usize, Rule)>,
+    ) -> Vec<(Fate, Option<usize>)> {
+        let (_server, client, net, rec) = pair(faults, seed, rules);
         for i in 0..count {
+            let m = Message::new(handout::MsgType::ReadReq, &format!("K{}", i / 2), "").unwrap();
             client
-                .send_to(&[i as u8], ("127.0.0.1", net.face_port(1, 0)))
+                .send_to(&m.encode(), ("127.0.0.1", net.face_port(1, 0)))
                 .unwrap();
         }
-        assert!(net.wait_recorded(count, Duration::from_secs(5)));
-        net.stop().iter().map(|d| d.fate).collect()
+        wait_for(&rec, count);
+        finish(net, &rec)
+            .datagrams
+            .iter()
+            .map(|d| (d.fate, d.rule))
+            .collect()
     }
 
     #[test]
@@ -450,47 +547,121 @@ mod tests {
             duplicate: 0.2,
             ..Faults::default()
         };
-        let a = fates(7, f, 60);
-        assert_eq!(a, fates(7, f, 60));
-        assert_ne!(a, fates(8, f, 60));
-        let dropped = a.iter().filter(|x| **x == Fate::Dropped).count();
+        let a = fates(7, f, 60, vec![]);
+        assert_eq!(a, fates(7, f, 60, vec![]));
+        assert_ne!(a, fates(8, f, 60, vec![]));
+        let dropped = a.iter().filter(|x| x.0 == Fate::Dropped).count();
         assert!(
             (5..=35).contains(&dropped),
             "{dropped} of 60 dropped at p=0.3"
         );
-        assert!(a.contains(&Fate::Duplicated));
+        assert!(a.iter().any(|x| x.0 == Fate::Duplicated));
+    }
+
+    fn rule(
+        kind: fn(RuleMatch) -> Rule,
+        nth: Option<Vec<usize>>,
+        request: Option<Vec<usize>>,
+        copy: Option<Vec<usize>>,
+    ) -> (usize, usize, Rule) {
+        (
+            1,
+            0,
+            kind(RuleMatch {
+                from: "n1".into(),
+                to: "n0".into(),
+                kind: Some(TypeName(handout::MsgType::ReadReq)),
+                nth,
+                request,
+                copy,
+                by: None,
+            }),
+        )
     }
 
     #[test]
-    fn a_delayed_datagram_arrives_late() {
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = server.local_addr().unwrap().port();
-        let f = Faults {
-            delay: Dur(Duration::from_millis(150)),
+    fn rules_decide_before_the_probabilities_and_leave_the_draws_alone() {
+        // Keys K0 K0 K1 K1 K2 K2 K3 K3: requests 0..3, two copies each.
+        let never = Faults::default();
+        let got = fates(
+            1,
+            never,
+            8,
+            vec![rule(Rule::Drop, Some(vec![1, 4]), None, None)],
+        );
+        let dropped: Vec<usize> = got
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.0 == Fate::Dropped)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(dropped, [0, 3]);
+        assert_eq!(got[0].1, Some(0));
+        let got = fates(
+            1,
+            never,
+            8,
+            vec![rule(Rule::Duplicate, None, Some(vec![0, 2]), Some(vec![1]))],
+        );
+        let dup: Vec<usize> = got
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.0 == Fate::Duplicated)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(dup, [0, 4], "the first copy of requests 0 and 2");
+        // With every datagram dropped at random, a rule still wins, and the
+        // random decisions of the others stay what they were.
+        let always = Faults {
+            drop: 0.5,
             ..Faults::default()
         };
-        let net = Network::start(&[Some(port), None], move |_, _| f, 1).unwrap();
+        let plain = fates(9, always, 8, vec![]);
+        let ruled = fates(
+            9,
+            always,
+            8,
+            vec![rule(Rule::Duplicate, Some(vec![2]), None, None)],
+        );
+        for i in [0, 2, 3, 4, 5, 6, 7] {
+            assert_eq!(plain[i].0, ruled[i].0, "datagram {i}");
+        }
+        assert_eq!(ruled[1].0, Fate::Duplicated);
+    }
+
+    #[test]
+    fn a_delayed_datagram_arrives_late_and_its_delivery_is_recorded() {
+        let mut delay = rule(Rule::Delay, Some(vec![1]), None, None);
+        if let Rule::Delay(m) = &mut delay.2 {
+            m.by = Some(Dur(Duration::from_millis(150)));
+        }
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![delay]);
         let t = Instant::now();
+        let m = Message::new(handout::MsgType::ReadReq, "K", "").unwrap();
         client
-            .send_to(b"x", ("127.0.0.1", net.face_port(1, 0)))
+            .send_to(&m.encode(), ("127.0.0.1", net.face_port(1, 0)))
             .unwrap();
-        let mut buf = [0u8; 8];
+        let mut buf = [0u8; 64];
         server.recv_from(&mut buf).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(150));
+        assert!(
+            rec.wait_until(Instant::now() + Duration::from_secs(5), |l| l.delivered_to
+                [0]
+                == 1)
+        );
+        let d = &finish(net, &rec).datagrams[0];
+        assert_eq!(d.delays, [Duration::from_millis(150)]);
+        assert!(d.delivered[0] >= d.sent + Duration::from_millis(150));
     }
 
     #[test]
     fn a_partition_cuts_both_ways() {
-        let (server, client, mut net) = pair();
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);
         net.partition(0, 1);
         client
             .send_to(b"x", ("127.0.0.1", net.face_port(1, 0)))
             .unwrap();
-        assert!(net.wait_recorded(1, Duration::from_secs(5)));
+        wait_for(&rec, 1);
         net.heal();
         client
             .send_to(b"y", ("127.0.0.1", net.face_port(1, 0)))
@@ -498,6 +669,6 @@ mod tests {
         let mut buf = [0u8; 8];
         let (n, _) = server.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"y");
-        assert_eq!(net.stop()[0].fate, Fate::Partitioned);
+        assert_eq!(finish(net, &rec).datagrams[0].fate, Fate::Partitioned);
     }
 }

@@ -2,28 +2,47 @@
 //!
 //! Every struct here is read straight from YAML with `deny_unknown_fields`,
 //! so a misspelt key is an error with its file, line and column rather than
-//! a silently ignored setting. After parsing, `LabSpec::validate` checks
-//! what YAML cannot: that every node a step or check names exists, that
-//! patterns are well formed, that probabilities lie in 0..=1. Those errors
-//! carry a location too, found by [`locate`] in the source text.
+//! a silently ignored setting. After parsing, [`validate`] checks what YAML
+//! cannot: that every node a step or check names exists, that the steps
+//! start and stop nodes in an order that can run, that patterns and
+//! placeholders are well formed, that probabilities lie in 0..=1. Those
+//! errors carry a location too, found by [`locate`] in the source text. A
+//! spec that validates runs without a spec problem: the runner never
+//! discovers a mistake of the spec's.
 //!
-//! The format is documented for instructors in `specs/spec-format.md`; the
-//! doc comment of every field below is the reference for that page.
+//! The format is documented for instructors in `specs/spec-format.md`, and
+//! as a JSON Schema in `specs/spec.schema.json`, generated from these types
+//! by [`schema`]; the doc comment of every field below is the reference for
+//! both.
+//!
+//! # Layout
+//! - this file: the types of the format, loading, errors and their location;
+//! - [`pattern`]: the one placeholder and pattern syntax (`{name}`, `*`, `{#}`);
+//! - [`transcript`]: expected transcripts (lines, repeats, unordered groups);
+//! - [`validate`]: the checks that run after parsing;
+//! - [`schema`]: the JSON Schema, for editors.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use handout::MsgType;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use crate::check::transcript::{self, Item};
+pub mod pattern;
+pub mod schema;
+pub mod transcript;
+pub mod validate;
+
+use transcript::Item;
 
 /// A whole `spec.yaml`: one lab and its tests.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "spec.yaml of a lab of the kit")]
 pub struct LabSpec {
     /// The lab's id as typed on the command line, e.g. `hw1`.
     pub lab: String,
@@ -43,7 +62,7 @@ fn default_timeout() -> Dur {
 }
 
 /// Which part of a lab a test belongs to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     /// The course's original behaviour and transcript.
@@ -53,8 +72,18 @@ pub enum Part {
     Robust,
 }
 
+impl Part {
+    /// `classic` or `robust`, as the spec writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Classic => "classic",
+            Part::Robust => "robust",
+        }
+    }
+}
+
 /// What the skeleton, as handed out, does in a test.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SkeletonExpect {
     /// It fails by reaching a hole (`todo!()`): the test needs the student's code.
@@ -65,17 +94,17 @@ pub enum SkeletonExpect {
 }
 
 /// One test: the processes it starts, what it does to them, what it checks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestSpec {
-    /// A short name, unique in the lab, used with `-t NAME`.
+    /// A short name, unique in the lab, used with `-t NAME`; the test's seed derives from it.
     pub name: String,
     /// One sentence on what the test shows.
     pub description: String,
     /// `classic` (default) or `robust`.
     #[serde(default)]
     pub part: Part,
-    /// Points for the score (default 1).
+    /// Points the test is worth in the score (default 1): all of them when it passes, none otherwise.
     #[serde(default = "one")]
     pub points: u32,
     /// Printed under a failure: where a student should look.
@@ -89,17 +118,22 @@ pub struct TestSpec {
     pub timeout: Option<Dur>,
     /// The processes and scripted peers of the test.
     pub nodes: Vec<NodeSpec>,
-    /// Faults the interposed network applies.
+    /// What the interposed network does to datagrams.
     #[serde(default)]
     pub network: NetworkSpec,
     /// What the grader does, in order.
-    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    #[serde(deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize")]
+    #[schemars(with = "Vec<Step>")]
     pub steps: Vec<Step>,
-    /// Checks on each node once the steps are done, keyed by node name.
+    /// Checks on each program once the steps are done, keyed by node name.
     #[serde(default)]
     pub expect: BTreeMap<String, NodeExpect>,
     /// Checks on the recorded datagrams.
-    #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
+    #[serde(
+        default,
+        deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize"
+    )]
+    #[schemars(with = "Vec<WireCheck>")]
     pub wire: Vec<WireCheck>,
 }
 
@@ -107,25 +141,45 @@ fn one() -> u32 {
     1
 }
 
+impl TestSpec {
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeSpec> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The index of the node called `name` (validation guarantees it exists
+    /// wherever the spec names a node).
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
 /// A participant: a program of the lab, or a peer the grader plays itself.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
-    /// The node's name in steps, checks and reports (`server`, `client`, `backup1`).
+    /// The node's name in steps, checks, reports and placeholders
+    /// (`server`, `client`, `backup1`): letters, digits, `_` and `-`.
     pub name: String,
     /// The lab executable to run (one of the lab's `binaries`).
     #[serde(default)]
     pub run: Option<String>,
-    /// Its arguments. `{port}` is the node's own port (a node whose arguments
-    /// use it is a listening node: the grader waits until it has bound the
-    /// port); `{peer:NAME}` is the port through which it reaches node NAME
-    /// (a proxy endpoint); `{seed}` is this node's seed, derived from the
-    /// test's seed and the node's name (so two clients draw different keys).
-    /// In the node's transcript patterns `{seed}` is the same number.
+    /// Its arguments. `{port}` is the node's own port (a node whose
+    /// arguments use it is a listening node: the grader waits until it has
+    /// bound the port); `{peer:NAME}` is the port through which it reaches
+    /// node NAME (a proxy endpoint); `{seed}` is this node's seed, derived
+    /// from the test's seed and the node's name, and `{seed:NAME}` node
+    /// NAME's seed. The same names are bound in the node's transcript
+    /// patterns.
     #[serde(default)]
     pub args: Vec<String>,
-    /// Instead of `run`: the grader plays this node, step by step.
-    #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
+    /// Instead of `run`: the grader plays this node, step by step. An
+    /// empty script is a node that only lends its address (see `send`'s `from`).
+    #[serde(
+        default,
+        deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize"
+    )]
+    #[schemars(with = "Option<Vec<ScriptStep>>")]
     pub script: Option<Vec<ScriptStep>>,
 }
 
@@ -134,22 +188,36 @@ impl NodeSpec {
     pub fn listens(&self) -> bool {
         self.script.is_some() || self.args.iter().any(|a| a.contains("{port}"))
     }
+
+    /// Whether the grader plays this node.
+    pub fn is_script(&self) -> bool {
+        self.script.is_some()
+    }
 }
 
-/// Faults of the interposed network.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// What the interposed network does to datagrams.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// Faults on every link.
+    /// Random faults on every link, drawn from the test's seed.
     #[serde(default)]
     pub faults: Faults,
-    /// Faults on one direction of one link, overriding `faults` field by field.
+    /// Random faults on one direction of one link, overriding `faults` field by field.
     #[serde(default)]
     pub links: Vec<LinkFaults>,
+    /// Faults that must happen: each rule names datagrams by their place on
+    /// a link and decides their fate, before any random fault. A test in
+    /// which a rule found fewer datagrams than it names is void, not passed.
+    #[serde(
+        default,
+        deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize"
+    )]
+    #[schemars(with = "Vec<Rule>")]
+    pub rules: Vec<Rule>,
 }
 
 /// What may happen to a datagram on a link; every draw comes from the test's seed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
     /// Probability that a datagram is lost (0 to 1).
@@ -167,7 +235,7 @@ pub struct Faults {
 }
 
 /// Faults of one direction of one link.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkFaults {
     /// Sending node.
@@ -189,7 +257,7 @@ pub struct LinkFaults {
 }
 
 impl NetworkSpec {
-    /// The faults in force on the link `from -> to`.
+    /// The random faults in force on the link `from -> to`.
     pub fn faults_for(&self, from: &str, to: &str) -> Faults {
         let mut f = self.faults;
         for l in self.links.iter().filter(|l| l.from == from && l.to == to) {
@@ -202,17 +270,123 @@ impl NetworkSpec {
     }
 }
 
+/// A fault that must happen: what the proxy does to the datagrams it names.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    /// Lose them.
+    Drop(RuleMatch),
+    /// Deliver them twice.
+    Duplicate(RuleMatch),
+    /// Deliver them late, by `by` on top of the link's delay.
+    Delay(RuleMatch),
+}
+
+impl Rule {
+    /// Which datagrams the rule names.
+    pub fn matcher(&self) -> &RuleMatch {
+        match self {
+            Rule::Drop(m) | Rule::Duplicate(m) | Rule::Delay(m) => m,
+        }
+    }
+
+    /// `drop`, `duplicate` or `delay`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Rule::Drop(_) => "drop",
+            Rule::Duplicate(_) => "duplicate",
+            Rule::Delay(_) => "delay",
+        }
+    }
+
+    /// How many datagrams the rule must find for the test to count: one
+    /// per entry of `nth`, or per pair of `request` and `copy` entries, and
+    /// at least one.
+    pub fn required(&self) -> usize {
+        let m = self.matcher();
+        match (&m.nth, &m.request) {
+            (Some(nth), _) => nth.len(),
+            (None, Some(req)) => req.len() * m.copy.as_ref().map_or(1, Vec::len),
+            (None, None) => m.copy.as_ref().map_or(1, Vec::len),
+        }
+        .max(1)
+    }
+}
+
+impl fmt::Display for Rule {
+    /// The rule as a spec would write it: `drop { from: client, to: server, type: READ_REQ, nth: [1] }`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.matcher();
+        let list = |v: &[usize]| {
+            v.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        write!(f, "{} {{ from: {}, to: {}", self.action(), m.from, m.to)?;
+        if let Some(t) = m.kind {
+            write!(f, ", type: {}", t.0)?;
+        }
+        if let Some(n) = &m.nth {
+            write!(f, ", nth: [{}]", list(n))?;
+        }
+        if let Some(r) = &m.request {
+            write!(f, ", request: [{}]", list(r))?;
+        }
+        if let Some(c) = &m.copy {
+            write!(f, ", copy: [{}]", list(c))?;
+        }
+        if let Some(by) = m.by {
+            write!(f, ", by: {by}")?;
+        }
+        write!(f, " }}")
+    }
+}
+
+/// The datagrams a rule names, on one link.
+///
+/// Datagrams are counted per link, among those of `type` (all of them
+/// without it), every one sent, lost ones included.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleMatch {
+    /// Sending node.
+    pub from: String,
+    /// Receiving node.
+    pub to: String,
+    /// Only datagrams of this message type.
+    #[serde(default, rename = "type")]
+    pub kind: Option<TypeName>,
+    /// The 1st, 2nd, ... datagram on the link: `nth: [1]` is the first.
+    #[serde(default)]
+    pub nth: Option<Vec<usize>>,
+    /// Datagrams about the Nth key seen on the link, from 0 like the
+    /// course's `Request ID`: `request: [0, 2]` names the datagrams that
+    /// carry the first and the third key (a request, its retransmissions,
+    /// its replies).
+    #[serde(default)]
+    pub request: Option<Vec<usize>>,
+    /// With `request`: only the Nth datagram with that key, from 1:
+    /// `copy: [1]` is the first try of a request, or the first reply to it.
+    #[serde(default)]
+    pub copy: Option<Vec<usize>>,
+    /// For `delay`: how much later the datagram arrives.
+    #[serde(default)]
+    pub by: Option<Dur>,
+}
+
 /// One thing the grader does during a test.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Start a node; a listening node must bind its port before the next step.
     Start(String),
     /// Wait until a node exits (a scripted node: until its script ends).
     WaitExit(String),
-    /// Send SIGINT and wait until the node exits.
-    Stop(String),
-    /// Send a signal to a node's process group.
+    /// Send a signal (SIGINT unless told) and wait until the node exits:
+    /// `stop: server`, or `stop: { node: client, signal: SIGTERM, within: 1s }`.
+    Stop(StopStep),
+    /// Send a signal to a node's process group, and do not wait.
     Signal {
         /// The node.
         node: String,
@@ -237,6 +411,18 @@ pub enum Step {
         #[serde(default)]
         stream: Stream,
     },
+    /// Wait until the proxy has seen `count` datagrams from one node to another.
+    WaitSent {
+        /// Sender.
+        from: String,
+        /// Receiver.
+        to: String,
+        /// Only datagrams of this type.
+        #[serde(default, rename = "type")]
+        kind: Option<TypeName>,
+        /// How many (at least 1).
+        count: usize,
+    },
     /// Measure a node's CPU use over a window in which nothing is sent to it.
     Idle {
         /// The node.
@@ -258,8 +444,59 @@ fn default_max_cpu() -> f64 {
     10.0
 }
 
+/// `stop`: a signal, then a bounded wait for the node to exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopStep {
+    /// The node.
+    pub node: String,
+    /// The signal (default `SIGINT`, as Ctrl+C sends).
+    pub signal: SignalName,
+    /// How long the node has to exit (default `5s`, never past the test's limit).
+    pub within: Dur,
+}
+
+impl<'de> Deserialize<'de> for StopStep {
+    /// `stop: NODE`, or `stop: { node: NODE, signal: SIG, within: DURATION }`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            node: String,
+            #[serde(default)]
+            signal: Option<SignalName>,
+            #[serde(default)]
+            within: Option<Dur>,
+        }
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = StopStep;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node name, or a map with `node` and optional `signal`, `within`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StopStep, E> {
+                Ok(StopStep::new(v, None, None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<StopStep, A::Error> {
+                let f = Fields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(StopStep::new(&f.node, f.signal, f.within))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl StopStep {
+    fn new(node: &str, signal: Option<SignalName>, within: Option<Dur>) -> StopStep {
+        StopStep {
+            node: node.to_string(),
+            signal: signal.unwrap_or(SignalName(nix::sys::signal::Signal::SIGINT)),
+            within: within.unwrap_or(Dur(Duration::from_secs(5))),
+        }
+    }
+}
+
 /// An output stream of a process.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     /// Standard output.
@@ -279,7 +516,7 @@ impl fmt::Display for Stream {
 }
 
 /// One step of a peer the grader plays.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScriptStep {
     /// Wait for the next datagram; it must match every field given.
@@ -297,7 +534,7 @@ pub enum ScriptStep {
 }
 
 /// Expectations on a datagram a scripted node receives.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecvStep {
     /// The node it must come from.
@@ -306,7 +543,7 @@ pub struct RecvStep {
     /// Its message type.
     #[serde(default, rename = "type")]
     pub kind: Option<TypeName>,
-    /// Its key (`{r.key}` refers to an earlier datagram bound with `as`).
+    /// Its key (`{r.key}` refers to a datagram bound earlier with `as`).
     #[serde(default)]
     pub key: Option<String>,
     /// Its value.
@@ -315,20 +552,38 @@ pub struct RecvStep {
     /// Its length in bytes.
     #[serde(default)]
     pub len: Option<usize>,
-    /// Bind it as NAME, so later steps can use `{NAME.key}`, `{NAME.value}`.
+    /// Bind it as NAME, so later steps (of any scripted node) can use
+    /// `{NAME.key}`, `{NAME.value}`, `{NAME.type}`.
     #[serde(default, rename = "as")]
     pub bind: Option<String>,
     /// How long to wait (default 5s, and never past the test's limit).
     #[serde(default)]
     pub within: Option<Dur>,
+    /// While waiting, send this datagram again and again.
+    #[serde(default)]
+    pub meanwhile: Option<Meanwhile>,
+}
+
+/// A datagram a scripted node keeps sending while it waits in a `recv`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Meanwhile {
+    /// How often: the first copy goes at once, then one per period.
+    pub every: Dur,
+    /// What to send.
+    pub send: SendStep,
 }
 
 /// A datagram a scripted node sends: a message, or raw bytes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendStep {
     /// The peer to send to.
     pub to: String,
+    /// Send it from this other scripted node's address, so that `to` sees a
+    /// different sender (default: this node).
+    #[serde(default)]
+    pub from: Option<String>,
     /// Message type (with `key` and `value`).
     #[serde(default, rename = "type")]
     pub kind: Option<TypeName>,
@@ -349,8 +604,8 @@ pub struct SendStep {
     pub text: Option<String>,
 }
 
-/// What must be true of a node at the end of a test.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// What must be true of a program at the end of a test.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeExpect {
     /// `0`, another exit code, or `nonzero`.
@@ -365,9 +620,13 @@ pub struct NodeExpect {
     /// Lines that must appear in its standard error, in order.
     #[serde(default)]
     pub stderr_includes: Option<Vec<Item>>,
+    /// Its standard output must be line for line the same as that of this
+    /// other program node (a rerun with the same seed, say).
+    #[serde(default)]
+    pub stdout_same_as: Option<String>,
 }
 
-/// The exit status a node must end with.
+/// The exit status a program must end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitExpect {
     /// Exactly this code.
@@ -413,7 +672,7 @@ impl fmt::Display for ExitExpect {
 }
 
 /// A check on the datagrams the proxy recorded.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum WireCheck {
     /// Every `request` delivered to `by` is answered by `by` with a `reply`
@@ -480,30 +739,34 @@ impl<'de> Deserialize<'de> for TypeName {
     }
 }
 
+/// The signals a step may send, by name.
+pub const SIGNALS: [(&str, nix::sys::signal::Signal); 8] = {
+    use nix::sys::signal::Signal::*;
+    [
+        ("SIGINT", SIGINT),
+        ("SIGTERM", SIGTERM),
+        ("SIGKILL", SIGKILL),
+        ("SIGSTOP", SIGSTOP),
+        ("SIGCONT", SIGCONT),
+        ("SIGHUP", SIGHUP),
+        ("SIGUSR1", SIGUSR1),
+        ("SIGUSR2", SIGUSR2),
+    ]
+};
+
 /// A signal a step may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignalName(pub nix::sys::signal::Signal);
 
 impl<'de> Deserialize<'de> for SignalName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use nix::sys::signal::Signal::*;
         let s = String::deserialize(d)?;
-        let sig = match s.as_str() {
-            "SIGINT" => SIGINT,
-            "SIGTERM" => SIGTERM,
-            "SIGKILL" => SIGKILL,
-            "SIGSTOP" => SIGSTOP,
-            "SIGCONT" => SIGCONT,
-            "SIGHUP" => SIGHUP,
-            "SIGUSR1" => SIGUSR1,
-            "SIGUSR2" => SIGUSR2,
-            _ => {
-                return Err(de::Error::custom(format!(
-                    "unknown signal `{s}`, expected SIGINT, SIGTERM, SIGKILL, SIGSTOP, SIGCONT, SIGHUP, SIGUSR1 or SIGUSR2"
-                )));
-            }
-        };
-        Ok(SignalName(sig))
+        match SIGNALS.iter().find(|(name, _)| *name == s) {
+            Some(&(_, sig)) => Ok(SignalName(sig)),
+            None => Err(de::Error::custom(format!(
+                "unknown signal `{s}`, expected SIGINT, SIGTERM, SIGKILL, SIGSTOP, SIGCONT, SIGHUP, SIGUSR1 or SIGUSR2"
+            ))),
+        }
     }
 }
 
@@ -616,13 +879,13 @@ impl LabSpec {
                 message: strip_location(&e.to_string()),
             }
         })?;
-        spec.validate().map_err(|(test, needle, message)| {
-            let (line, column) = locate(text, test.as_deref(), &needle);
+        validate::lab(&spec).map_err(|e| {
+            let (line, column) = locate(text, e.test.as_deref(), &e.needle, e.occurrence);
             SpecError {
                 file: path.to_path_buf(),
                 line,
                 column,
-                message,
+                message: e.message,
             }
         })?;
         Ok(spec)
@@ -634,267 +897,6 @@ impl LabSpec {
             .iter()
             .filter(|t| name.is_none_or(|n| t.name == n))
             .collect()
-    }
-
-    /// Checks what YAML parsing cannot. An error names the test, a piece of
-    /// text to find in the source for the location, and the message.
-    fn validate(&self) -> Result<(), (Option<String>, String, String)> {
-        let top = |needle: &str, msg: String| (None, needle.to_string(), msg);
-        if self.tests.is_empty() {
-            return Err(top("tests", "the spec has no tests".into()));
-        }
-        let mut names = BTreeSet::new();
-        for t in &self.tests {
-            if !names.insert(t.name.as_str()) {
-                return Err(top(
-                    &format!("name: {}", t.name),
-                    format!("two tests are named `{}`: names must be unique", t.name),
-                ));
-            }
-            t.validate(&self.binaries)
-                .map_err(|(needle, msg)| (Some(t.name.clone()), needle, msg))?;
-        }
-        Ok(())
-    }
-}
-
-type Invalid = (String, String);
-
-impl TestSpec {
-    /// The node called `name`.
-    pub fn node(&self, name: &str) -> Option<&NodeSpec> {
-        self.nodes.iter().find(|n| n.name == name)
-    }
-
-    fn validate(&self, binaries: &[String]) -> Result<(), Invalid> {
-        let err = |needle: &str, msg: String| Err((needle.to_string(), msg));
-        if self.nodes.is_empty() {
-            return err("nodes", format!("test `{}` has no nodes", self.name));
-        }
-        let mut seen = BTreeSet::new();
-        for n in &self.nodes {
-            if !seen.insert(n.name.as_str()) {
-                return err(&n.name, format!("two nodes are named `{}`", n.name));
-            }
-            match (&n.run, &n.script) {
-                (Some(bin), None) => {
-                    if !binaries.contains(bin) {
-                        return err(
-                            bin,
-                            format!(
-                                "node `{}` runs `{bin}`, which is not one of the lab's binaries ({})",
-                                n.name,
-                                binaries.join(", ")
-                            ),
-                        );
-                    }
-                }
-                (None, Some(_)) => {}
-                _ => {
-                    return err(
-                        &n.name,
-                        format!(
-                            "node `{}` needs exactly one of `run` (a lab program) or `script` (a peer the grader plays)",
-                            n.name
-                        ),
-                    );
-                }
-            }
-            for a in &n.args {
-                self.check_placeholders(a)?;
-            }
-            for s in n.script.iter().flatten() {
-                self.check_script_step(s)?;
-            }
-        }
-        let faults = std::iter::once(&self.network.faults);
-        for f in faults {
-            check_probability(f.drop, "drop")?;
-            check_probability(f.duplicate, "duplicate")?;
-        }
-        for l in &self.network.links {
-            self.known(&l.from)?;
-            self.known(&l.to)?;
-            for (p, what) in [(l.drop, "drop"), (l.duplicate, "duplicate")] {
-                if let Some(p) = p {
-                    check_probability(p, what)?;
-                }
-            }
-        }
-        if self.steps.is_empty() {
-            return err("steps", format!("test `{}` has no steps", self.name));
-        }
-        for s in &self.steps {
-            self.check_step(s)?;
-        }
-        for (name, e) in &self.expect {
-            let node = self.known(name)?;
-            if node.script.is_some() {
-                return err(
-                    name,
-                    format!(
-                        "node `{name}` is scripted: its checks are its `recv` steps, not `expect`"
-                    ),
-                );
-            }
-            for items in [&e.stdout, &e.stdout_includes, &e.stderr_includes]
-                .into_iter()
-                .flatten()
-            {
-                transcript::validate(items).map_err(|m| (name.clone(), m))?;
-            }
-        }
-        for w in &self.wire {
-            match w {
-                WireCheck::Answered { by, .. } => {
-                    self.known(by)?;
-                }
-                WireCheck::Length { from, bytes, .. } => {
-                    if let Some(f) = from {
-                        self.known(f)?;
-                    }
-                    if bytes.is_empty() {
-                        return err("bytes", "`bytes` lists no length".into());
-                    }
-                }
-                WireCheck::WellFormed { from } => {
-                    self.known(from)?;
-                }
-                WireCheck::Count { from, to, .. } => {
-                    self.known(from)?;
-                    self.known(to)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn known(&self, name: &str) -> Result<&NodeSpec, Invalid> {
-        self.node(name).ok_or_else(|| {
-            let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
-            (
-                name.to_string(),
-                format!(
-                    "test `{}` has no node `{name}` (its nodes: {})",
-                    self.name,
-                    names.join(", ")
-                ),
-            )
-        })
-    }
-
-    fn process(&self, name: &str) -> Result<&NodeSpec, Invalid> {
-        let n = self.known(name)?;
-        if n.run.is_none() {
-            return Err((
-                name.to_string(),
-                format!("node `{name}` is scripted: this step needs a process"),
-            ));
-        }
-        Ok(n)
-    }
-
-    fn check_step(&self, s: &Step) -> Result<(), Invalid> {
-        match s {
-            Step::Start(n) | Step::WaitExit(n) => {
-                self.known(n)?;
-            }
-            Step::Stop(n) | Step::Pause(n) | Step::Resume(n) | Step::Kill(n) => {
-                self.process(n)?;
-            }
-            Step::Signal { node, .. } | Step::Idle { node, .. } => {
-                self.process(node)?;
-            }
-            Step::WaitOutput { node, line, .. } => {
-                self.process(node)?;
-                transcript::validate(&[Item::Line(line.clone())]).map_err(|m| (line.clone(), m))?;
-            }
-            Step::Partition(nodes) => {
-                if nodes.len() != 2 {
-                    return Err((
-                        "partition".into(),
-                        format!("`partition` takes two nodes, got {}", nodes.len()),
-                    ));
-                }
-                for n in nodes {
-                    self.known(n)?;
-                }
-            }
-            Step::Sleep(_) | Step::Heal => {}
-        }
-        Ok(())
-    }
-
-    fn check_script_step(&self, s: &ScriptStep) -> Result<(), Invalid> {
-        match s {
-            ScriptStep::Recv(r) => {
-                if let Some(f) = &r.from {
-                    self.known(f)?;
-                }
-            }
-            ScriptStep::Send(s) => {
-                self.known(&s.to)?;
-                let raw = s.hex.is_some() as u8 + s.text.is_some() as u8;
-                let msg = s.kind.is_some() || s.key.is_some() || s.value.is_some();
-                if raw > 1 || (raw == 1 && msg) || (raw == 0 && s.kind.is_none()) {
-                    return Err((
-                        s.to.clone(),
-                        "a `send` needs either `type` (with `key`, `value`) or one of `hex`, `text`"
-                            .into(),
-                    ));
-                }
-                if let Some(h) = &s.hex {
-                    parse_hex(h).map_err(|m| (h.clone(), m))?;
-                }
-                if let Some(len) = s.len
-                    && len > handout::RECORD_LEN
-                {
-                    return Err((
-                        format!("len: {len}"),
-                        format!("`len` is at most {} (a whole record)", handout::RECORD_LEN),
-                    ));
-                }
-            }
-            ScriptStep::Silence { .. } | ScriptStep::Sleep(_) => {}
-        }
-        Ok(())
-    }
-
-    fn check_placeholders(&self, arg: &str) -> Result<(), Invalid> {
-        let mut rest = arg;
-        while let Some(i) = rest.find('{') {
-            let Some(j) = rest[i..].find('}') else {
-                return Err((arg.into(), format!("unclosed `{{` in argument `{arg}`")));
-            };
-            let inner = &rest[i + 1..i + j];
-            match inner.split_once(':') {
-                None if inner == "port" || inner == "seed" => {}
-                Some(("peer", peer)) => {
-                    self.known(peer)?;
-                }
-                _ => {
-                    return Err((
-                        arg.into(),
-                        format!(
-                            "unknown placeholder `{{{inner}}}` in argument `{arg}`: use {{port}}, {{peer:NODE}} or {{seed}}"
-                        ),
-                    ));
-                }
-            }
-            rest = &rest[i + j + 1..];
-        }
-        Ok(())
-    }
-}
-
-fn check_probability(p: f64, what: &str) -> Result<(), Invalid> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err((
-            format!("{what}:"),
-            format!("`{what}` is a probability from 0 to 1, got {p}"),
-        ))
     }
 }
 
@@ -932,13 +934,19 @@ fn strip_location(msg: &str) -> String {
     format!("{}{}", &msg[..i], &after[c..])
 }
 
-/// Finds where `needle` first occurs in `text` after the line that names
-/// test `test` (or anywhere, without a test): 1-based line and column.
+/// Finds where the `occurrence`-th (from 0) `needle` occurs in `text`
+/// after the line that names test `test` (or anywhere, without a test):
+/// 1-based line and column.
 ///
 /// Validation runs on parsed structs, which carry no positions; searching
 /// the source for the offending text puts the cursor where a person would
 /// look, which is all a location is for.
-pub fn locate(text: &str, test: Option<&str>, needle: &str) -> (Option<usize>, Option<usize>) {
+pub fn locate(
+    text: &str,
+    test: Option<&str>,
+    needle: &str,
+    occurrence: usize,
+) -> (Option<usize>, Option<usize>) {
     let mut start_line = 0;
     if let Some(t) = test {
         for (i, line) in text.lines().enumerate() {
@@ -949,9 +957,15 @@ pub fn locate(text: &str, test: Option<&str>, needle: &str) -> (Option<usize>, O
             }
         }
     }
+    let mut left = occurrence;
     for (i, line) in text.lines().enumerate().skip(start_line) {
-        if let Some(c) = line.find(needle) {
-            return (Some(i + 1), Some(c + 1));
+        let mut from = 0;
+        while let Some(c) = line[from..].find(needle) {
+            if left == 0 {
+                return (Some(i + 1), Some(from + c + 1));
+            }
+            left -= 1;
+            from += c + needle.len().max(1);
         }
     }
     (Some(start_line + 1), Some(1))

@@ -1,0 +1,342 @@
+//! `grader check`: the instructor's proof that the kit is sound.
+//!
+//! For every lab: the spec is valid; the committed skeleton is exactly what
+//! generation from the solution produces; the solution passes its own unit
+//! tests and every spec test; the skeleton builds, and fails every test by
+//! stopping at a hole — never with a confusing transcript diff, and never
+//! passing a test it should not; and every broken program of the
+//! solution's [`mutants`] file is caught by the test meant for it, with a
+//! failure that names its cause.
+//!
+//! # Layout
+//! - this file: the checks, one printed line each;
+//! - [`mutants`]: broken programs as small edits of the solution.
+
+use colored::Colorize;
+
+use crate::check::{Status, Verdict};
+use crate::grade::{in_parallel, prepare, run_all, run_one};
+use crate::kit::{self, Kit, Lab, Source};
+use crate::report::text;
+use crate::run::record::Record;
+use crate::skeleton;
+use crate::spec::{LabSpec, SkeletonExpect};
+
+pub mod mutants;
+
+/// The outcome of `grader check`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Checked {
+    /// Checks that held.
+    pub passed: usize,
+    /// Checks that did not.
+    pub failed: usize,
+}
+
+impl Checked {
+    fn record(&mut self, lab: &str, ok: bool, what: &str, details: &[String]) {
+        let tag = if ok {
+            "ok  ".green().bold()
+        } else {
+            "FAIL".red().bold()
+        };
+        crate::out!("  {tag}  {lab}: {what}");
+        for d in details {
+            crate::out!("          {d}");
+        }
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+}
+
+/// Runs every check on every lab (or one), printing a line per check.
+///
+/// # Errors
+/// When the kit cannot be read or a test cannot be set up.
+pub fn check(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::Result<Checked> {
+    let mut c = Checked::default();
+    let labs = match only {
+        Some(id) => vec![kit.lab(id)?],
+        None => kit.labs()?,
+    };
+    crate::out!("checking the kit at {} (seed {seed})", kit.root.display());
+    for lab in labs {
+        let id = lab.id.as_str();
+        let spec = match LabSpec::load(&lab.spec_path) {
+            Ok(s) => {
+                c.record(
+                    id,
+                    true,
+                    &format!("spec is valid ({} tests)", s.tests.len()),
+                    &[],
+                );
+                s
+            }
+            Err(e) => {
+                c.record(id, false, "spec is valid", &[e.to_string()]);
+                continue;
+            }
+        };
+        let holes = skeleton_in_sync(kit, &lab, &mut c)?;
+        match kit::unit_tests(&lab.solution_dir) {
+            Ok(()) => c.record(id, true, "solution passes its unit tests", &[]),
+            Err(out) => c.record(id, false, "solution passes its unit tests", &tail(&out)),
+        }
+        for source in [Source::Solution, Source::Skeleton] {
+            let (_, programs) = prepare(kit, &lab, &source)?;
+            let programs = match programs {
+                Ok(p) => {
+                    if source == Source::Skeleton {
+                        c.record(id, true, "skeleton builds as handed out", &[]);
+                    }
+                    p
+                }
+                Err(out) => {
+                    let label = if source == Source::Solution {
+                        "solution"
+                    } else {
+                        "skeleton"
+                    };
+                    c.record(id, false, &format!("{label} builds"), &tail(&out));
+                    continue;
+                }
+            };
+            let tests = spec.select(None);
+            let runs = run_all(&spec, &tests, &programs, seed, jobs, |_, _, _| {})?;
+            for ((record, verdict), t) in runs.iter().zip(&spec.tests) {
+                let replay = format!(
+                    "grader {id}{} -t {} --seed {seed}",
+                    if source == Source::Solution {
+                        " --solutions"
+                    } else {
+                        ""
+                    },
+                    t.name
+                );
+                let passed = verdict.status == Status::Passed;
+                let details = || {
+                    let mut d = summaries(record, verdict);
+                    d.push(format!("replay: {replay}"));
+                    d
+                };
+                if source == Source::Solution {
+                    c.record(
+                        id,
+                        passed,
+                        &format!("solution passes `{}`", t.name),
+                        &if passed { vec![] } else { details() },
+                    );
+                } else if t.skeleton == SkeletonExpect::Pass {
+                    c.record(
+                        id,
+                        passed,
+                        &format!("skeleton passes `{}` (the handout gives it)", t.name),
+                        &if passed { vec![] } else { details() },
+                    );
+                } else {
+                    let unknown: Vec<&String> = verdict
+                        .holes
+                        .iter()
+                        .filter(|h| !holes.contains(h))
+                        .collect();
+                    let ok = !passed && !verdict.holes.is_empty() && unknown.is_empty();
+                    let why: Vec<String> = if passed {
+                        vec!["the skeleton already passes it: the test checks nothing a hole provides".into()]
+                    } else if verdict.holes.is_empty() {
+                        let mut d = vec!["it fails without reaching a hole:".to_string()];
+                        d.extend(details().into_iter().map(|l| format!("  {l}")));
+                        d
+                    } else if !unknown.is_empty() {
+                        vec![format!(
+                            "it names holes the solution does not mark: {unknown:?}"
+                        )]
+                    } else {
+                        Vec::new()
+                    };
+                    let named = verdict
+                        .holes
+                        .first()
+                        .map(|h| format!(" at `{h}`"))
+                        .unwrap_or_default();
+                    c.record(id, ok, &format!("skeleton fails `{}`{named}", t.name), &why);
+                }
+            }
+        }
+        mutants(kit, &lab, &spec, seed, jobs, &mut c)?;
+    }
+    Ok(c)
+}
+
+/// The skeleton matches generation; returns the holes the solution marks.
+fn skeleton_in_sync(kit: &Kit, lab: &Lab, c: &mut Checked) -> anyhow::Result<Vec<String>> {
+    let id = lab.id.as_str();
+    match skeleton::generate(&lab.solution_dir) {
+        Ok(sk) => {
+            let drift = skeleton::drift(&sk, &lab.lab_dir)?;
+            let details: Vec<String> = drift
+                .iter()
+                .take(10)
+                .map(|d| format!("{}: {d}", kit.show(&lab.lab_dir)))
+                .collect();
+            let mut what = format!(
+                "skeleton is generated from the solution ({} holes)",
+                sk.holes.len()
+            );
+            if !drift.is_empty() {
+                what.push_str(&format!("; regenerate it with `grader generate {id}`"));
+            }
+            c.record(id, drift.is_empty(), &what, &details);
+            Ok(sk.holes.into_iter().map(|h| h.name).collect())
+        }
+        Err(e) => {
+            c.record(
+                id,
+                false,
+                "skeleton is generated from the solution",
+                &[e.to_string()],
+            );
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Every mutant of the solution is caught by each test meant for it, on
+/// every seed asked for, with a failure that says what its `message` says.
+fn mutants(
+    kit: &Kit,
+    lab: &Lab,
+    spec: &LabSpec,
+    seed: u64,
+    jobs: usize,
+    c: &mut Checked,
+) -> anyhow::Result<()> {
+    let id = lab.id.as_str();
+    let list = match mutants::Mutants::load(&lab.solution_dir) {
+        Ok(Some(m)) => m.mutants,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            c.record(
+                id,
+                false,
+                &format!("{} is valid", mutants::FILE),
+                &[e.to_string()],
+            );
+            return Ok(());
+        }
+    };
+    let shop = mutants::Workshop::new(&lab.solution_dir);
+    for m in &list {
+        let dir = match shop.build(m, &spec.binaries) {
+            Ok(d) => d,
+            Err(e) => {
+                c.record(
+                    id,
+                    false,
+                    &format!("mutant `{}` applies to the solution", m.name),
+                    &tail(&format!("{e:#}")),
+                );
+                continue;
+            }
+        };
+        let programs = kit::programs(kit, lab, &spec.binaries, &Source::BinDir(dir), false)
+            .map_err(|e| anyhow::anyhow!("mutant `{}`: {e:?}", m.name))?;
+        for catch in &m.caught_by {
+            let Some(test) = spec.tests.iter().find(|t| t.name == catch.test) else {
+                c.record(
+                    id,
+                    false,
+                    &format!("mutant `{}` is caught by `{}`", m.name, catch.test),
+                    &[format!("the spec has no test `{}`", catch.test)],
+                );
+                continue;
+            };
+            let seeds: Vec<u64> = (0..m.seeds).map(|k| seed.wrapping_add(k)).collect();
+            let runs = in_parallel(
+                &seeds,
+                jobs,
+                |&s| run_one(spec, test, &programs, s),
+                |_, _| {},
+            );
+            let mut problems = Vec::new();
+            let mut said = None;
+            for (s, r) in seeds.iter().zip(runs) {
+                let (record, verdict) = r?;
+                let texts = summaries(&record, &verdict).join("\n");
+                let all = all_text(&verdict);
+                if verdict.status != Status::Failed {
+                    problems.push(format!(
+                        "with seed {s} the test's status is {}: it does not catch the bug ({})",
+                        verdict.status.name(),
+                        m.description
+                    ));
+                } else if !all.contains(&catch.message) {
+                    problems.push(format!(
+                        "with seed {s} it fails, but no failure says `{}`:",
+                        catch.message
+                    ));
+                    problems.extend(texts.lines().map(|l| format!("  {l}")));
+                } else if said.is_none() {
+                    said = verdict
+                        .failures()
+                        .filter_map(|c| c.failure.as_ref())
+                        .find(|f| failure_text(f).contains(&catch.message))
+                        .map(|f| f.summary.clone());
+                }
+                if problems.len() > 12 {
+                    break;
+                }
+            }
+            let on = if m.seeds > 1 {
+                format!(" on {} seeds", m.seeds)
+            } else {
+                String::new()
+            };
+            let what = format!("mutant `{}` is caught by `{}`{on}", m.name, catch.test);
+            let what = match (&said, problems.is_empty()) {
+                (Some(s), true) => format!("{what}: {s}"),
+                _ => what,
+            };
+            c.record(id, problems.is_empty(), &what, &problems);
+        }
+    }
+    Ok(())
+}
+
+/// Everything a failure says, to look for a mutant's message in.
+fn failure_text(f: &crate::check::Failure) -> String {
+    let mut s = f.summary.clone();
+    for part in [&f.expected, &f.actual].into_iter().flatten() {
+        s.push('\n');
+        s.push_str(part);
+    }
+    for n in &f.notes {
+        s.push('\n');
+        s.push_str(n);
+    }
+    s
+}
+
+fn all_text(v: &Verdict) -> String {
+    v.failures()
+        .filter_map(|c| c.failure.as_ref())
+        .map(failure_text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The failures of a run, one or a few lines each.
+fn summaries(record: &Record, verdict: &Verdict) -> Vec<String> {
+    text::failures(record, &verdict.checks)
+        .iter()
+        .filter(|l| l.indent <= 10)
+        .map(|l| l.plain().trim_start().to_string())
+        .collect()
+}
+
+fn tail(out: &str) -> Vec<String> {
+    let lines: Vec<String> = out.lines().map(|l| format!("| {l}")).collect();
+    lines[lines.len().saturating_sub(30)..].to_vec()
+}

@@ -1,0 +1,671 @@
+//! The record of one run: a typed timeline, built while the test runs.
+//!
+//! Everything the grader learns about a run goes here, as data, at the
+//! moment it happens, on one clock (time since the test started):
+//!
+//! - process events: a start with its command line, the signals the grader
+//!   sent, an exit with its status, output cut off at the limit;
+//! - every output line, with its time ([`NodeRecord::stdout`], `stderr`);
+//! - every datagram the proxy saw: when it was sent, what the network did
+//!   to it (delivered, duplicated, dropped, delayed by how much, by which
+//!   rule) and when each copy was delivered ([`Datagram`]);
+//! - partitions and heals, CPU measurements, the steps and how a failing
+//!   one failed.
+//!
+//! The checks ([`crate::check`]) judge a finished [`Record`]; every report
+//! ([`crate::report`]) renders it. Nothing downstream parses text.
+//!
+//! While the test runs, the record lives behind a [`Recorder`]: the proxy,
+//! the output readers, the reapers and the scripted peers append to it from
+//! their threads, and anyone may wait for a condition on it (a line that
+//! matches, a node that exits, a datagram delivered). That is the one way
+//! the grader waits: on events, never a fixed sleep.
+
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use handout::{DecodeError, Message, MsgType};
+use nix::sys::signal::Signal;
+
+use crate::spec::Stream;
+
+/// Everything that happened in one run of one test.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The test's name.
+    pub test: String,
+    /// The test's seed.
+    pub seed: u64,
+    /// The nodes, in the order of the spec.
+    pub nodes: Vec<NodeRecord>,
+    /// Process, step and network events, in time order.
+    pub events: Vec<Event>,
+    /// Every datagram the proxy saw, in the order it saw them.
+    pub datagrams: Vec<Datagram>,
+    /// How long the run took.
+    pub duration: Duration,
+    /// The test's time limit.
+    pub limit: Duration,
+}
+
+/// One node of the run.
+#[derive(Debug, Clone)]
+pub struct NodeRecord {
+    /// Its name in the spec.
+    pub name: String,
+    /// Whether the grader played it.
+    pub script: bool,
+    /// The node seed (`{seed}`).
+    pub seed: u64,
+    /// Its own port, if it has one (a listening program, a scripted node).
+    pub port: Option<u16>,
+    /// What it printed on stdout.
+    pub stdout: Vec<Line>,
+    /// What it printed on stderr.
+    pub stderr: Vec<Line>,
+}
+
+impl NodeRecord {
+    /// The lines of one stream.
+    pub fn lines(&self, stream: Stream) -> &[Line] {
+        match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+        }
+    }
+
+    /// The texts of one stream's lines.
+    pub fn texts(&self, stream: Stream) -> Vec<&str> {
+        self.lines(stream).iter().map(|l| l.text.as_str()).collect()
+    }
+}
+
+/// One line of output (a last line without its newline included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// When the grader read it.
+    pub at: Duration,
+    /// The text, invalid UTF-8 replaced by `�`.
+    pub text: String,
+}
+
+/// Something that happened, when, and to which node.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Time since the test started.
+    pub at: Duration,
+    /// The node it concerns, if any.
+    pub node: Option<usize>,
+    /// What happened.
+    pub what: What,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone)]
+pub enum What {
+    /// The runner began step `index` (from 0) of the spec.
+    Step {
+        /// The step's place in the spec.
+        index: usize,
+    },
+    /// A program was started with this command line.
+    Started {
+        /// The executable, then the arguments.
+        command: Vec<String>,
+        /// Its process id (and process group id).
+        pid: i32,
+    },
+    /// A scripted node began its script.
+    ScriptStarted,
+    /// A listening program bound its port.
+    Bound {
+        /// The port.
+        port: u16,
+    },
+    /// The grader sent a signal to the node's process group.
+    Signalled {
+        /// The signal.
+        signal: Signal,
+    },
+    /// The program exited.
+    Exited {
+        /// How.
+        status: Ended,
+        /// Processes of its group still running when it exited (killed then).
+        leftovers: usize,
+    },
+    /// The program printed more than the limit on a stream and was killed.
+    Flooded {
+        /// The stream.
+        stream: Stream,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The program was still running when the steps ended; the grader killed it.
+    KilledAtEnd,
+    /// A scripted node's script ended, well or not.
+    ScriptEnded {
+        /// Why it failed, if it did.
+        error: Option<ScriptError>,
+    },
+    /// Two nodes were cut off from each other.
+    Partitioned {
+        /// One node.
+        a: usize,
+        /// The other.
+        b: usize,
+    },
+    /// Every partition ended.
+    Healed,
+    /// The CPU a program used over a window of the `idle` step.
+    CpuMeasured {
+        /// The window.
+        window: Duration,
+        /// Percent of one core.
+        percent: f64,
+    },
+    /// Step `index` could not be carried out; the remaining steps were skipped.
+    StepFailed {
+        /// The step's place in the spec.
+        index: usize,
+        /// Why.
+        problem: Problem,
+    },
+}
+
+/// Why a step could not be carried out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The program could not be started at all.
+    CannotStart {
+        /// The executable.
+        program: String,
+        /// What `posix_spawn(3)` said, explained.
+        error: String,
+    },
+    /// The program exited before it bound its port.
+    ExitedBeforeBinding {
+        /// The port it was given.
+        port: u16,
+    },
+    /// The program did not bind its port by the time limit.
+    NeverBound {
+        /// The port it was given.
+        port: u16,
+    },
+    /// `wait_exit`: the node did not end by the time limit.
+    NotExited,
+    /// `stop`: the program did not exit after the signal.
+    NotStopped {
+        /// The signal.
+        signal: Signal,
+        /// How long it had.
+        within: Duration,
+    },
+    /// `stop`: the program had already exited before the signal.
+    AlreadyExited,
+    /// `wait_output`: no line matched.
+    NoOutput {
+        /// The pattern.
+        pattern: String,
+        /// The stream.
+        stream: Stream,
+        /// Whether the program had closed its output (exited) first.
+        closed: bool,
+    },
+    /// `wait_sent`: fewer datagrams than awaited.
+    NotSent {
+        /// Sender.
+        from: usize,
+        /// Receiver.
+        to: usize,
+        /// Only this type.
+        kind: Option<MsgType>,
+        /// How many were awaited.
+        count: usize,
+        /// How many came.
+        seen: usize,
+    },
+    /// `idle`: the program exited during the window.
+    ExitedWhileIdle,
+}
+
+/// Why a scripted node's script failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptError {
+    /// The step, from 1.
+    pub step: usize,
+    /// `recv`, `send` or `silence`.
+    pub kind: &'static str,
+    /// What the step expected.
+    pub expected: String,
+    /// What happened instead.
+    pub actual: String,
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {} ({}): expected {}; {}",
+            self.step, self.kind, self.expected, self.actual
+        )
+    }
+}
+
+/// How a program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+impl Ended {
+    /// The exit code, if it exited on its own.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Ended::Code(c) => Some(c),
+            Ended::Signal(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Ended {
+    /// As a person would say it: "exit code 1", "killed by SIGSEGV".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::Code(c) => write!(f, "exit code {c}"),
+            Ended::Signal(s) => match Signal::try_from(*s) {
+                Ok(sig) => write!(f, "killed by {sig}"),
+                Err(_) => write!(f, "killed by signal {s}"),
+            },
+        }
+    }
+}
+
+/// One datagram as the proxy saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datagram {
+    /// When the proxy received it from its sender.
+    pub sent: Duration,
+    /// Index of the sending node.
+    pub from: usize,
+    /// Index of the receiving node.
+    pub to: usize,
+    /// The bytes sent.
+    pub bytes: Vec<u8>,
+    /// What the network did with it.
+    pub fate: Fate,
+    /// For each copy on its way: how long the network held it.
+    pub delays: Vec<Duration>,
+    /// When each copy left the proxy for the receiver.
+    pub delivered: Vec<Duration>,
+    /// The spec's rule (its index in `network.rules`) that decided its fate, if one did.
+    pub rule: Option<usize>,
+}
+
+impl Datagram {
+    /// The datagram decoded as a record.
+    ///
+    /// # Errors
+    /// Why it is not one.
+    pub fn message(&self) -> Result<Message, DecodeError> {
+        Message::decode(&self.bytes)
+    }
+
+    /// Its message type, read from the first byte alone.
+    pub fn kind(&self) -> Option<MsgType> {
+        self.bytes.first().and_then(|&b| MsgType::from_code(b))
+    }
+}
+
+/// What the network did with a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Delivered once (perhaps late).
+    Delivered,
+    /// Delivered twice.
+    Duplicated,
+    /// Lost on purpose (a rule, or the link's drop probability).
+    Dropped,
+    /// Lost because a partition separates the nodes.
+    Partitioned,
+    /// The receiver has no address yet (it never sent anything and has no port).
+    Undeliverable,
+}
+
+impl Fate {
+    /// How many copies reach the receiver.
+    pub fn copies(self) -> usize {
+        match self {
+            Fate::Delivered => 1,
+            Fate::Duplicated => 2,
+            _ => 0,
+        }
+    }
+
+    /// A word for reports: `delivered`, `duplicated`, `dropped`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Fate::Delivered => "delivered",
+            Fate::Duplicated => "duplicated",
+            Fate::Dropped => "dropped",
+            Fate::Partitioned => "partitioned",
+            Fate::Undeliverable => "undeliverable",
+        }
+    }
+}
+
+impl Record {
+    /// How `node` ended, if it exited.
+    pub fn exit_of(&self, node: usize) -> Option<(Duration, Ended, usize)> {
+        self.events.iter().find_map(|e| match e.what {
+            What::Exited { status, leftovers } if e.node == Some(node) => {
+                Some((e.at, status, leftovers))
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether `node` was started.
+    pub fn started(&self, node: usize) -> bool {
+        self.events.iter().any(|e| {
+            e.node == Some(node) && matches!(e.what, What::Started { .. } | What::ScriptStarted)
+        })
+    }
+
+    /// The command line `node` was started with, if it is a program that started.
+    pub fn command_of(&self, node: usize) -> Option<&[String]> {
+        self.events.iter().find_map(|e| match &e.what {
+            What::Started { command, .. } if e.node == Some(node) => Some(command.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// The events of one kind, with their node.
+    pub fn events_where<'a, T>(
+        &'a self,
+        pick: impl Fn(&'a What) -> Option<T> + 'a,
+    ) -> impl Iterator<Item = (Option<usize>, Duration, T)> + 'a {
+        self.events
+            .iter()
+            .filter_map(move |e| pick(&e.what).map(|t| (e.node, e.at, t)))
+    }
+
+    /// The index of a node by name.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+/// The record while it is written, and what waiters need to know.
+#[derive(Debug)]
+pub struct Live {
+    /// The record so far.
+    pub record: Record,
+    /// Per node: output streams still open (0, 1 or 2).
+    open: Vec<usize>,
+    /// Per node: copies delivered to it so far.
+    pub delivered_to: Vec<usize>,
+    /// Per node: copies on their way to it (held by a delay).
+    pub pending_to: Vec<usize>,
+    /// Per node: running (a started program that has not exited, a script
+    /// that has not ended).
+    pub alive: Vec<bool>,
+    /// Per node: a later step may still start it.
+    pub may_start: Vec<bool>,
+    /// The test is ending: scripts must stop.
+    pub ending: bool,
+    /// Datagrams the scripted nodes bound with `as` (`r0.key` and so on),
+    /// shared by every scripted node of the test.
+    pub bindings: std::collections::BTreeMap<String, String>,
+}
+
+impl Live {
+    /// Whether `node`'s output is closed (both streams at end of file).
+    pub fn output_closed(&self, node: usize) -> bool {
+        self.open[node] == 0
+    }
+
+    /// Whether nothing can reach `node` any more: no other node is running
+    /// or can still be started, and nothing is on its way to it.
+    pub fn nobody_left_for(&self, node: usize) -> bool {
+        self.pending_to[node] == 0
+            && (0..self.alive.len())
+                .filter(|&j| j != node)
+                .all(|j| !self.alive[j] && !self.may_start[j])
+    }
+}
+
+struct Shared {
+    t0: Instant,
+    live: Mutex<Live>,
+    changed: Condvar,
+}
+
+/// Appends to the record of a running test and waits on it; cheap to clone,
+/// one per thread that writes.
+#[derive(Clone)]
+pub struct Recorder(Arc<Shared>);
+
+impl Recorder {
+    /// A new record for `test` with `nodes` and time limit `limit`; its
+    /// clock starts now.
+    pub fn new(test: &str, seed: u64, limit: Duration, nodes: Vec<NodeRecord>) -> Recorder {
+        let n = nodes.len();
+        Recorder(Arc::new(Shared {
+            t0: Instant::now(),
+            live: Mutex::new(Live {
+                record: Record {
+                    test: test.to_string(),
+                    seed,
+                    nodes,
+                    events: Vec::new(),
+                    datagrams: Vec::new(),
+                    duration: Duration::ZERO,
+                    limit,
+                },
+                open: vec![0; n],
+                delivered_to: vec![0; n],
+                pending_to: vec![0; n],
+                alive: vec![false; n],
+                may_start: vec![true; n],
+                ending: false,
+                bindings: std::collections::BTreeMap::new(),
+            }),
+            changed: Condvar::new(),
+        }))
+    }
+
+    /// The instant the test's clock started.
+    pub fn t0(&self) -> Instant {
+        self.0.t0
+    }
+
+    /// Time since the test started.
+    pub fn now(&self) -> Duration {
+        self.0.t0.elapsed()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Live> {
+        // A panic in one writer must not silence the others.
+        self.0.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the live state and wakes every waiter.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Live) -> R) -> R {
+        let r = f(&mut self.lock());
+        self.0.changed.notify_all();
+        r
+    }
+
+    /// Reads the live state.
+    pub fn read<R>(&self, f: impl FnOnce(&Live) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Records an event now.
+    pub fn event(&self, node: Option<usize>, what: What) {
+        let at = self.now();
+        self.update(|l| {
+            if let Some(n) = node {
+                match what {
+                    What::Started { .. } => {
+                        l.alive[n] = true;
+                        l.open[n] = 2;
+                    }
+                    What::ScriptStarted => l.alive[n] = true,
+                    What::Exited { .. } | What::ScriptEnded { .. } => l.alive[n] = false,
+                    _ => {}
+                }
+            }
+            l.record.events.push(Event { at, node, what });
+        });
+    }
+
+    /// Records a line of output now.
+    pub fn line(&self, node: usize, stream: Stream, text: String) {
+        let at = self.now();
+        self.update(|l| {
+            let n = &mut l.record.nodes[node];
+            match stream {
+                Stream::Stdout => n.stdout.push(Line { at, text }),
+                Stream::Stderr => n.stderr.push(Line { at, text }),
+            }
+        });
+    }
+
+    /// Records that one of `node`'s output streams reached end of file.
+    pub fn closed(&self, node: usize) {
+        self.update(|l| l.open[node] = l.open[node].saturating_sub(1));
+    }
+
+    /// Records a datagram; returns its index.
+    pub fn datagram(&self, d: Datagram) -> usize {
+        self.update(|l| {
+            let copies = d.fate.copies();
+            let now_delivered = d.delivered.len();
+            l.delivered_to[d.to] += now_delivered;
+            l.pending_to[d.to] += copies - now_delivered;
+            l.record.datagrams.push(d);
+            l.record.datagrams.len() - 1
+        })
+    }
+
+    /// Records that a held copy of datagram `index` was delivered now.
+    pub fn delivered(&self, index: usize) {
+        let at = self.now();
+        self.update(|l| {
+            let d = &mut l.record.datagrams[index];
+            d.delivered.push(at);
+            let to = d.to;
+            l.delivered_to[to] += 1;
+            l.pending_to[to] = l.pending_to[to].saturating_sub(1);
+        });
+    }
+
+    /// Waits until `ready` holds or `deadline` passes; returns whether it held.
+    pub fn wait_until(&self, deadline: Instant, mut ready: impl FnMut(&Live) -> bool) -> bool {
+        let mut live = self.lock();
+        loop {
+            if ready(&live) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            live = self
+                .0
+                .changed
+                .wait_timeout(live, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// The finished record.
+    pub fn finish(&self) -> Record {
+        let duration = self.now();
+        let mut record = self.lock().record.clone();
+        record.duration = duration;
+        record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> NodeRecord {
+        NodeRecord {
+            name: name.into(),
+            script: false,
+            seed: 1,
+            port: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn waiters_wake_on_events() {
+        let r = Recorder::new("t", 1, Duration::from_secs(10), vec![node("a"), node("b")]);
+        let w = r.clone();
+        let t = std::thread::spawn(move || {
+            w.wait_until(Instant::now() + Duration::from_secs(10), |l| {
+                l.record.nodes[0].stdout.iter().any(|x| x.text == "ready")
+            })
+        });
+        r.line(0, Stream::Stdout, "not yet".into());
+        r.line(0, Stream::Stdout, "ready".into());
+        assert!(t.join().unwrap());
+        assert!(!r.wait_until(Instant::now(), |_| false));
+    }
+
+    #[test]
+    fn life_and_deliveries_are_tracked() {
+        let r = Recorder::new(
+            "t",
+            1,
+            Duration::from_secs(10),
+            vec![node("server"), node("client")],
+        );
+        r.event(
+            Some(1),
+            What::Started {
+                command: vec![],
+                pid: 1,
+            },
+        );
+        r.update(|l| l.may_start = vec![false, false]);
+        assert!(!r.read(|l| l.nobody_left_for(0)), "the client is running");
+        let i = r.datagram(Datagram {
+            sent: Duration::ZERO,
+            from: 1,
+            to: 0,
+            bytes: vec![1],
+            fate: Fate::Duplicated,
+            delays: vec![Duration::ZERO, Duration::from_millis(5)],
+            delivered: vec![Duration::ZERO],
+            rule: None,
+        });
+        r.event(
+            Some(1),
+            What::Exited {
+                status: Ended::Code(0),
+                leftovers: 0,
+            },
+        );
+        assert!(!r.read(|l| l.nobody_left_for(0)), "a copy is on its way");
+        r.delivered(i);
+        assert!(r.read(|l| l.nobody_left_for(0)));
+        let rec = r.finish();
+        assert_eq!(rec.exit_of(1).map(|e| e.1), Some(Ended::Code(0)));
+        assert_eq!(rec.datagrams[0].delivered.len(), 2);
+        assert_eq!(Ended::Signal(9).to_string(), "killed by SIGKILL");
+    }
+}

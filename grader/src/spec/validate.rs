@@ -1,0 +1,573 @@
+//! What YAML parsing cannot check, checked before anything runs.
+//!
+//! A spec that passes these checks runs without a spec problem: every node
+//! a step, a check or a placeholder names exists; every node is started
+//! once, before anything acts on it; every `{name}` has a value where it is
+//! used; every rule and check is well formed. The runner relies on this and
+//! never meets a spec mistake at run time.
+//!
+//! An error names the test, a piece of text to look for in the source (and
+//! which occurrence of it), and the message; [`super::locate`] turns the
+//! first two into a line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::pattern::{self, Token};
+use super::transcript;
+use super::{LabSpec, NodeSpec, Rule, ScriptStep, SendStep, Step, TestSpec, WireCheck, parse_hex};
+
+/// A spec error before it is located: where to look, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The test it is in (`None`: the top level).
+    pub test: Option<String>,
+    /// Text to find in the source, searching from the test's `name:` line.
+    pub needle: String,
+    /// Which occurrence of `needle` (0 is the first).
+    pub occurrence: usize,
+    /// What is wrong and what would be right.
+    pub message: String,
+}
+
+fn at(needle: &str, message: String) -> Invalid {
+    at_nth(needle, 0, message)
+}
+
+fn at_nth(needle: &str, occurrence: usize, message: String) -> Invalid {
+    Invalid {
+        test: None,
+        needle: needle.to_string(),
+        occurrence,
+        message,
+    }
+}
+
+/// Checks a whole spec.
+///
+/// # Errors
+/// The first problem found.
+pub fn lab(spec: &LabSpec) -> Result<(), Invalid> {
+    if spec.tests.is_empty() {
+        return Err(at("tests", "the spec has no tests".into()));
+    }
+    if spec.binaries.is_empty() {
+        return Err(at("binaries", "`binaries` lists no executable".into()));
+    }
+    let mut names = BTreeSet::new();
+    for t in &spec.tests {
+        if !names.insert(t.name.as_str()) {
+            return Err(at_nth(
+                &format!("name: {}", t.name),
+                1,
+                format!("two tests are named `{}`: names must be unique", t.name),
+            ));
+        }
+        test(t, &spec.binaries).map_err(|mut e| {
+            e.test = Some(t.name.clone());
+            e
+        })?;
+    }
+    Ok(())
+}
+
+fn test(t: &TestSpec, binaries: &[String]) -> Result<(), Invalid> {
+    if t.nodes.is_empty() {
+        return Err(at("nodes", format!("test `{}` has no nodes", t.name)));
+    }
+    let mut seen = BTreeSet::new();
+    for n in &t.nodes {
+        node(t, n, binaries)?;
+        if !seen.insert(n.name.as_str()) {
+            return Err(at_nth(
+                &format!("name: {}", n.name),
+                1,
+                format!("two nodes are named `{}`", n.name),
+            ));
+        }
+    }
+    for n in &t.nodes {
+        for a in &n.args {
+            placeholders(a, &|name| arg_value(t, name))?;
+        }
+        if let Some(steps) = &n.script {
+            script(t, n, steps)?;
+        }
+    }
+    network(t)?;
+    let started = steps(t)?;
+    expect(t, &started)?;
+    for w in &t.wire {
+        wire(t, w)?;
+    }
+    Ok(())
+}
+
+fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> {
+    if n.name.is_empty()
+        || !n
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(at(
+            &n.name,
+            format!(
+                "node name `{}` may hold only letters, digits, `_` and `-`",
+                n.name
+            ),
+        ));
+    }
+    match (&n.run, &n.script) {
+        (Some(bin), None) if !binaries.contains(bin) => Err(at(
+            bin,
+            format!(
+                "node `{}` runs `{bin}`, which is not one of the lab's binaries ({})",
+                n.name,
+                binaries.join(", ")
+            ),
+        )),
+        (Some(_), None) => Ok(()),
+        (None, Some(_)) if !n.args.is_empty() => Err(at(
+            &n.name,
+            format!("node `{}` is scripted: it takes no `args`", n.name),
+        )),
+        (None, Some(_)) => Ok(()),
+        _ => Err(at(
+            &n.name,
+            format!(
+                "node `{}` needs exactly one of `run` (a lab program) or `script` (a peer the grader plays) in test `{}`",
+                n.name, t.name
+            ),
+        )),
+    }
+}
+
+fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Invalid> {
+    t.node(name).ok_or_else(|| {
+        let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+        at(
+            name,
+            format!(
+                "test `{}` has no node `{name}` (its nodes: {})",
+                t.name,
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+fn program<'a>(t: &'a TestSpec, name: &str, what: &str) -> Result<&'a NodeSpec, Invalid> {
+    let n = known(t, name)?;
+    if n.is_script() {
+        return Err(at(
+            name,
+            format!("node `{name}` is scripted: {what} needs a program"),
+        ));
+    }
+    Ok(n)
+}
+
+/// Whether `name` has a value in a node's `args`.
+fn arg_value(t: &TestSpec, name: &str) -> Result<(), String> {
+    match name.split_once(':') {
+        None if name == "port" || name == "seed" => Ok(()),
+        Some(("peer" | "seed", node)) if t.node(node).is_some() => Ok(()),
+        Some(("peer" | "seed", node)) => Err(format!("test `{}` has no node `{node}`", t.name)),
+        _ => Err(format!(
+            "unknown placeholder `{{{name}}}`: use {{port}}, {{seed}}, {{peer:NODE}} or {{seed:NODE}}"
+        )),
+    }
+}
+
+/// Checks the syntax of `text` and that each of its names has a value.
+fn placeholders(text: &str, value: &dyn Fn(&str) -> Result<(), String>) -> Result<(), Invalid> {
+    let tokens = pattern::parse(text).map_err(|e| at(text, format!("in `{text}`: {e}")))?;
+    if tokens.contains(&Token::Index) {
+        return Err(at(
+            text,
+            format!("in `{text}`: `{{#}}` only means something in a transcript"),
+        ));
+    }
+    for name in pattern::names(&tokens) {
+        value(name).map_err(|e| at(text, format!("in `{text}`: {e}")))?;
+    }
+    Ok(())
+}
+
+fn script(t: &TestSpec, n: &NodeSpec, steps: &[ScriptStep]) -> Result<(), Invalid> {
+    // Names bound by `as` in the other scripts may be used anywhere (the
+    // step waits until they are bound); in this one, only after the binding.
+    let elsewhere: BTreeSet<&str> = t
+        .nodes
+        .iter()
+        .filter(|o| o.name != n.name)
+        .flat_map(|o| o.script.iter().flatten())
+        .filter_map(bound_by)
+        .collect();
+    let mut here = BTreeSet::new();
+    for s in steps {
+        let value = |name: &str| -> Result<(), String> {
+            if let Some((bind, field)) = name.rsplit_once('.') {
+                if !matches!(field, "key" | "value" | "type") {
+                    return Err(format!(
+                        "`{{{name}}}`: a bound datagram has `.key`, `.value` and `.type`"
+                    ));
+                }
+                if here.contains(bind) || elsewhere.contains(bind) {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "`{bind}` is not bound by a `recv` with `as: {bind}` before this step"
+                ));
+            }
+            arg_value(t, name)
+                .map_err(|e| format!("{e} (or a datagram bound with `as`, as in `{{r.key}}`)"))
+        };
+        match s {
+            ScriptStep::Recv(r) => {
+                if let Some(f) = &r.from {
+                    known(t, f)?;
+                }
+                for text in [&r.key, &r.value].into_iter().flatten() {
+                    placeholders(text, &value)?;
+                }
+                if let Some(m) = &r.meanwhile {
+                    if m.every.0.is_zero() {
+                        return Err(at("every", "`meanwhile.every` must be more than 0".into()));
+                    }
+                    send(t, n, &m.send, &value)?;
+                }
+                if let Some(b) = &r.bind {
+                    if b.is_empty() || b.contains(['.', '{', '}', ':']) {
+                        return Err(at(
+                            b,
+                            format!("`as: {b}`: a name is letters, digits, `_` and `-`"),
+                        ));
+                    }
+                    here.insert(b.as_str());
+                }
+            }
+            ScriptStep::Send(s) => send(t, n, s, &value)?,
+            ScriptStep::Silence { .. } | ScriptStep::Sleep(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn bound_by(s: &ScriptStep) -> Option<&str> {
+    match s {
+        ScriptStep::Recv(r) => r.bind.as_deref(),
+        _ => None,
+    }
+}
+
+fn send(
+    t: &TestSpec,
+    n: &NodeSpec,
+    s: &SendStep,
+    value: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(), Invalid> {
+    known(t, &s.to)?;
+    if let Some(from) = &s.from
+        && !known(t, from)?.is_script()
+    {
+        return Err(at(
+            from,
+            format!(
+                "`{}` sends `from: {from}`, but only a scripted node lends its address",
+                n.name
+            ),
+        ));
+    }
+    let raw = usize::from(s.hex.is_some()) + usize::from(s.text.is_some());
+    let msg = s.kind.is_some() || s.key.is_some() || s.value.is_some();
+    if raw > 1 || (raw == 1 && msg) || (raw == 0 && s.kind.is_none()) {
+        return Err(at(
+            &s.to,
+            "a `send` needs either `type` (with `key`, `value`) or one of `hex`, `text`".into(),
+        ));
+    }
+    if let Some(h) = &s.hex {
+        parse_hex(h).map_err(|m| at(h, m))?;
+    }
+    if let Some(len) = s.len
+        && len > handout::RECORD_LEN
+    {
+        return Err(at(
+            &format!("len: {len}"),
+            format!("`len` is at most {} (a whole record)", handout::RECORD_LEN),
+        ));
+    }
+    for text in [&s.key, &s.value].into_iter().flatten() {
+        placeholders(text, value)?;
+    }
+    Ok(())
+}
+
+fn network(t: &TestSpec) -> Result<(), Invalid> {
+    let probability = |p: f64, what: &str| {
+        if (0.0..=1.0).contains(&p) {
+            Ok(())
+        } else {
+            Err(at(
+                &format!("{what}:"),
+                format!("`{what}` is a probability from 0 to 1, got {p}"),
+            ))
+        }
+    };
+    probability(t.network.faults.drop, "drop")?;
+    probability(t.network.faults.duplicate, "duplicate")?;
+    for l in &t.network.links {
+        known(t, &l.from)?;
+        known(t, &l.to)?;
+        for (p, what) in [(l.drop, "drop"), (l.duplicate, "duplicate")] {
+            if let Some(p) = p {
+                probability(p, what)?;
+            }
+        }
+    }
+    for r in &t.network.rules {
+        let m = r.matcher();
+        known(t, &m.from)?;
+        known(t, &m.to)?;
+        let here = |msg: String| at(r.action(), format!("rule `{r}`: {msg}"));
+        match (r, m.by) {
+            (Rule::Delay(_), None) => return Err(here("a `delay` rule needs `by`".into())),
+            (Rule::Delay(_), Some(by)) if by.0.is_zero() => {
+                return Err(here("`by` must be more than 0".into()));
+            }
+            (Rule::Drop(_) | Rule::Duplicate(_), Some(_)) => {
+                return Err(here("only a `delay` rule takes `by`".into()));
+            }
+            _ => {}
+        }
+        if m.nth.is_some() && (m.request.is_some() || m.copy.is_some()) {
+            return Err(here(
+                "`nth` counts every datagram on the link; it does not combine with `request` or `copy`"
+                    .into(),
+            ));
+        }
+        for (list, what) in [(&m.nth, "nth"), (&m.copy, "copy")] {
+            if let Some(list) = list
+                && (list.is_empty() || list.contains(&0))
+            {
+                return Err(here(format!(
+                    "`{what}` counts from 1 and lists at least one number"
+                )));
+            }
+        }
+        if m.request.as_ref().is_some_and(Vec::is_empty) {
+            return Err(here("`request` lists no number".into()));
+        }
+    }
+    Ok(())
+}
+
+/// How far the steps have taken a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    NotStarted,
+    Running,
+    Ended,
+}
+
+/// Walks the steps in order, as the runner will; returns the nodes started.
+fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
+    if t.steps.is_empty() {
+        return Err(at("steps", format!("test `{}` has no steps", t.name)));
+    }
+    let mut life: BTreeMap<&str, Life> = t
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), Life::NotStarted))
+        .collect();
+    // How often each step text has been seen, to point at the right one.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &t.steps {
+        let needle = step_needle(s);
+        let occurrence = {
+            let n = seen.entry(needle.clone()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        let fail = |message: String| at_nth(&needle, occurrence, message);
+        let require_started = |name: &str, verb: &str| -> Result<(), Invalid> {
+            match life[name] {
+                Life::NotStarted => Err(fail(format!(
+                    "the step `{verb}` acts on `{name}` before any step starts it"
+                ))),
+                _ => Ok(()),
+            }
+        };
+        match s {
+            Step::Start(n) => {
+                known(t, n)?;
+                match life[n.as_str()] {
+                    Life::NotStarted => {
+                        life.insert(n, Life::Running);
+                    }
+                    _ => {
+                        return Err(fail(format!(
+                            "node `{n}` is started twice: a node starts once"
+                        )));
+                    }
+                }
+            }
+            Step::WaitExit(n) => {
+                known(t, n)?;
+                require_started(n, "wait_exit")?;
+                if life[n.as_str()] == Life::Ended {
+                    return Err(fail(format!("`{n}` has already ended by this step")));
+                }
+                life.insert(n, Life::Ended);
+            }
+            Step::Stop(stop) => {
+                program(t, &stop.node, "`stop`")?;
+                require_started(&stop.node, "stop")?;
+                if life[stop.node.as_str()] == Life::Ended {
+                    return Err(fail(format!(
+                        "`{}` has already ended by this step",
+                        stop.node
+                    )));
+                }
+                life.insert(&stop.node, Life::Ended);
+            }
+            Step::Kill(n) => {
+                program(t, n, "`kill`")?;
+                require_started(n, "kill")?;
+                life.insert(n, Life::Ended);
+            }
+            Step::Signal { node, .. } => {
+                program(t, node, "`signal`")?;
+                require_started(node, "signal")?;
+            }
+            Step::Pause(n) | Step::Resume(n) => {
+                program(t, n, "`pause` and `resume`")?;
+                require_started(n, "pause/resume")?;
+            }
+            Step::Idle { node, window, .. } => {
+                program(t, node, "`idle`")?;
+                require_started(node, "idle")?;
+                if window.0.is_zero() {
+                    return Err(fail("`idle` needs a window longer than 0".into()));
+                }
+            }
+            Step::WaitOutput { node, line, .. } => {
+                program(t, node, "`wait_output`")?;
+                require_started(node, "wait_output")?;
+                transcript::validate(&[transcript::Item::Line(line.clone())])
+                    .map_err(|m| at(line, m))?;
+            }
+            Step::WaitSent {
+                from, to, count, ..
+            } => {
+                known(t, from)?;
+                known(t, to)?;
+                if *count == 0 {
+                    return Err(fail("`wait_sent` waits for at least 1 datagram".into()));
+                }
+            }
+            Step::Partition(nodes) => {
+                if nodes.len() != 2 || nodes[0] == nodes[1] {
+                    return Err(fail("`partition` takes two different nodes".into()));
+                }
+                for n in nodes {
+                    known(t, n)?;
+                }
+            }
+            Step::Sleep(_) | Step::Heal => {}
+        }
+    }
+    Ok(life
+        .into_iter()
+        .filter(|(_, l)| *l != Life::NotStarted)
+        .map(|(n, _)| n.to_string())
+        .collect())
+}
+
+/// The text a step has in the source, to locate errors on it.
+fn step_needle(s: &Step) -> String {
+    match s {
+        Step::Start(n) => format!("start: {n}"),
+        Step::WaitExit(n) => format!("wait_exit: {n}"),
+        Step::Stop(_) => "stop:".into(),
+        Step::Kill(n) => format!("kill: {n}"),
+        Step::Pause(n) => format!("pause: {n}"),
+        Step::Resume(n) => format!("resume: {n}"),
+        Step::Signal { .. } => "signal:".into(),
+        Step::Idle { .. } => "idle:".into(),
+        Step::WaitOutput { .. } => "wait_output:".into(),
+        Step::WaitSent { .. } => "wait_sent:".into(),
+        Step::Partition(_) => "partition:".into(),
+        Step::Sleep(_) => "sleep:".into(),
+        Step::Heal => "heal".into(),
+    }
+}
+
+fn expect(t: &TestSpec, started: &BTreeSet<String>) -> Result<(), Invalid> {
+    for (name, e) in &t.expect {
+        let node = known(t, name)?;
+        if node.is_script() {
+            return Err(at(
+                name,
+                format!("node `{name}` is scripted: its checks are its `recv` steps, not `expect`"),
+            ));
+        }
+        if !started.contains(name) {
+            return Err(at(
+                name,
+                format!("`expect` checks `{name}`, but no step starts it"),
+            ));
+        }
+        for items in [&e.stdout, &e.stdout_includes, &e.stderr_includes]
+            .into_iter()
+            .flatten()
+        {
+            transcript::validate(items).map_err(|m| at(name, m))?;
+        }
+        if let Some(other) = &e.stdout_same_as {
+            program(t, other, "`stdout_same_as`")?;
+            if other == name {
+                return Err(at(other, format!("`{name}` is compared with itself")));
+            }
+            if !started.contains(other) {
+                return Err(at(
+                    other,
+                    format!("`stdout_same_as: {other}`, but no step starts `{other}`"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
+    match w {
+        WireCheck::Answered { by, .. } => {
+            known(t, by)?;
+        }
+        WireCheck::Length { from, bytes, .. } => {
+            if let Some(f) = from {
+                known(t, f)?;
+            }
+            if bytes.is_empty() {
+                return Err(at("bytes", "`bytes` lists no length".into()));
+            }
+        }
+        WireCheck::WellFormed { from } => {
+            known(t, from)?;
+        }
+        WireCheck::Count {
+            from, to, min, max, ..
+        } => {
+            known(t, from)?;
+            known(t, to)?;
+            if let (Some(a), Some(b)) = (min, max)
+                && a > b
+            {
+                return Err(at("count", format!("`min` ({a}) is more than `max` ({b})")));
+            }
+        }
+    }
+    Ok(())
+}
