@@ -13,11 +13,14 @@
 //! 3. **The step that could not be carried out**, if one could not (a
 //!    program that never exited), and what `idle` measured.
 //! 4. **`expect`**, node by node in the order of the spec's `nodes`: exit
-//!    status, then the transcripts.
+//!    status, then the transcripts. When the run was cut short (3., or a
+//!    scripted peer that failed), a program the grader had to kill is not
+//!    judged: "still running" and a truncated transcript would only repeat
+//!    the cause.
 //! 5. **`wire`**, in the order of the spec.
-//! 6. **Rules that did not fire**: a run in which a fault the test needs
-//!    never happened proves nothing. Alone, it makes the run void rather
-//!    than failed or passed.
+//! 6. **Rules that did not fire**, when nothing else failed: a run in
+//!    which a fault the test needs never happened proves nothing, so it is
+//!    void rather than passed.
 //!
 //! # Layout
 //! - this file: the verdict, its order, and checks on processes;
@@ -265,7 +268,23 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
         }
     }
     checks.extend(steps(test, record));
+    // A run cut short (a step that could not be carried out, a scripted
+    // peer that failed) says nothing about a program the grader then had
+    // to kill: its exit status and transcript would only repeat the cause.
+    let cut_short = record.events.iter().any(|e| {
+        matches!(
+            &e.what,
+            What::StepFailed { .. } | What::ScriptEnded { error: Some(_) }
+        )
+    });
     for (i, node) in test.nodes.iter().enumerate() {
+        let killed = record
+            .events
+            .iter()
+            .any(|e| e.node == Some(i) && matches!(e.what, What::KilledAtEnd));
+        if cut_short && killed {
+            continue;
+        }
         if let Some(e) = test.expect.get(&node.name) {
             checks.extend(expect(record, i, e));
         }
@@ -273,7 +292,11 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
     for w in &test.wire {
         checks.extend(wire::check(w, record));
     }
-    checks.extend(wire::rules(test, record));
+    // A rule that did not fire matters only to a run that would otherwise
+    // pass: then it makes the run void. Next to a real failure it is noise.
+    if !checks.iter().any(|c| c.failure.is_some()) {
+        checks.extend(wire::rules(test, record));
+    }
     let failed = |c: &&Check| c.failure.is_some();
     let status = if checks.iter().filter(failed).any(|c| c.kind != Kind::Rule) {
         Status::Failed

@@ -14,8 +14,11 @@
 //! A server B therefore sees each of its clients at a distinct address (one
 //! face per client), replies go back the way they came, and a client sees
 //! its replies come from the very address it sent to. A node's address is
-//! its leased port when it listens, else it is learned from the first
-//! datagram it sends (a client's ephemeral port).
+//! its leased port when it listens, else it is learned from the datagrams
+//! it sends (a client's ephemeral port): the address it used towards a
+//! peer is where that peer's datagrams go, and the last address it used
+//! at all is where anyone else's go (a stranger writing to a client that
+//! never wrote to it).
 //!
 //! # Faults
 //! A datagram's fate is decided in this order: no known address
@@ -184,9 +187,15 @@ impl Network {
         let control = Arc::new(Mutex::new(Control::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let counts = setup.rules.iter().map(|_| RuleCount::default()).collect();
+        let addrs = setup
+            .hosts
+            .iter()
+            .map(|h| h.home.map(|p| SocketAddr::from(([127, 0, 0, 1], p))))
+            .collect();
         let mut state = Proxy {
             n,
             faces,
+            addrs,
             faults: setup.faults.into_iter().flatten().collect(),
             rngs,
             rules: setup.rules,
@@ -252,6 +261,8 @@ impl Drop for Network {
 struct Proxy {
     n: usize,
     faces: Vec<Face>,
+    /// Per node: the address it last sent from, or its own port.
+    addrs: Vec<Option<SocketAddr>>,
     faults: Vec<Faults>,
     rngs: Vec<Rng>,
     rules: Vec<(usize, usize, Rule)>,
@@ -327,8 +338,9 @@ impl Proxy {
         let sent = self.rec.now();
         let (from, to) = (k / self.n, k % self.n);
         self.faces[k].peer = Some(src);
+        self.addrs[from] = Some(src);
         let back = to * self.n + from;
-        let dest = self.faces[back].peer;
+        let dest = self.faces[back].peer.or(self.addrs[to]);
         let f = self.faults[k];
         let rng = &mut self.rngs[k];
         // Always draw the same numbers per datagram, so that one decision

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use handout::Message;
 
-use super::record::{Live, Recorder, ScriptError};
+use super::record::{Fate, Live, Recorder, ScriptError};
 use crate::spec::pattern::{self, Lookup};
 use crate::spec::{RecvStep, ScriptStep, SendStep, parse_hex};
 
@@ -181,9 +181,25 @@ impl Script<'_> {
         socket
             .send_to(&bytes, ("127.0.0.1", cx.faces[from][to]))
             .map_err(|e| format!("sendto(2) failed: {e}"))?;
-        if wait {
-            cx.rec
-                .wait_until(cx.deadline, |l| l.ending || sent_before(l) > before);
+        if !wait {
+            return Ok(());
+        }
+        cx.rec
+            .wait_until(cx.deadline, |l| l.ending || sent_before(l) > before);
+        // A datagram nobody can receive would make the step prove nothing.
+        let undeliverable = cx.rec.read(|l| {
+            l.record
+                .datagrams
+                .iter()
+                .rev()
+                .find(|d| d.from == from && d.to == to)
+                .is_some_and(|d| d.fate == Fate::Undeliverable)
+        });
+        if undeliverable {
+            return Err(format!(
+                "{} has sent nothing yet, so the proxy knows no address to deliver to",
+                cx.names[to]
+            ));
         }
         Ok(())
     }

@@ -37,8 +37,8 @@ use nix::sys::socket::{
 /// datagram is at most 65,507 bytes).
 ///
 /// A record is only 33 bytes, but a smaller buffer would silently cut a
-/// longer datagram short, and then "Received bytes" would report the size of
-/// the buffer instead of the size of the datagram.
+/// longer datagram short: a 40-byte datagram would look like a well-formed
+/// 33-byte record, when it is garbage.
 pub const MAX_DATAGRAM: usize = 65_536;
 
 /// A UDP socket bound to a local address.
