@@ -282,7 +282,8 @@ fn grade_lab(
         Ok(p) => p,
         Err(compiler) => {
             term.print(&human::build_failure(&result, &compiler));
-            result.build_error = Some(compiler);
+            // The results keep plain text: cargo coloured it for a terminal.
+            result.build_error = Some(kit::strip_ansi(&compiler));
             return Ok(Some(result));
         }
     };

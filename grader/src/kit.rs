@@ -252,7 +252,7 @@ fn is_progress(line: &str) -> bool {
 }
 
 /// `line` without terminal colour codes.
-fn strip_ansi(line: &str) -> String {
+pub fn strip_ansi(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {

@@ -14,14 +14,20 @@
 //! `kit` (finding labs, building them) sits underneath and uses none of
 //! them; `grade` drives the stages for a lab, `audit` for `grader check`.
 //!
+//! What flows between the stages is data: [`run`] writes one typed record
+//! of each run ([`run::record::Record`]: process events, output lines and
+//! every datagram with its fate, all timed); [`check`] turns a record into
+//! a verdict of typed results; [`report`] renders verdicts and records.
+//! Nothing downstream parses text.
+//!
 //! # Layout
-//! - [`spec`] — the `spec.yaml` format, parsed strictly, errors with file:line:column.
-//! - [`run`] — one test from start to end: ports, processes, the proxy, scripted peers.
-//! - [`check`] — judging a run: transcripts, the wire, the end state.
-//! - [`report`] — what is printed, coloured only on a terminal.
+//! - [`spec`] — the `spec.yaml` format, validation with file:line:column, the JSON Schema.
+//! - [`run`] — one test from start to end: ports, processes, the proxy, scripted peers, the record.
+//! - [`check`] — judging a record: transcripts, the wire, the end state.
+//! - [`report`] — the human report, JSON, JUnit XML, Gradescope.
 //! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
 //! - [`grade`] — a lab's tests in parallel, reported in order.
-//! - [`audit`] — `grader check`, the instructor's proof that the kit is sound.
+//! - [`audit`] — `grader check`, the instructor's proof that the kit is sound, with its mutants.
 //! - [`skeleton`] — generating the student skeletons from the solutions.
 //!
 //! The grader needs Linux: it reads `/proc` for CPU use, bound ports and

@@ -2,34 +2,35 @@
 //! file, line and column), an unknown lab or test, a missing executable.
 
 mod common;
-use common::{TempDir, grader, root, run};
+use common::{TempDir, grader, hw1_spec, hw1_spec_with, kit_with_spec, root, run};
 
-/// A kit in a temporary directory whose hw1 spec is `spec`.
-fn kit_with_spec(name: &str, spec: &str) -> TempDir {
-    let dir = TempDir::new(name);
-    let lab = dir.0.join("labs/hw1-udp-echo");
-    std::fs::create_dir_all(&lab).unwrap();
-    std::fs::write(lab.join("spec.yaml"), spec).unwrap();
-    dir
+/// Grades hw1 of a temporary kit with executables that do not exist: a
+/// spec error must be reported before anything is built or run.
+fn spec_error(name: &str, spec: &str) -> (i32, String) {
+    let kit = kit_with_spec(name, spec);
+    let (code, _, err) =
+        run(grader()
+            .arg("--root")
+            .arg(&kit.0)
+            .args(["hw1", "--bin-dir", "/nonexistent"]));
+    (code, err)
 }
 
-fn hw1_spec() -> String {
-    std::fs::read_to_string(root().join("labs/hw1-udp-echo/spec.yaml")).unwrap()
+/// The 1-based line of the first line containing `needle`.
+fn line_of(spec: &str, needle: &str) -> usize {
+    spec.lines().position(|l| l.contains(needle)).unwrap() + 1
 }
 
 /// A misspelt field is reported as file:line:column with the accepted fields.
 #[test]
 fn a_misspelt_field_is_located() {
     let spec = hw1_spec().replacen("    hint: >-", "    hnit: >-", 1);
-    let line = spec.lines().position(|l| l.contains("hnit:")).unwrap() + 1;
-    let kit = kit_with_spec("typo", &spec);
-    let (code, _, err) =
-        run(grader()
-            .arg("--root")
-            .arg(&kit.0)
-            .args(["hw1", "--bin-dir", "/nonexistent"]));
+    let (code, err) = spec_error("typo", &spec);
     assert_eq!(code, 2, "{err}");
-    let want = format!("spec.yaml:{line}:5: tests[0]: unknown field `hnit`, expected one of");
+    let want = format!(
+        "spec.yaml:{}:5: tests[0]: unknown field `hnit`, expected one of",
+        line_of(&spec, "hnit:")
+    );
     assert!(err.contains(&want), "expected `{want}` in:\n{err}");
 }
 
@@ -37,35 +38,88 @@ fn a_misspelt_field_is_located() {
 #[test]
 fn an_unknown_node_is_located() {
     let spec = hw1_spec().replacen("      - stop: server", "      - stop: sevrer", 1);
-    let line = spec
+    let (code, err) = spec_error("node", &spec);
+    assert_eq!(code, 2, "{err}");
+    let want = format!(
+        "spec.yaml:{}:15: test `echo` has no node `sevrer`",
+        line_of(&spec, "stop: sevrer")
+    );
+    assert!(err.contains(&want), "expected `{want}` in:\n{err}");
+}
+
+/// A scripted node started twice is a spec error at the second start, not a panic.
+#[test]
+fn a_node_started_twice_is_a_spec_error() {
+    let spec = hw1_spec_with(&["gives-up"]).replacen(
+        "      - start: client\n",
+        "      - start: client\n      - start: server\n",
+        1,
+    );
+    let (code, err) = spec_error("twice", &spec);
+    assert_eq!(code, 2, "{err}");
+    let second = spec
         .lines()
-        .position(|l| l.contains("stop: sevrer"))
+        .enumerate()
+        .filter(|(_, l)| l.contains("- start: server"))
+        .nth(1)
         .unwrap()
+        .0
         + 1;
-    let kit = kit_with_spec("node", &spec);
-    let (code, _, err) =
-        run(grader()
-            .arg("--root")
-            .arg(&kit.0)
-            .args(["hw1", "--bin-dir", "/nonexistent"]));
+    let want = format!("spec.yaml:{second}:9: node `server` is started twice: a node starts once");
+    assert!(err.contains(&want), "expected `{want}` in:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Acting on a node before any step starts it is a spec error.
+#[test]
+fn acting_before_starting_is_a_spec_error() {
+    let spec = hw1_spec_with(&["idle-cpu"]).replacen(
+        "      - start: server\n      - idle:",
+        "      - idle:",
+        1,
+    );
+    let (code, err) = spec_error("early", &spec);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains(&format!(
-            "spec.yaml:{line}:15: test `echo` has no node `sevrer`"
-        )),
+        err.contains("the step `idle` acts on `server` before any step starts it"),
         "{err}"
     );
+}
+
+/// A placeholder without a value, and a binding no recv makes, are located spec errors.
+#[test]
+fn unknown_placeholders_are_spec_errors() {
+    let spec = hw1_spec_with(&["echo"]).replacen("{peer:server}", "{peer:srv}", 1);
+    let (code, err) = spec_error("peer", &spec);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("test `echo` has no node `srv`"), "{err}");
+    let spec =
+        hw1_spec_with(&["gives-up"]).replacen("key: \"{r0.key}\" }", "key: \"{r9.key}\" }", 1);
+    let (code, err) = spec_error("binding", &spec);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`r9` is not bound by a `recv` with `as: r9` before this step"),
+        "{err}"
+    );
+}
+
+/// A network rule that cannot be satisfied as written is a spec error.
+#[test]
+fn a_bad_rule_is_a_spec_error() {
+    let spec = hw1_spec_with(&["loss"]).replacen("nth: [1] }", "nth: [0] }", 1);
+    let (code, err) = spec_error("rule", &spec);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`nth` counts from 1"), "{err}");
+    let spec = hw1_spec_with(&["duplicates-and-reordering"]).replacen(", by: 300ms }", " }", 1);
+    let (code, err) = spec_error("delay", &spec);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a `delay` rule needs `by`"), "{err}");
 }
 
 /// Invalid YAML is reported with its place too.
 #[test]
 fn broken_yaml_is_located() {
-    let kit = kit_with_spec("yaml", "lab: hw1\ntitle: \"unclosed\n");
-    let (code, _, err) =
-        run(grader()
-            .arg("--root")
-            .arg(&kit.0)
-            .args(["hw1", "--bin-dir", "/nonexistent"]));
+    let (code, err) = spec_error("yaml", "lab: hw1\ntitle: \"unclosed\n");
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains(
@@ -115,29 +169,56 @@ fn a_missing_executable_is_named() {
     );
 }
 
+/// An executable that cannot be started fails its test with the reason, not the grader.
+#[test]
+fn a_program_that_cannot_start_is_explained() {
+    let dir = TempDir::new("noexec");
+    for b in ["server", "client"] {
+        std::fs::write(dir.0.join(b), "not a program\n").unwrap();
+    }
+    let (code, out, err) = run(grader()
+        .args(["hw1", "-t", "echo", "--seed", "1", "--bin-dir"])
+        .arg(&dir.0));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("cannot start server ("), "{out}");
+    assert!(
+        out.contains("EACCES: permission denied: is it executable (chmod +x)?"),
+        "{out}"
+    );
+}
+
 /// Bad arguments are a usage error with status 2.
 #[test]
 fn bad_arguments_are_a_usage_error() {
     let (code, _, err) = run(grader().args(["hw1", "--repeat", "0"]));
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(grader().args(["hw1", "--format", "xml"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("possible values: human, json, junit, gradescope"),
+        "{err}"
+    );
     let (code, _, err) = run(&mut grader());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("name a lab to grade"), "{err}");
 }
 
-/// `grader list` shows every lab and test.
+/// `grader list` shows every lab and test, with points.
 #[test]
 fn list_shows_the_tests() {
     let (code, out, _) = run(grader().arg("list"));
     assert_eq!(code, 0);
-    assert!(out.contains("hw1  UDP echo  (labs/hw1-udp-echo)"), "{out}");
+    assert!(out.contains("hw1  UDP echo  (labs/hw1-udp-echo, "), "{out}");
     assert!(out.contains("    loss "), "{out}");
+    assert!(out.contains(" robust    1 pt  "), "{out}");
 }
 
 /// A lab that does not compile shows the compiler's error and fails every test (exit 1).
 #[test]
 fn a_lab_that_does_not_build_shows_the_compiler_error() {
-    let kit = kit_with_spec("nobuild", &hw1_spec());
+    let spec = hw1_spec();
+    let tests = spec.matches("\n  - name: ").count();
+    let kit = kit_with_spec("nobuild", &spec);
     let lab = kit.0.join("labs/hw1-udp-echo");
     std::fs::write(
         lab.join("Cargo.toml"),
@@ -161,7 +242,13 @@ fn a_lab_that_does_not_build_shows_the_compiler_error() {
     );
     assert!(out.contains("error[E0308]: mismatched types"), "{out}");
     assert!(out.contains("main.rs:2:"), "{out}");
-    assert!(out.trim_end().ends_with("0 passed, 10 failed"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("0 passed, {tests} failed")),
+        "{out}"
+    );
+    // Cargo's progress reaches the terminal while it builds.
+    assert!(err.contains("Compiling broken-lab v0.1.0"), "{err}");
 }
 
 /// `--root DIR` works before a command as well as after it.

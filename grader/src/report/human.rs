@@ -25,18 +25,18 @@ impl Terminal {
     /// Prints lines, coloured when colour is on. A closed pipe is ignored
     /// (`grader hw1 | head`): the grading goes on and still cleans up.
     pub fn print(&self, lines: &[Line]) {
-        let mut text = String::new();
+        let mut out = String::new();
         for l in lines {
-            text.push_str(&" ".repeat(l.indent));
+            out.push_str(&" ".repeat(l.indent));
             for (tone, part) in &l.parts {
-                text.push_str(&paint(*tone, part));
+                out.push_str(&paint(*tone, &text::visible(part)));
             }
-            text.push('\n');
+            out.push('\n');
         }
         let _ = if self.to_stderr {
-            std::io::stderr().write_all(text.as_bytes())
+            std::io::stderr().write_all(out.as_bytes())
         } else {
-            std::io::stdout().write_all(text.as_bytes())
+            std::io::stdout().write_all(out.as_bytes())
         };
     }
 }

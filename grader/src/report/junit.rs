@@ -189,8 +189,12 @@ fn escape(s: &str, attribute: bool) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' if attribute => out.push_str("&quot;"),
+            // A parser turns these into spaces in an attribute, and a
+            // carriage return into a newline anywhere: keep them as written.
             '\n' if attribute => out.push_str("&#10;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
             c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
@@ -206,7 +210,10 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_control_characters_spelt_out() {
-        assert_eq!(attr("a<b & \"c\"\nd"), "a&lt;b &amp; &quot;c&quot;&#10;d");
-        assert_eq!(body("x\u{1}y\tz\n"), "x\\u{1}y\tz\n");
+        assert_eq!(
+            attr("a<b & \"c\"\nd\te"),
+            "a&lt;b &amp; &quot;c&quot;&#10;d&#9;e"
+        );
+        assert_eq!(body("x\u{1}y\tz\r\n"), "x\\u{1}y\tz&#13;\n");
     }
 }

@@ -131,11 +131,14 @@ impl TestResult {
         }
     }
 
-    /// The run a summary should show: the first that did not pass, or the first.
+    /// The run a summary should show: the one that explains the test's
+    /// status (the first failed run of a failed test, the first void run of
+    /// a void one), or the first run of a test that passed.
     pub fn shown(&self) -> Option<&TestRun> {
+        let status = self.status();
         self.runs
             .iter()
-            .find(|r| r.verdict.status != Status::Passed)
+            .find(|r| r.verdict.status == status)
             .or(self.runs.first())
     }
 
@@ -233,5 +236,70 @@ pub fn render(format: Format, results: &Results) -> String {
         Format::Json => json::render(results),
         Format::Junit => junit::render(results),
         Format::Gradescope => gradescope::render(results),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::LabSpec;
+
+    fn test_result(statuses: &[Status]) -> TestResult {
+        let spec = LabSpec::parse(
+            std::path::Path::new("spec.yaml"),
+            "lab: hw1\ntitle: t\nbinaries: [p]\ntests:\n  - name: x\n    description: d\n    points: 3\n    nodes: [{ name: p, run: p }]\n    steps: [{ start: p }]\n",
+        )
+        .unwrap();
+        let runs = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, &status)| TestRun {
+                run: i as u64 + 1,
+                run_seed: i as u64,
+                record: Record {
+                    test: "x".into(),
+                    seed: 0,
+                    nodes: vec![],
+                    events: vec![],
+                    datagrams: vec![],
+                    duration: Duration::ZERO,
+                    limit: Duration::ZERO,
+                },
+                verdict: Verdict {
+                    status,
+                    checks: vec![],
+                    holes: vec![],
+                },
+                replay: format!("run {}", i + 1),
+            })
+            .collect();
+        TestResult {
+            spec: spec.tests[0].clone(),
+            runs,
+        }
+    }
+
+    #[test]
+    fn a_test_scores_only_when_every_run_passed() {
+        let all = test_result(&[Status::Passed, Status::Passed]);
+        assert_eq!((all.status(), all.points()), (Status::Passed, 3));
+        let flaky = test_result(&[Status::Passed, Status::Failed]);
+        assert_eq!((flaky.status(), flaky.points()), (Status::Failed, 0));
+        let void = test_result(&[Status::Passed, Status::Void]);
+        assert_eq!((void.status(), void.points()), (Status::Void, 0));
+    }
+
+    #[test]
+    fn the_run_shown_explains_the_status() {
+        let t = test_result(&[Status::Void, Status::Failed, Status::Failed]);
+        assert_eq!(
+            t.shown().unwrap().replay,
+            "run 2",
+            "a failed test shows a failed run"
+        );
+        let t = test_result(&[Status::Passed, Status::Void]);
+        assert_eq!(t.shown().unwrap().replay, "run 2");
+        let t = test_result(&[Status::Passed, Status::Passed]);
+        assert_eq!(t.shown().unwrap().replay, "run 1");
     }
 }

@@ -58,14 +58,32 @@ impl Line {
         }
     }
 
-    /// The line without tones.
+    /// The line without tones, control characters made [`visible`].
     pub fn plain(&self) -> String {
         let mut s = " ".repeat(self.indent);
         for (_, p) in &self.parts {
-            s.push_str(p);
+            s.push_str(&visible(p));
         }
         s
     }
+}
+
+/// `text` with every control character but the tab written out as
+/// `\u{..}`: a program's output must not drive the reader's terminal
+/// (colours, cursor moves, a cleared screen).
+pub fn visible(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Lines as plain text, one per line.
@@ -329,4 +347,17 @@ pub fn datagram(record: &Record, d: &Datagram) -> String {
         record.nodes[d.to].name,
         d.bytes.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_spelt_out() {
+        assert_eq!(visible("plain\ttext"), "plain\ttext");
+        assert_eq!(visible("\u{1b}[31mred"), "\\u{1b}[31mred");
+        let l = Line::new(2, Tone::Plain, "a\u{7}b");
+        assert_eq!(l.plain(), "  a\\u{7}b");
+    }
 }

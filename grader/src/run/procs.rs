@@ -171,6 +171,7 @@ impl Proc {
 
         // Register under the lock, so that no signal handler runs between
         // the spawn and the registration and misses this group.
+        let at = rec.now();
         let pid = {
             let mut live = live();
             let pid = posix_spawn(path.as_c_str(), &actions, &attr, &argv, &envp)
@@ -181,7 +182,8 @@ impl Proc {
         drop((out_w, err_w, null));
         let mut command = vec![launch.program.display().to_string()];
         command.extend(launch.args.iter().cloned());
-        rec.event(
+        rec.event_at(
+            at,
             Some(launch.node),
             What::Started {
                 command,

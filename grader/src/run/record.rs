@@ -509,7 +509,13 @@ impl Recorder {
 
     /// Records an event now.
     pub fn event(&self, node: Option<usize>, what: What) {
-        let at = self.now();
+        self.event_at(self.now(), node, what);
+    }
+
+    /// Records an event that happened at `at` (a start is timed before the
+    /// spawn, so that the program's first datagram comes after it). The
+    /// events stay in time order.
+    pub fn event_at(&self, at: Duration, node: Option<usize>, what: What) {
         self.update(|l| {
             if let Some(n) = node {
                 match what {
@@ -522,7 +528,8 @@ impl Recorder {
                     _ => {}
                 }
             }
-            l.record.events.push(Event { at, node, what });
+            let place = l.record.events.partition_point(|e| e.at <= at);
+            l.record.events.insert(place, Event { at, node, what });
         });
     }
 

@@ -1,6 +1,6 @@
 //! Seeds: every random choice of a run follows from one number.
 //!
-//! One function, [`derive`], makes a child seed from a parent seed and a
+//! One function, [`derive()`], makes a child seed from a parent seed and a
 //! label. The run seed (`--seed`, or the clock) gives each test its seed
 //! (labelled by the test's name); a test seed gives each node its seed
 //! (the node's name) and each link of the proxy the seed of its fault

@@ -1,5 +1,5 @@
-//! Shared by the grader's integration tests: the kit's root, built
-//! programs, and `--bin-dir` folders that mix reference and broken programs.
+//! Shared by the grader's integration tests: the kit's root, the reference
+//! programs built, the non-Rust fixtures, and temporary kits.
 
 #![allow(dead_code)]
 
@@ -17,10 +17,13 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The grader, run from the kit's root, with plain output.
+/// The grader, run from the kit's root, with plain output, as a user who
+/// installed it would run it (not through the `cargo grader` alias).
 pub fn grader() -> Command {
     let mut c = Command::cargo_bin("grader").expect("the grader binary");
-    c.current_dir(root()).env("NO_COLOR", "1");
+    c.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO");
     c
 }
 
@@ -43,10 +46,11 @@ pub fn hw1_solution() -> &'static Path {
     DIR.get_or_init(|| cargo_build(&root().join("solutions/hw1-udp-echo")))
 }
 
-/// Where the deliberately broken programs are built.
-pub fn fixtures() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| cargo_build(&root().join("grader/tests/fixtures")))
+/// A lab written in another language, kept beside the reference solution
+/// (so it is never handed out): `hw1-python` (a correct hw1) or
+/// `hw1-course` (the course's C programs, imitated).
+pub fn other_language(name: &str) -> PathBuf {
+    root().join("solutions").join(name)
 }
 
 /// A fresh empty directory for one test, removed when dropped.
@@ -67,19 +71,34 @@ impl Drop for TempDir {
     }
 }
 
-/// A `--bin-dir` for hw1: the reference server and client, except that
-/// `replace` swaps in fixtures, e.g. `[("client", "client-no-retransmit")]`.
-pub fn hw1_bin_dir(name: &str, replace: &[(&str, &str)]) -> TempDir {
+/// A kit in a temporary directory whose lab hw1 has `spec` as its spec.
+pub fn kit_with_spec(name: &str, spec: &str) -> TempDir {
     let dir = TempDir::new(name);
-    for role in ["server", "client"] {
-        let src = match replace.iter().find(|(r, _)| *r == role) {
-            Some((_, fixture)) => fixtures().join(fixture),
-            None => hw1_solution().join(role),
-        };
-        std::fs::copy(&src, dir.0.join(role))
-            .unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
-    }
+    let lab = dir.0.join("labs/hw1-udp-echo");
+    std::fs::create_dir_all(&lab).unwrap();
+    std::fs::write(lab.join("spec.yaml"), spec).unwrap();
     dir
+}
+
+/// The text of hw1's spec.
+pub fn hw1_spec() -> String {
+    std::fs::read_to_string(root().join("labs/hw1-udp-echo/spec.yaml")).unwrap()
+}
+
+/// hw1's spec with only the tests called `keep`, in their order.
+pub fn hw1_spec_with(keep: &[&str]) -> String {
+    let text = hw1_spec();
+    let (head, tests) = text.split_once("\ntests:\n").expect("a tests: list");
+    let mut out = format!("{head}\ntests:\n");
+    for block in tests.split("\n  - name: ").skip(1) {
+        let name = block.lines().next().unwrap_or("").trim();
+        if keep.contains(&name) {
+            out.push_str("\n  - name: ");
+            out.push_str(block.trim_end());
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Runs the grader and returns (exit code, stdout, stderr).

@@ -1,0 +1,92 @@
+//! What a run recorded reaches the report: `-v` prints the timeline of a
+//! failing test, every datagram with its fate, the rule that decided it,
+//! and the programs' starts, signals and exits.
+
+mod common;
+use common::{grader, hw1_solution, hw1_spec_with, kit_with_spec, run};
+
+/// `-v` under a failure shows the datagrams a rule dropped, and process events.
+#[test]
+fn the_verbose_timeline_shows_fates_rules_and_processes() {
+    // The real `loss` test, with an expectation the solution cannot meet,
+    // so that it fails and prints its timeline.
+    let spec = hw1_spec_with(&["loss"]).replacen(
+        "      server:\n        exit: 0",
+        "      server:\n        exit: 3",
+        1,
+    );
+    let kit = kit_with_spec("timeline", &spec);
+    let (code, out, err) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "-t", "loss", "--seed", "4", "-v", "--bin-dir"])
+        .arg(hw1_solution()));
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("server ended with exit code 0; expected exit code 3"),
+        "{out}"
+    );
+    assert!(out.contains("timeline ("), "{out}");
+    assert!(
+        out.contains("client -> server  33 bytes  Type: READ_REQ Key: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("[dropped by rule 1]"),
+        "the first request is dropped by rule 1:\n{out}"
+    );
+    assert!(
+        out.contains("[dropped by rule 2]"),
+        "the first reply to request 2 by rule 2:\n{out}"
+    );
+    assert!(out.contains("server started: "), "{out}");
+    assert!(out.contains("bound UDP port"), "{out}");
+    assert!(out.contains("the grader sent SIGINT to server"), "{out}");
+    assert!(out.contains("client exited: exit code 0"), "{out}");
+}
+
+/// Without `-v`, the report only says how many datagrams there were.
+#[test]
+fn without_verbose_the_datagrams_are_counted() {
+    let spec = hw1_spec_with(&["echo"]).replacen("min: 5, max: 5 }", "min: 6, max: 6 }", 1);
+    let kit = kit_with_spec("quiet", &spec);
+    let (code, out, _) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "--seed", "4", "--bin-dir"])
+        .arg(hw1_solution()));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("client sent 5 READ_REQs to server; expected exactly 6"),
+        "{out}"
+    );
+    assert!(
+        out.contains("wire: add -v to see the 10 datagrams on the wire"),
+        "{out}"
+    );
+    assert!(!out.contains("timeline ("), "{out}");
+}
+
+/// Alike failures collapse: the first three in full, then a count.
+#[test]
+fn alike_failures_collapse() {
+    let spec = hw1_spec_with(&["echo"]).replacen(
+        "reply: READ_REP, value: DDDCCCCBBBBAAAA }",
+        "reply: READ_REP, value: WRONGVALUE }",
+        1,
+    );
+    let kit = kit_with_spec("alike", &spec);
+    let (code, out, _) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "--seed", "5", "--bin-dir"])
+        .arg(hw1_solution()));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out.matches("with value `DDDCCCCBBBBAAAA`; expected `WRONGVALUE`")
+            .count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains("... and 2 more like it"), "{out}");
+}
