@@ -70,6 +70,29 @@ impl Replay {
     }
 }
 
+/// Loads a lab's spec, which must say the lab's own id in `lab:`.
+///
+/// # Errors
+/// A [`crate::spec::SpecError`]: the spec's own, or a `lab:` that is not
+/// the id of the directory it lives in.
+pub fn load_spec(lab: &Lab) -> Result<LabSpec, crate::spec::SpecError> {
+    let spec = LabSpec::load(&lab.spec_path)?;
+    if spec.lab != lab.id {
+        let text = std::fs::read_to_string(&lab.spec_path).unwrap_or_default();
+        let (line, column) = crate::spec::locate(&text, None, "lab:", 0);
+        return Err(crate::spec::SpecError {
+            file: lab.spec_path.clone(),
+            line,
+            column,
+            message: format!(
+                "`lab: {}`, but the spec is lab {}'s (its directory starts with `{}-`)",
+                spec.lab, lab.id, lab.id
+            ),
+        });
+    }
+    Ok(spec)
+}
+
 /// Loads a lab's spec and gets its programs.
 ///
 /// # Errors
@@ -80,7 +103,7 @@ pub fn prepare(
     lab: &Lab,
     source: &Source,
 ) -> anyhow::Result<(LabSpec, Result<Programs, String>)> {
-    let spec = LabSpec::load(&lab.spec_path)?;
+    let spec = load_spec(lab)?;
     let programs = build(kit, lab, &spec, source)?;
     Ok((spec, programs))
 }
@@ -244,7 +267,7 @@ fn grade_lab(
     term: Terminal,
     several: bool,
 ) -> anyhow::Result<Option<LabResult>> {
-    let spec = LabSpec::load(&lab.spec_path)?;
+    let spec = load_spec(lab)?;
     let tests = spec.select(opts.test.as_deref());
     if opts.test.is_some() && tests.is_empty() && several {
         return Ok(None);

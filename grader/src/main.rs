@@ -146,7 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Schema) => unreachable!("handled above"),
         Some(Command::List) => {
             for lab in kit.labs()? {
-                let spec = grader::spec::LabSpec::load(&lab.spec_path)?;
+                let spec = grade::load_spec(&lab)?;
                 let points: u32 = spec.tests.iter().map(|t| t.points).sum();
                 grader::out!(
                     "{}  {}  ({}, {points} points)",

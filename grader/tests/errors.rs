@@ -116,6 +116,53 @@ fn a_bad_rule_is_a_spec_error() {
     assert!(err.contains("a `delay` rule needs `by`"), "{err}");
 }
 
+/// A spec must say the lab it belongs to: `lab:` is its directory's id.
+#[test]
+fn a_spec_of_another_lab_is_refused() {
+    let spec = hw1_spec().replacen("\nlab: hw1\n", "\nlab: hw2\n", 1);
+    let (code, err) = spec_error("lab", &spec);
+    assert_eq!(code, 2, "{err}");
+    let want = format!(
+        "spec.yaml:{}:1: `lab: hw2`, but the spec is lab hw1's",
+        line_of(&spec, "lab: hw2")
+    );
+    assert!(err.contains(&want), "expected `{want}` in:\n{err}");
+}
+
+/// Mistakes a script would only meet at run time are refused when the spec loads.
+#[test]
+fn script_mistakes_are_refused_when_the_spec_loads() {
+    let base = hw1_spec_with(&["malformed-datagrams", "gives-up", "idle-cpu"]);
+    for (from, to, message) in [
+        (
+            "text: \"hello\" }",
+            "text: \"hello\", len: 3 }",
+            "`len` cuts a record built from `type`; `hex` and `text` are sent whole",
+        ),
+        (
+            "key: AAAAAAAAAAAAAAB,",
+            "key: AAAAAAAAAAAAAAAAAAAB,",
+            "`AAAAAAAAAAAAAAAAAAAB` is 20 bytes long: a key or value holds at most 15 bytes",
+        ),
+        (
+            "as: r0 }",
+            "as: \"r 0\" }",
+            "`as: r 0`: a name is letters, digits, `_` and `-`",
+        ),
+        (
+            "      - stop: server\n    expect:\n      server: { exit: 0 }",
+            "      - stop: server\n      - signal: { node: server, signal: SIGTERM }\n    expect:\n      server: { exit: 0 }",
+            "the step `signal` acts on `server`, which has already ended by this step",
+        ),
+    ] {
+        let spec = base.replacen(from, to, 1);
+        assert_ne!(spec, base, "{from}");
+        let (code, err) = spec_error("script", &spec);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(message), "expected `{message}` in:\n{err}");
+    }
+}
+
 /// Invalid YAML is reported with its place too.
 #[test]
 fn broken_yaml_is_located() {
@@ -217,7 +264,7 @@ fn list_shows_the_tests() {
 #[test]
 fn a_lab_that_does_not_build_shows_the_compiler_error() {
     let spec = hw1_spec();
-    let tests = spec.matches("\n  - name: ").count();
+    let tests = common::hw1_tests();
     let kit = kit_with_spec("nobuild", &spec);
     let lab = kit.0.join("labs/hw1-udp-echo");
     std::fs::write(

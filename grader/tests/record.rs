@@ -90,3 +90,26 @@ fn alike_failures_collapse() {
     );
     assert!(out.contains("... and 2 more like it"), "{out}");
 }
+
+/// Waiting for datagrams from a program ends as soon as it has exited,
+/// not at the test's time limit.
+#[test]
+fn waiting_for_datagrams_ends_when_the_sender_exits() {
+    // The real `client-stopped` test, with a client that sends nothing.
+    let spec = hw1_spec_with(&["client-stopped"]).replacen(
+        "--timeout-ms, \"5000\"]",
+        "--count, \"0\"]",
+        1,
+    );
+    let kit = kit_with_spec("sender-gone", &spec);
+    let (code, out, _) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "--seed", "6", "--bin-dir"])
+        .arg(hw1_solution()));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("client sent 0 READ_REQs to server; the test waited for 2, until it exited (exit code 0)"),
+        "{out}"
+    );
+}

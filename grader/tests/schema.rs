@@ -90,3 +90,26 @@ fn the_schema_refuses_a_misshapen_spec() {
         assert!(validate(&bad).is_err(), "the schema accepts `{to}`");
     }
 }
+
+/// The complete example of `specs/spec-format.md` follows the schema, and
+/// the reference solution passes it, so the page cannot drift from the code.
+#[test]
+fn the_example_of_the_spec_format_page_works() {
+    let page = std::fs::read_to_string(root().join("specs/spec-format.md")).unwrap();
+    let example = page
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```").map(|(yaml, _)| yaml))
+        .find(|yaml| yaml.starts_with("# yaml-language-server:") && yaml.contains("\nlab: hw1\n"))
+        .expect("the page's complete example");
+    if let Err(e) = validate(example) {
+        panic!("the example does not follow the schema:\n{e}");
+    }
+    let kit = common::kit_with_spec("format-example", example);
+    let (code, out, err) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "--seed", "2", "--bin-dir"])
+        .arg(common::hw1_solution()));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+}

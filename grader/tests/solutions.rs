@@ -1,12 +1,12 @@
 //! The reference solutions pass every test, and `grader check` holds.
 
 mod common;
-use common::{grader, hw1_spec, root, run};
+use common::{grader, root, run};
 
 /// `grader hw1 --solutions` passes every test, scores every point, and exits 0.
 #[test]
 fn the_hw1_solution_passes_every_test() {
-    let tests = hw1_spec().matches("\n  - name: ").count();
+    let tests = common::hw1_tests();
     let (code, out, err) = run(grader().args(["hw1", "--solutions", "--seed", "11"]));
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(

@@ -15,7 +15,7 @@
 use colored::Colorize;
 
 use crate::check::{Status, Verdict};
-use crate::grade::{in_parallel, prepare, run_all, run_one};
+use crate::grade::{in_parallel, load_spec, prepare, run_all, run_one};
 use crate::kit::{self, Kit, Lab, Source};
 use crate::report::text;
 use crate::run::record::Record;
@@ -65,7 +65,7 @@ pub fn check(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::R
     crate::out!("checking the kit at {} (seed {seed})", kit.root.display());
     for lab in labs {
         let id = lab.id.as_str();
-        let spec = match LabSpec::load(&lab.spec_path) {
+        let spec = match load_spec(&lab) {
             Ok(s) => {
                 c.record(
                     id,

@@ -460,7 +460,7 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
     let mut out = Vec::new();
     let name = |i: usize| record.nodes[i].name.as_str();
     let limit = test_limit(record);
-    for (node, _, (index, problem)) in record.events_where(|w| match w {
+    for (node, failed_at, (index, problem)) in record.events_where(|w| match w {
         What::StepFailed { index, problem } => Some((*index, problem.clone())),
         _ => None,
     }) {
@@ -533,9 +533,16 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 count,
                 seen,
             } => {
-                let what = kind.map_or("datagrams".to_string(), |k| format!("{}s", k.name()));
+                let s = if *seen == 1 { "" } else { "s" };
+                let what = kind.map_or(format!("datagram{s}"), |k| format!("{}{s}", k.name()));
+                let until = match record.exit_of(*from) {
+                    Some((_, status, _)) if failed_at < record.limit => {
+                        format!("it exited ({status})")
+                    }
+                    _ => format!("the test's time limit ({limit}) passed"),
+                };
                 Failure::new(format!(
-                    "{} sent {seen} {what} to {}; the test waited for {count}",
+                    "{} sent {seen} {what} to {}; the test waited for {count}, until {until}",
                     name(*from),
                     name(*to)
                 ))
@@ -728,8 +735,11 @@ fn transcript_vars(record: &Record, i: usize) -> transcript::Vars {
     if let Some(p) = node.port {
         v.insert("port".into(), p.to_string());
     }
-    for other in &record.nodes {
+    for (j, other) in record.nodes.iter().enumerate() {
         v.insert(format!("seed:{}", other.name), other.seed.to_string());
+        if let Some(face) = node.faces.get(j) {
+            v.insert(format!("peer:{}", other.name), face.to_string());
+        }
     }
     v
 }

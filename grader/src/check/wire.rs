@@ -251,7 +251,7 @@ pub fn rules(test: &TestSpec, record: &Record) -> Vec<Check> {
                             "the network rule `{rule}` found {fired} of the {need} datagram(s) it names: this run never exercised the fault the test is about"
                         ))
                     }
-                    .note("the run is void: it neither passes nor fails; the other checks say why the datagrams never came"),
+                    .note("the run is void: it neither passes nor fails; run the test again, and if it is void every time, the program never sends what the rule names"),
                 )
             }
         })
@@ -286,6 +286,7 @@ mod tests {
             script: false,
             seed: 0,
             port: None,
+            faces: vec![],
             stdout: vec![],
             stderr: vec![],
         };

@@ -99,6 +99,7 @@ pub fn run_test(
                 script: node.is_script(),
                 seed,
                 port,
+                faces: Vec::new(),
                 stdout: Vec::new(),
                 stderr: Vec::new(),
             })
@@ -133,6 +134,11 @@ pub fn run_test(
     let faces: Vec<Vec<u16>> = (0..n)
         .map(|i| (0..n).map(|j| net.face_port(i, j)).collect())
         .collect();
+    rec.update(|l| {
+        for (node, f) in l.record.nodes.iter_mut().zip(&faces) {
+            node.faces = f.clone();
+        }
+    });
     let vars: Vec<Vars> = (0..n)
         .map(|i| {
             let mut v = Vars::new();
@@ -350,7 +356,14 @@ impl Run<'_> {
                         .filter(|d| kind.is_none_or(|k| d.kind() == Some(k.0)))
                         .count()
                 };
-                if self.wait(None, |l| seen(l) >= *count)? {
+                // A program that has exited sends nothing more: once the
+                // proxy has read what it sent, the wait is over.
+                let program = !self.test.nodes[f].is_script();
+                self.wait(None, |l| seen(l) >= *count || (program && !l.alive[f]))?;
+                if self.rec.read(|l| seen(l) < *count && !l.alive[f]) {
+                    self.net.settle(&self.rec, self.deadline);
+                }
+                if self.rec.read(|l| seen(l) >= *count) {
                     Ok(())
                 } else {
                     Err(Stop::Failed(Problem::NotSent {

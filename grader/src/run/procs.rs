@@ -377,6 +377,7 @@ mod tests {
                 script: false,
                 seed: 1,
                 port: None,
+                faces: vec![],
                 stdout: vec![],
                 stderr: vec![],
             }],

@@ -39,7 +39,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -84,6 +84,7 @@ pub struct Network {
     ports: Vec<u16>,
     control: Arc<Mutex<Control>>,
     stop: Arc<AtomicBool>,
+    settle: Arc<AtomicU64>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
@@ -205,15 +206,17 @@ impl Network {
             pending: BinaryHeap::new(),
             seq: 0,
         };
-        let stop2 = Arc::clone(&stop);
+        let settle = Arc::new(AtomicU64::new(0));
+        let (stop2, settle2) = (Arc::clone(&stop), Arc::clone(&settle));
         let thread = std::thread::Builder::new()
             .name("proxy".into())
-            .spawn(move || state.run(&wake_rx, &stop2))?;
+            .spawn(move || state.run(&wake_rx, &stop2, &settle2))?;
         Ok(Network {
             n,
             ports,
             control,
             stop,
+            settle,
             wake,
             thread: Some(thread),
         })
@@ -240,6 +243,15 @@ impl Network {
             .unwrap_or_else(|e| e.into_inner())
             .partitions
             .clear();
+    }
+
+    /// Waits until the proxy has read every datagram that has reached its
+    /// faces so far (by `deadline`): after it, the record holds everything
+    /// a program that has exited ever sent. Returns whether it settled.
+    pub fn settle(&self, rec: &Recorder, deadline: Instant) -> bool {
+        let ticket = self.settle.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = nix::unistd::write(&self.wake, &[1]);
+        rec.wait_until(deadline, |l| l.settled >= ticket)
     }
 
     /// Stops the proxy: datagrams still held by a delay are not delivered.
@@ -275,9 +287,10 @@ struct Proxy {
 
 impl Proxy {
     /// Blocks in poll(2) until a face is readable, the next delayed
-    /// datagram is due, or the test stops the network.
-    fn run(&mut self, wake: &OwnedFd, stop: &AtomicBool) {
+    /// datagram is due, or the test wakes it (to stop, or to settle).
+    fn run(&mut self, wake: &OwnedFd, stop: &AtomicBool, settle: &AtomicU64) {
         let mut buf = vec![0u8; 65536];
+        let mut settled = 0;
         while !stop.load(Ordering::SeqCst) {
             let timeout = match self.pending.peek() {
                 Some(Reverse(p)) => {
@@ -299,6 +312,12 @@ impl Proxy {
                     Err(_) => break,
                     Ok(_) => {}
                 }
+                if fds[self.faces.len()]
+                    .revents()
+                    .is_some_and(|r| !r.is_empty())
+                {
+                    let _ = nix::unistd::read(wake, &mut [0u8; 64]);
+                }
                 fds[..self.faces.len()]
                     .iter()
                     .enumerate()
@@ -310,6 +329,17 @@ impl Proxy {
                 while let Ok((len, src)) = self.faces[k].socket.recv_from(&mut buf) {
                     self.forward(k, src, buf[..len].to_vec());
                 }
+            }
+            let asked = settle.load(Ordering::SeqCst);
+            if asked > settled {
+                // Read whatever is waiting on any face, then answer.
+                for k in 0..self.faces.len() {
+                    while let Ok((len, src)) = self.faces[k].socket.recv_from(&mut buf) {
+                        self.forward(k, src, buf[..len].to_vec());
+                    }
+                }
+                settled = asked;
+                self.rec.update(|l| l.settled = asked);
             }
             self.deliver_due();
         }
@@ -352,10 +382,10 @@ impl Proxy {
             let c = self.control.lock().unwrap_or_else(|e| e.into_inner());
             c.partitions.contains(&(from.min(to), from.max(to)))
         };
-        let rule = match dest {
-            Some(_) if !cut => self.rule_for(from, to, &bytes),
-            _ => None,
-        };
+        // Every datagram of the link counts for its rules; a rule decides
+        // only one that can be delivered at all.
+        let named = self.rule_for(from, to, &bytes);
+        let rule = named.filter(|_| dest.is_some() && !cut);
         let mut extra = Duration::ZERO;
         let fate = match (dest, rule.map(|r| &self.rules[r].2)) {
             (None, _) => Fate::Undeliverable,
@@ -435,6 +465,7 @@ mod tests {
                 script: false,
                 seed: 0,
                 port: None,
+                faces: vec![],
                 stdout: vec![],
                 stderr: vec![],
             })
@@ -664,6 +695,23 @@ mod tests {
         let d = &finish(net, &rec).datagrams[0];
         assert_eq!(d.delays, [Duration::from_millis(150)]);
         assert!(d.delivered[0] >= d.sent + Duration::from_millis(150));
+    }
+
+    #[test]
+    fn settling_reads_everything_already_sent() {
+        let (_server, client, net, rec) = pair(Faults::default(), 1, vec![]);
+        for i in 0..50u8 {
+            client
+                .send_to(&[i], ("127.0.0.1", net.face_port(1, 0)))
+                .unwrap();
+        }
+        // No waiting on the record: settling alone makes it complete.
+        assert!(net.settle(&rec, Instant::now() + Duration::from_secs(5)));
+        assert_eq!(rec.read(|l| l.record.datagrams.len()), 50);
+        assert!(
+            net.settle(&rec, Instant::now() + Duration::from_secs(5)),
+            "twice"
+        );
     }
 
     #[test]

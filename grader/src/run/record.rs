@@ -60,6 +60,9 @@ pub struct NodeRecord {
     pub seed: u64,
     /// Its own port, if it has one (a listening program, a scripted node).
     pub port: Option<u16>,
+    /// `faces[j]`: the port of the proxy through which it reaches node j
+    /// (what `{peer:NAME}` stands for).
+    pub faces: Vec<u16>,
     /// What it printed on stdout.
     pub stdout: Vec<Line>,
     /// What it printed on stderr.
@@ -419,6 +422,9 @@ pub struct Live {
     pub may_start: Vec<bool>,
     /// The test is ending: scripts must stop.
     pub ending: bool,
+    /// How many requests to settle the proxy has answered (see
+    /// [`super::proxy::Network::settle`]).
+    pub settled: u64,
     /// Datagrams the scripted nodes bound with `as` (`r0.key` and so on),
     /// shared by every scripted node of the test.
     pub bindings: std::collections::BTreeMap<String, String>,
@@ -474,6 +480,7 @@ impl Recorder {
                 alive: vec![false; n],
                 may_start: vec![true; n],
                 ending: false,
+                settled: 0,
                 bindings: std::collections::BTreeMap::new(),
             }),
             changed: Condvar::new(),
@@ -613,6 +620,7 @@ mod tests {
             script: false,
             seed: 1,
             port: None,
+            faces: vec![],
             stdout: Vec::new(),
             stderr: Vec::new(),
         }

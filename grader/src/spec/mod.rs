@@ -184,9 +184,14 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
-    /// Whether the node binds a port of its own that the grader allocates.
+    /// Whether the node binds a port of its own that the grader allocates:
+    /// a scripted node, or a program with `{port}` in its arguments.
     pub fn listens(&self) -> bool {
-        self.script.is_some() || self.args.iter().any(|a| a.contains("{port}"))
+        self.script.is_some()
+            || self
+                .args
+                .iter()
+                .any(|a| pattern::parse(a).is_ok_and(|t| pattern::names(&t).any(|n| n == "port")))
     }
 
     /// Whether the grader plays this node.
@@ -346,7 +351,9 @@ impl fmt::Display for Rule {
 /// The datagrams a rule names, on one link.
 ///
 /// Datagrams are counted per link, among those of `type` (all of them
-/// without it), every one sent, lost ones included.
+/// without it), every one sent, lost ones included. A rule decides the
+/// fate of a datagram it names unless a partition or an unknown address
+/// already has.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleMatch {
@@ -366,8 +373,9 @@ pub struct RuleMatch {
     /// its replies).
     #[serde(default)]
     pub request: Option<Vec<usize>>,
-    /// With `request`: only the Nth datagram with that key, from 1:
-    /// `copy: [1]` is the first try of a request, or the first reply to it.
+    /// Only the Nth datagram with its key, from 1: `copy: [1]` is the
+    /// first try of a request, or the first reply to it. With `request`,
+    /// of those keys only; without, of every key.
     #[serde(default)]
     pub copy: Option<Vec<usize>>,
     /// For `delay`: how much later the datagram arrives.
@@ -780,12 +788,18 @@ impl Dur {
     /// # Errors
     /// A message naming the accepted forms.
     pub fn parse(s: &str) -> Result<Dur, String> {
-        let s = s.trim();
         let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
             Some(i) => s.split_at(i),
             None => (s, ""),
         };
-        let n: f64 = num.trim().parse().map_err(|_| bad_duration(s))?;
+        // Exactly what the JSON Schema says: digits, perhaps a fraction,
+        // and the unit right after, nothing else.
+        let (whole, fraction) = num.split_once('.').unwrap_or((num, "1"));
+        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || !digits(fraction) {
+            return Err(bad_duration(s));
+        }
+        let n: f64 = num.parse().map_err(|_| bad_duration(s))?;
         let secs = match unit {
             "ms" => n / 1000.0,
             "s" => n,
@@ -958,7 +972,25 @@ pub fn locate(
         }
     }
     let mut left = occurrence;
+    // Prose (a description, a hint) often names a node or a step: the
+    // place meant is never there, so it is not searched.
+    let mut prose_below: Option<usize> = None;
     for (i, line) in text.lines().enumerate().skip(start_line) {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(key_indent) = prose_below {
+            if line.trim().is_empty() || indent > key_indent {
+                continue;
+            }
+            prose_below = None;
+        }
+        let field = line.trim_start().trim_start_matches("- ");
+        if field.starts_with("description:") || field.starts_with("hint:") {
+            let value = field.split_once(':').map_or("", |(_, v)| v.trim());
+            if value.starts_with(['>', '|']) || value.is_empty() {
+                prose_below = Some(indent);
+            }
+            continue;
+        }
         let mut from = 0;
         while let Some(c) = line[from..].find(needle) {
             if left == 0 {
@@ -1015,6 +1047,9 @@ tests:
         let t = &s.tests[0];
         assert!(t.node("server").unwrap().listens());
         assert!(!t.node("client").unwrap().listens());
+        let escaped =
+            parse(&MINIMAL.replace("args: [\"{port}\"]", "args: ['\\{port\\}']")).unwrap();
+        assert!(!escaped.tests[0].node("server").unwrap().listens());
         assert_eq!(t.steps.len(), 4);
         assert_eq!(s.timeout, Dur(Duration::from_secs(10)));
         assert_eq!(t.expect["client"].exit, Some(ExitExpect::Code(0)));
@@ -1036,6 +1071,18 @@ tests:
         let e = parse(&text).unwrap_err();
         assert_eq!(e.line, Some(18));
         assert!(e.message.contains("unknown variant `halt`"), "{e}");
+    }
+
+    #[test]
+    fn locations_skip_descriptions_and_hints() {
+        let text = MINIMAL
+            .replace(
+                "description: the client gets its replies",
+                "description: the sever answers",
+            )
+            .replace("- stop: server", "- stop: sever");
+        let e = parse(&text).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(18), Some(15)), "{e}");
     }
 
     #[test]
@@ -1082,6 +1129,9 @@ tests:
         assert_eq!(Dur::parse("1m").unwrap().0, Duration::from_secs(60));
         assert!(Dur::parse("5").is_err());
         assert!(Dur::parse("-1s").is_err());
+        for loose in [".5s", "2 s", " 2s", "1.s", "1e3ms", "2sec"] {
+            assert!(Dur::parse(loose).is_err(), "{loose}");
+        }
         assert_eq!(Dur::parse("2s").unwrap().to_string(), "2s");
     }
 

@@ -102,13 +102,16 @@ fn test(t: &TestSpec, binaries: &[String]) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> {
-    if n.name.is_empty()
-        || !n
-            .name
-            .chars()
+/// Letters, digits, `_` and `-`, at least one: what a node or a binding
+/// may be called, so that `{peer:NAME}` and `{NAME.key}` can name it.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
+}
+
+fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> {
+    if !is_name(&n.name) {
         return Err(at(
             &n.name,
             format!(
@@ -230,6 +233,7 @@ fn script(t: &TestSpec, n: &NodeSpec, steps: &[ScriptStep]) -> Result<(), Invali
                 }
                 for text in [&r.key, &r.value].into_iter().flatten() {
                     placeholders(text, &value)?;
+                    fits(text)?;
                 }
                 if let Some(m) = &r.meanwhile {
                     if m.every.0.is_zero() {
@@ -238,7 +242,7 @@ fn script(t: &TestSpec, n: &NodeSpec, steps: &[ScriptStep]) -> Result<(), Invali
                     send(t, n, &m.send, &value)?;
                 }
                 if let Some(b) = &r.bind {
-                    if b.is_empty() || b.contains(['.', '{', '}', ':']) {
+                    if !is_name(b) {
                         return Err(at(
                             b,
                             format!("`as: {b}`: a name is letters, digits, `_` and `-`"),
@@ -290,16 +294,39 @@ fn send(
     if let Some(h) = &s.hex {
         parse_hex(h).map_err(|m| at(h, m))?;
     }
-    if let Some(len) = s.len
-        && len > handout::RECORD_LEN
-    {
-        return Err(at(
-            &format!("len: {len}"),
-            format!("`len` is at most {} (a whole record)", handout::RECORD_LEN),
-        ));
+    if let Some(len) = s.len {
+        if raw > 0 {
+            return Err(at(
+                &format!("len: {len}"),
+                "`len` cuts a record built from `type`; `hex` and `text` are sent whole".into(),
+            ));
+        }
+        if len > handout::RECORD_LEN {
+            return Err(at(
+                &format!("len: {len}"),
+                format!("`len` is at most {} (a whole record)", handout::RECORD_LEN),
+            ));
+        }
     }
     for text in [&s.key, &s.value].into_iter().flatten() {
         placeholders(text, value)?;
+        fits(text)?;
+    }
+    Ok(())
+}
+
+/// A key or value without placeholders must fit in a record's field.
+fn fits(text: &str) -> Result<(), Invalid> {
+    let literal = pattern::parse(text).is_ok_and(|t| pattern::names(&t).next().is_none());
+    if literal && (text.len() > handout::MAX_TEXT_LEN || text.contains('\0')) {
+        return Err(at(
+            text,
+            format!(
+                "`{text}` is {} bytes long: a key or value holds at most {} bytes",
+                text.len(),
+                handout::MAX_TEXT_LEN
+            ),
+        ));
     }
     Ok(())
 }
@@ -399,6 +426,16 @@ fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
                 _ => Ok(()),
             }
         };
+        // Signals, pauses and measures need a program that still runs.
+        let require_running = |name: &str, verb: &str| -> Result<(), Invalid> {
+            require_started(name, verb)?;
+            match life[name] {
+                Life::Ended => Err(fail(format!(
+                    "the step `{verb}` acts on `{name}`, which has already ended by this step"
+                ))),
+                _ => Ok(()),
+            }
+        };
         match s {
             Step::Start(n) => {
                 known(t, n)?;
@@ -434,20 +471,20 @@ fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
             }
             Step::Kill(n) => {
                 program(t, n, "`kill`")?;
-                require_started(n, "kill")?;
+                require_running(n, "kill")?;
                 life.insert(n, Life::Ended);
             }
             Step::Signal { node, .. } => {
                 program(t, node, "`signal`")?;
-                require_started(node, "signal")?;
+                require_running(node, "signal")?;
             }
             Step::Pause(n) | Step::Resume(n) => {
                 program(t, n, "`pause` and `resume`")?;
-                require_started(n, "pause/resume")?;
+                require_running(n, "pause/resume")?;
             }
             Step::Idle { node, window, .. } => {
                 program(t, node, "`idle`")?;
-                require_started(node, "idle")?;
+                require_running(node, "idle")?;
                 if window.0.is_zero() {
                     return Err(fail("`idle` needs a window longer than 0".into()));
                 }

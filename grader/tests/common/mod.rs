@@ -85,6 +85,11 @@ pub fn hw1_spec() -> String {
     std::fs::read_to_string(root().join("labs/hw1-udp-echo/spec.yaml")).unwrap()
 }
 
+/// How many tests hw1's spec has.
+pub fn hw1_tests() -> usize {
+    hw1_spec().matches("\n  - name: ").count()
+}
+
 /// hw1's spec with only the tests called `keep`, in their order.
 pub fn hw1_spec_with(keep: &[&str]) -> String {
     let text = hw1_spec();
