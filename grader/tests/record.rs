@@ -113,3 +113,24 @@ fn waiting_for_datagrams_ends_when_the_sender_exits() {
         "{out}"
     );
 }
+
+/// A run cut short reports its cause alone: not the peer the end of the
+/// test interrupted, nor the program the grader had to kill.
+#[test]
+fn a_run_cut_short_reports_its_cause_alone() {
+    let spec = "lab: hw1\ntitle: UDP echo\nbinaries: [server, client]\ntests:\n  - name: cut\n    description: a silent server; a client that never retransmits hangs\n    timeout: 1s\n    nodes:\n      - name: server\n        script:\n          - recv: { from: client, type: READ_REQ }\n          - silence: { for: 5s }\n      - name: client\n        run: client\n        args: [\"{peer:server}\", --seed, \"{seed}\"]\n    steps:\n      - start: server\n      - start: client\n      - wait_exit: client\n      - wait_exit: server\n    expect:\n      client: { exit: 0, stdout: [\"Request ID: 0\"] }\n";
+    let kit = kit_with_spec("cut-short", spec);
+    let (code, out, _) = run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .args(["hw1", "--seed", "7", "--bin-dir"])
+        .arg(common::other_language("hw1-course")));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("client did not exit within the test's time limit (1s)"),
+        "{out}"
+    );
+    assert!(!out.contains("had not finished its script"), "{out}");
+    assert!(!out.contains("still running"), "{out}");
+    assert!(!out.contains("differs at line"), "{out}");
+}

@@ -259,24 +259,24 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
             holes: holes.into_iter().map(|(_, h)| h).collect(),
         };
     }
+    // A run cut short (a step that could not be carried out, a scripted
+    // peer that failed) says nothing about a program the grader then had
+    // to kill, or a peer the end of the test interrupted: their exit
+    // status, transcript or unfinished script would only repeat the cause.
+    let cut_short = record.events.iter().any(|e| match &e.what {
+        What::StepFailed { .. } => true,
+        What::ScriptEnded { error: Some(e) } => e.actual != script::ENDED,
+        _ => false,
+    });
     let mut checks = Vec::new();
     for (i, node) in record.nodes.iter().enumerate() {
         if node.script {
-            checks.extend(scripted(record, i));
+            checks.extend(scripted(record, i, cut_short));
         } else if record.started(i) {
             checks.extend(program(record, i));
         }
     }
     checks.extend(steps(test, record));
-    // A run cut short (a step that could not be carried out, a scripted
-    // peer that failed) says nothing about a program the grader then had
-    // to kill: its exit status and transcript would only repeat the cause.
-    let cut_short = record.events.iter().any(|e| {
-        matches!(
-            &e.what,
-            What::StepFailed { .. } | What::ScriptEnded { error: Some(_) }
-        )
-    });
     for (i, node) in test.nodes.iter().enumerate() {
         let killed = record
             .events
@@ -415,8 +415,9 @@ fn bytes(n: usize) -> String {
     }
 }
 
-/// A scripted peer's result.
-fn scripted(record: &Record, i: usize) -> Vec<Check> {
+/// A scripted peer's result; one that the end of a run cut short
+/// interrupted is not judged.
+fn scripted(record: &Record, i: usize, cut_short: bool) -> Vec<Check> {
     let name = record.nodes[i].name.as_str();
     let ended = record.events_where(|w| match w {
         What::ScriptEnded { error } => Some(error.clone()),
@@ -427,6 +428,7 @@ fn scripted(record: &Record, i: usize) -> Vec<Check> {
         .map(|(_, at, e)| (at, e))
         .next();
     match error {
+        Some((_, Some(e))) if cut_short && e.actual == script::ENDED => Vec::new(),
         Some((at, Some(e))) => vec![fail(
             Kind::Script,
             Some(name),
