@@ -281,15 +281,7 @@ mod tests {
     }
 
     fn record(log: Vec<Datagram>) -> Record {
-        let node = |name: &str| NodeRecord {
-            name: name.into(),
-            script: false,
-            seed: 0,
-            port: None,
-            faces: vec![],
-            stdout: vec![],
-            stderr: vec![],
-        };
+        let node = NodeRecord::new;
         Record {
             test: "t".into(),
             seed: 0,

@@ -95,13 +95,10 @@ pub fn run_test(
             .zip(&seeds)
             .zip(&homes)
             .map(|((node, &seed), &port)| NodeRecord {
-                name: node.name.clone(),
                 script: node.is_script(),
                 seed,
                 port,
-                faces: Vec::new(),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
+                ..NodeRecord::new(&node.name)
             })
             .collect(),
     );

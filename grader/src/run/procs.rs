@@ -41,7 +41,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -356,32 +355,14 @@ pub fn group_members(leader: Pid) -> Vec<i32> {
         .collect()
 }
 
-/// Waits until `rec` shows that `node` exited, or `deadline` passes.
-pub fn wait_exit(rec: &Recorder, node: usize, deadline: Instant) -> bool {
-    rec.wait_until(deadline, |l| !l.alive[node])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::run::record::NodeRecord;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     fn recorder() -> Recorder {
-        Recorder::new(
-            "t",
-            1,
-            Duration::from_secs(10),
-            vec![NodeRecord {
-                name: "sh".into(),
-                script: false,
-                seed: 1,
-                port: None,
-                faces: vec![],
-                stdout: vec![],
-                stderr: vec![],
-            }],
-        )
+        Recorder::new("t", 1, Duration::from_secs(10), vec![NodeRecord::new("sh")])
     }
 
     fn sh(rec: &Recorder, script: &str, limit: usize) -> Proc {
@@ -400,6 +381,11 @@ mod tests {
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(10)
+    }
+
+    /// Waits until `rec` shows that `node` exited, or `deadline` passes.
+    fn wait_exit(rec: &Recorder, node: usize, deadline: Instant) -> bool {
+        rec.wait_until(deadline, |l| !l.alive[node])
     }
 
     #[test]

@@ -459,17 +459,7 @@ mod tests {
     use crate::spec::{Dur, RuleMatch, TypeName};
 
     fn recorder(n: usize) -> Recorder {
-        let nodes = (0..n)
-            .map(|i| NodeRecord {
-                name: format!("n{i}"),
-                script: false,
-                seed: 0,
-                port: None,
-                faces: vec![],
-                stdout: vec![],
-                stderr: vec![],
-            })
-            .collect();
+        let nodes = (0..n).map(|i| NodeRecord::new(&format!("n{i}"))).collect();
         Recorder::new("t", 1, Duration::from_secs(10), nodes)
     }
 

@@ -70,6 +70,19 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
+    /// A program node called `name` that has done nothing yet.
+    pub fn new(name: &str) -> NodeRecord {
+        NodeRecord {
+            name: name.to_string(),
+            script: false,
+            seed: 0,
+            port: None,
+            faces: Vec::new(),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
     /// The lines of one stream.
     pub fn lines(&self, stream: Stream) -> &[Line] {
         match stream {
@@ -614,21 +627,14 @@ impl Recorder {
 mod tests {
     use super::*;
 
-    fn node(name: &str) -> NodeRecord {
-        NodeRecord {
-            name: name.into(),
-            script: false,
-            seed: 1,
-            port: None,
-            faces: vec![],
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-        }
-    }
-
     #[test]
     fn waiters_wake_on_events() {
-        let r = Recorder::new("t", 1, Duration::from_secs(10), vec![node("a"), node("b")]);
+        let r = Recorder::new(
+            "t",
+            1,
+            Duration::from_secs(10),
+            vec![NodeRecord::new("a"), NodeRecord::new("b")],
+        );
         let w = r.clone();
         let t = std::thread::spawn(move || {
             w.wait_until(Instant::now() + Duration::from_secs(10), |l| {
@@ -647,7 +653,7 @@ mod tests {
             "t",
             1,
             Duration::from_secs(10),
-            vec![node("server"), node("client")],
+            vec![NodeRecord::new("server"), NodeRecord::new("client")],
         );
         r.event(
             Some(1),
