@@ -8,11 +8,7 @@ use common::{TempDir, grader, hw1_spec, hw1_spec_with, kit_with_spec, root, run}
 /// spec error must be reported before anything is built or run.
 fn spec_error(name: &str, spec: &str) -> (i32, String) {
     let kit = kit_with_spec(name, spec);
-    let (code, _, err) =
-        run(grader()
-            .arg("--root")
-            .arg(&kit.0)
-            .args(["hw1", "--bin-dir", "/nonexistent"]));
+    let (code, _, err) = common::grade_kit(&kit, &[], std::path::Path::new("/nonexistent"));
     (code, err)
 }
 

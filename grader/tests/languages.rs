@@ -31,11 +31,11 @@ fn the_courses_programs_pass_the_classic_tests() {
         "bad-arguments",
     ];
     let kit = kit_with_spec("course-classic", &hw1_spec_with(&classic));
-    let (code, out, err) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "22", "-j", "2", "--bin-dir"])
-        .arg(other_language("hw1-course")));
+    let (code, out, err) = common::grade_kit(
+        &kit,
+        &["--seed", "22", "-j", "2"],
+        &other_language("hw1-course"),
+    );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.trim_end().ends_with("5 passed, 0 failed"), "{out}");
 }
@@ -62,11 +62,11 @@ fn the_courses_programs_fail_the_robust_tests_for_their_real_causes() {
     ];
     let names: Vec<&str> = causes.iter().map(|c| c.0).collect();
     let kit = kit_with_spec("course-robust", &hw1_spec_with(&names));
-    let (code, out, err) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "23", "-j", "4", "--bin-dir"])
-        .arg(other_language("hw1-course")));
+    let (code, out, err) = common::grade_kit(
+        &kit,
+        &["--seed", "23", "-j", "4"],
+        &other_language("hw1-course"),
+    );
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     for (test, cause) in causes {
         let section = out

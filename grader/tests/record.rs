@@ -3,7 +3,7 @@
 //! and the programs' starts, signals and exits.
 
 mod common;
-use common::{grader, hw1_solution, hw1_spec_with, kit_with_spec, run};
+use common::{hw1_solution, hw1_spec_with, kit_with_spec};
 
 /// `-v` under a failure shows the datagrams a rule dropped, and process events.
 #[test]
@@ -16,11 +16,8 @@ fn the_verbose_timeline_shows_fates_rules_and_processes() {
         1,
     );
     let kit = kit_with_spec("timeline", &spec);
-    let (code, out, err) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "-t", "loss", "--seed", "4", "-v", "--bin-dir"])
-        .arg(hw1_solution()));
+    let (code, out, err) =
+        common::grade_kit(&kit, &["-t", "loss", "--seed", "4", "-v"], hw1_solution());
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.contains("server ended with exit code 0; expected exit code 3"),
@@ -50,11 +47,7 @@ fn the_verbose_timeline_shows_fates_rules_and_processes() {
 fn without_verbose_the_datagrams_are_counted() {
     let spec = hw1_spec_with(&["echo"]).replacen("min: 5, max: 5 }", "min: 6, max: 6 }", 1);
     let kit = kit_with_spec("quiet", &spec);
-    let (code, out, _) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "4", "--bin-dir"])
-        .arg(hw1_solution()));
+    let (code, out, _) = common::grade_kit(&kit, &["--seed", "4"], hw1_solution());
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("client sent 5 READ_REQs to server; expected exactly 6"),
@@ -76,11 +69,7 @@ fn alike_failures_collapse() {
         1,
     );
     let kit = kit_with_spec("alike", &spec);
-    let (code, out, _) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "5", "--bin-dir"])
-        .arg(hw1_solution()));
+    let (code, out, _) = common::grade_kit(&kit, &["--seed", "5"], hw1_solution());
     assert_eq!(code, 1, "{out}");
     assert_eq!(
         out.matches("with value `DDDCCCCBBBBAAAA`; expected `WRONGVALUE`")
@@ -102,11 +91,7 @@ fn waiting_for_datagrams_ends_when_the_sender_exits() {
         1,
     );
     let kit = kit_with_spec("sender-gone", &spec);
-    let (code, out, _) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "6", "--bin-dir"])
-        .arg(hw1_solution()));
+    let (code, out, _) = common::grade_kit(&kit, &["--seed", "6"], hw1_solution());
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("client sent 0 READ_REQs to server; the test waited for 2, until it exited (exit code 0)"),
@@ -120,11 +105,11 @@ fn waiting_for_datagrams_ends_when_the_sender_exits() {
 fn a_run_cut_short_reports_its_cause_alone() {
     let spec = "lab: hw1\ntitle: UDP echo\nbinaries: [server, client]\ntests:\n  - name: cut\n    description: a silent server; a client that never retransmits hangs\n    timeout: 1s\n    nodes:\n      - name: server\n        script:\n          - recv: { from: client, type: READ_REQ }\n          - silence: { for: 5s }\n      - name: client\n        run: client\n        args: [\"{peer:server}\", --seed, \"{seed}\"]\n    steps:\n      - start: server\n      - start: client\n      - wait_exit: client\n      - wait_exit: server\n    expect:\n      client: { exit: 0, stdout: [\"Request ID: 0\"] }\n";
     let kit = kit_with_spec("cut-short", spec);
-    let (code, out, _) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "7", "--bin-dir"])
-        .arg(common::other_language("hw1-course")));
+    let (code, out, _) = common::grade_kit(
+        &kit,
+        &["--seed", "7"],
+        &common::other_language("hw1-course"),
+    );
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("client did not exit within the test's time limit (1s)"),

@@ -106,10 +106,6 @@ fn the_example_of_the_spec_format_page_works() {
         panic!("the example does not follow the schema:\n{e}");
     }
     let kit = common::kit_with_spec("format-example", example);
-    let (code, out, err) = run(grader()
-        .arg("--root")
-        .arg(&kit.0)
-        .args(["hw1", "--seed", "2", "--bin-dir"])
-        .arg(common::hw1_solution()));
+    let (code, out, err) = common::grade_kit(&kit, &["--seed", "2"], common::hw1_solution());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
 }

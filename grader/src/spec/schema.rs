@@ -54,18 +54,25 @@ impl JsonSchema for Dur {
     }
 }
 
+/// A string that is one of `names`.
+fn one_of(description: &str, names: Vec<&str>) -> Schema {
+    json_schema!({
+        "description": description,
+        "type": "string",
+        "enum": names
+    })
+}
+
 impl JsonSchema for TypeName {
     fn schema_name() -> Cow<'static, str> {
         "MessageType".into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let names: Vec<&str> = MsgType::ALL.iter().map(|t| t.name()).collect();
-        json_schema!({
-            "description": "A message type, written as the course prints it.",
-            "type": "string",
-            "enum": names
-        })
+        one_of(
+            "A message type, written as the course prints it.",
+            MsgType::ALL.iter().map(|t| t.name()).collect(),
+        )
     }
 }
 
@@ -75,12 +82,10 @@ impl JsonSchema for SignalName {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let names: Vec<&str> = SIGNALS.iter().map(|(n, _)| *n).collect();
-        json_schema!({
-            "description": "A signal the grader may send to a program's process group.",
-            "type": "string",
-            "enum": names
-        })
+        one_of(
+            "A signal the grader may send to a program's process group.",
+            SIGNALS.iter().map(|(n, _)| *n).collect(),
+        )
     }
 }
 

@@ -106,6 +106,19 @@ pub fn hw1_spec_with(keep: &[&str]) -> String {
     out
 }
 
+/// Grades hw1 of the temporary kit `kit` with the executables in
+/// `bin_dir`, with the grader arguments `args` after `hw1`; returns (exit
+/// code, stdout, stderr).
+pub fn grade_kit(kit: &TempDir, args: &[&str], bin_dir: &Path) -> (i32, String, String) {
+    run(grader()
+        .arg("--root")
+        .arg(&kit.0)
+        .arg("hw1")
+        .args(args)
+        .arg("--bin-dir")
+        .arg(bin_dir))
+}
+
 /// Runs the grader and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("the grader runs");
