@@ -39,13 +39,10 @@ pub mod seed;
 
 use crate::kit::Programs;
 use crate::spec::pattern::{self, Lookup};
-use crate::spec::{LabSpec, Step, StopStep, TestSpec};
+use crate::spec::{LabSpec, Limits, Step, StopStep, TestSpec};
 use procs::{Launch, Proc};
 use proxy::{Host, Network, Setup};
 use record::{Live, NodeRecord, Problem, Record, Recorder, What};
-
-/// The most a program may print on one stream in one test.
-pub const OUTPUT_LIMIT: usize = 1 << 20;
 
 /// How often `start` looks whether a listening program has bound its port.
 const BIND_POLL: Duration = Duration::from_millis(5);
@@ -152,6 +149,7 @@ pub fn run_test(
         .collect();
     let mut run = Run {
         test,
+        limits: lab.limits,
         programs,
         deadline: rec.t0() + timeout,
         rec,
@@ -206,6 +204,7 @@ fn doomed(l: &Live) -> bool {
 
 struct Run<'a> {
     test: &'a TestSpec,
+    limits: Limits,
     programs: &'a Programs,
     deadline: Instant,
     rec: Recorder,
@@ -422,7 +421,7 @@ impl Run<'_> {
             node: i,
             program,
             args: &args,
-            limit: OUTPUT_LIMIT,
+            limits: &self.limits,
         };
         match Proc::spawn(&launch, &self.rec) {
             Ok(p) => self.procs[i] = Some(p),

@@ -50,7 +50,7 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
 use super::record::{Ended, Recorder, What};
-use crate::spec::Stream;
+use crate::spec::{Limits, Stream};
 
 /// Process groups started and not yet reaped.
 static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
@@ -110,8 +110,8 @@ pub struct Launch<'a> {
     pub program: &'a Path,
     /// Its arguments (without the program's name).
     pub args: &'a [String],
-    /// The most it may print on each of stdout and stderr, in bytes.
-    pub limit: usize,
+    /// Its hard limits.
+    pub limits: &'a Limits,
 }
 
 /// A running (or finished) lab program.
@@ -191,7 +191,8 @@ impl Proc {
         );
         let mut threads = Vec::new();
         for (stream, pipe) in [(Stream::Stdout, out_r), (Stream::Stderr, err_r)] {
-            let (rec, node, limit) = (rec.clone(), launch.node, launch.limit);
+            let (rec, node) = (rec.clone(), launch.node);
+            let limit = usize::try_from(launch.limits.output.0).unwrap_or(usize::MAX);
             threads.push(thread::spawn(move || {
                 read_lines(pipe, stream, &rec, node, pid, limit)
             }));
@@ -365,14 +366,18 @@ mod tests {
         Recorder::new("t", 1, Duration::from_secs(10), vec![NodeRecord::new("sh")])
     }
 
-    fn sh(rec: &Recorder, script: &str, limit: usize) -> Proc {
+    fn sh(rec: &Recorder, script: &str, output: u64) -> Proc {
         let args = ["-c".to_string(), script.to_string()];
+        let limits = Limits {
+            output: crate::spec::Size(output),
+            ..Limits::default()
+        };
         Proc::spawn(
             &Launch {
                 node: 0,
                 program: Path::new("/bin/sh"),
                 args: &args,
-                limit,
+                limits: &limits,
             },
             rec,
         )
@@ -535,7 +540,7 @@ mod tests {
                 node: 0,
                 program: Path::new("/nonexistent/server"),
                 args: &[],
-                limit: 1,
+                limits: &Limits::default(),
             },
             &rec,
         )

@@ -17,6 +17,7 @@
 //!
 //! # Layout
 //! - this file: the types of the format, loading, errors and their location;
+//! - [`limits`]: hard limits of programs and bounds of the record;
 //! - [`pattern`]: the one placeholder and pattern syntax (`{name}`, `*`, `{#}`);
 //! - [`transcript`]: expected transcripts (lines, repeats, unordered groups);
 //! - [`validate`]: the checks that run after parsing;
@@ -32,11 +33,13 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
+pub mod limits;
 pub mod pattern;
 pub mod schema;
 pub mod transcript;
 pub mod validate;
 
+pub use limits::{Limits, Size};
 use transcript::Item;
 
 /// A whole `spec.yaml`: one lab and its tests.
@@ -53,6 +56,9 @@ pub struct LabSpec {
     /// The time limit of a test that sets none (default `10s`).
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
+    /// Hard limits of every program, and bounds of the record (each has a default).
+    #[serde(default)]
+    pub limits: Limits,
     /// The tests, run in this order (in parallel when `-j` allows).
     pub tests: Vec<TestSpec>,
 }

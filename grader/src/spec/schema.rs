@@ -26,7 +26,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::transcript::Item;
-use super::{Dur, ExitExpect, LabSpec, SIGNALS, SignalName, StopStep, TypeName};
+use super::{Dur, ExitExpect, LabSpec, SIGNALS, SignalName, Size, StopStep, TypeName};
 
 /// The schema as committed in `specs/spec.schema.json`: JSON Schema draft
 /// 7 (the draft editors support best), pretty-printed, with a final newline.
@@ -50,6 +50,23 @@ impl JsonSchema for Dur {
             "type": "string",
             "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m)$",
             "examples": ["250ms", "2s", "1m"]
+        })
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> Cow<'static, str> {
+        "Size".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Bytes, or a number and a unit: `64 KiB`, `256 MiB`, `4 GiB`.",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": "^[0-9]+ ?(B|KiB|MiB|GiB)$"}
+            ],
+            "examples": ["256 MiB", "4 GiB"]
         })
     }
 }
