@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use grader::grade::{self, Options, Replay};
 use grader::kit::{Kit, Source};
 use grader::report::{self, Format};
+use grader::run::keeper;
 use grader::{audit, skeleton};
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
@@ -91,19 +92,34 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    match grader::run::keeper::start() {
+        Ok(keeper::Role::Worker) => {}
+        Ok(keeper::Role::Done(code)) => return code,
+        Err(e) => {
+            eprintln!("grader: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if let Err(e) = grader::run::procs::install_cleanup() {
         eprintln!("grader: cannot set up signal handling: {e}");
         return ExitCode::from(2);
     }
     report::init_color();
     let cli = Cli::parse_from(root_last(std::env::args_os().collect()));
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("grader: {e:#}");
             ExitCode::from(2)
         }
+    };
+    if grader::run::procs::interrupted() {
+        // The signal's handler is cleaning up and exits with 130.
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        return ExitCode::from(130);
     }
+    grader::run::family::cleanup(true);
+    code
 }
 
 /// Moves a leading `--root DIR` to the end: once an option comes first,
@@ -164,6 +180,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            grader::out!(
+                "containment: {}",
+                grader::run::family::describe()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { lab, seed, jobs: j }) => {

@@ -86,8 +86,10 @@ pub enum Kind {
     Crash,
     /// A program printed past the output limit.
     Flood,
-    /// A program exited and left processes running.
+    /// A program exited and left processes running, or left a daemon.
     Leftovers,
+    /// A program went past a hard limit (memory, processes, CPU).
+    Limit,
     /// A peer the grader played.
     Script,
     /// A step of the spec.
@@ -124,6 +126,7 @@ impl Kind {
             Kind::Crash => "crash",
             Kind::Flood => "flood",
             Kind::Leftovers => "leftovers",
+            Kind::Limit => "limit",
             Kind::Script => "script",
             Kind::Step => "step",
             Kind::IdleCpu => "idle_cpu",
@@ -394,15 +397,69 @@ fn program(record: &Record, i: usize) -> Vec<Check> {
         )),
         None => out.push(pass(Kind::Flood, Some(name))),
     }
-    match record.exit_of(i) {
-        Some((_, _, leftovers)) if leftovers > 0 => out.push(fail(
-            Kind::Leftovers,
+    let mut limit = record.events_where(|w| match w {
+        What::LimitExceeded { limit } => Some(*limit),
+        _ => None,
+    });
+    match limit.find(|(n, _, _)| *n == Some(i)) {
+        Some((_, at, limit)) => out.push(fail(
+            Kind::Limit,
             Some(name),
-            Failure::new(format!(
-                "{name} exited but left {leftovers} process(es) of its own running; the grader killed them"
-            )),
+            Failure::new(format!("{name} exceeded its {limit}; the grader killed it"))
+                .at(Place::Time(at)),
         )),
-        _ => out.push(pass(Kind::Leftovers, Some(name))),
+        None => out.push(pass(Kind::Limit, Some(name))),
+    }
+    let mut left = record.events_where(|w| match w {
+        What::LeftBehind {
+            strays,
+            total,
+            on_exit,
+            escaped,
+        } => Some((strays.clone(), *total, *on_exit && !*escaped)),
+        _ => None,
+    });
+    match left.find(|(n, _, _)| *n == Some(i)) {
+        Some((_, at, (strays, total, on_exit))) => {
+            let list: Vec<String> = strays
+                .iter()
+                .map(|s| format!("pid {}, `{}`", s.pid, s.command))
+                .collect();
+            let more = if total > strays.len() {
+                format!("; and {} more", total - strays.len())
+            } else {
+                String::new()
+            };
+            let (them, it) = if total == 1 {
+                ("a background process", "it")
+            } else {
+                ("background processes", "them")
+            };
+            let summary = if on_exit {
+                format!(
+                    "{name} exited but left {total} process(es) of its own running: {}{more}; the grader killed {it}",
+                    list.join("; ")
+                )
+            } else {
+                format!(
+                    "{name} left {} running: {}{more}; the grader killed {it}",
+                    if total == 1 {
+                        them.to_string()
+                    } else {
+                        format!("{total} {them}")
+                    },
+                    list.join("; ")
+                )
+            };
+            out.push(fail(
+                Kind::Leftovers,
+                Some(name),
+                Failure::new(summary).at(Place::Time(at)).note(
+                    "a lab program starts no process that outlives it: no `&`, no daemon, no fork left running",
+                ),
+            ));
+        }
+        None => out.push(pass(Kind::Leftovers, Some(name))),
     }
     out
 }
@@ -484,8 +541,16 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 exited(subject.unwrap_or(0))
             ))
             .showing(subject.unwrap_or(0), &all),
-            Problem::NeverBound { port } => Failure::new(format!(
-                "{who} did not bind UDP port {port} (its first argument) within the test's time limit ({limit})"
+            Problem::NeverBound { port, instead } => Failure::new(format!(
+                "{who} did not bind UDP port {port} (its first argument) within the test's time limit ({limit}){}",
+                match instead.as_slice() {
+                    [] => String::new(),
+                    [p] => format!("; it bound UDP port {p} instead"),
+                    ps => format!(
+                        "; it bound UDP ports {} instead",
+                        ps.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                    ),
+                }
             ))
             .showing(subject.unwrap_or(0), &all),
             Problem::NotExited => match subject {

@@ -288,6 +288,10 @@ pub fn timeline(record: &Record) -> Vec<String> {
             What::Exited { status, .. } => format!("{who} exited: {status}"),
             What::Flooded { stream, .. } => format!("{who} went over the output limit on {stream}"),
             What::KilledAtEnd => format!("{who} still running at the end: killed"),
+            What::LimitExceeded { limit } => format!("{who} went past its {limit}: killed"),
+            What::LeftBehind { total, .. } => {
+                format!("{who} left {total} process(es) of its own running: killed")
+            }
             What::ScriptEnded { error: None } => format!("the grader's {who} finished its script"),
             What::ScriptEnded { error: Some(e) } => format!("the grader's {who} failed: {e}"),
             What::Partitioned { a, b } => {

@@ -18,7 +18,10 @@
 //! - [`record`]: the typed timeline of a run, and waiting on it;
 //! - [`seed`]: seeds of tests, nodes and links;
 //! - [`ports`]: leasing free UDP ports so tests run side by side;
-//! - [`procs`]: launching programs as a shell would; nothing outlives a test;
+//! - [`procs`]: launching programs as a shell would, under hard limits;
+//! - [`contain`]: the set-up between fork and exec (the one `unsafe` module);
+//! - [`family`]: every process a program starts, found, measured and killed;
+//! - [`keeper`]: the parent process that outlives a killed grader;
 //! - [`proxy`]: the interposed network, its rules and seeded faults;
 //! - [`script`]: peers played by the grader.
 
@@ -30,6 +33,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+pub mod contain;
+pub mod family;
+pub mod keeper;
 pub mod ports;
 pub mod procs;
 pub mod proxy;
@@ -422,6 +428,7 @@ impl Run<'_> {
             program,
             args: &args,
             limits: &self.limits,
+            deadline: self.deadline,
         };
         match Proc::spawn(&launch, &self.rec) {
             Ok(p) => self.procs[i] = Some(p),
@@ -447,7 +454,8 @@ impl Run<'_> {
                 return Err(Stop::Failed(Problem::ExitedBeforeBinding { port }));
             }
             if Instant::now() >= self.deadline {
-                return Err(Stop::Failed(Problem::NeverBound { port }));
+                let instead = ports::bound_by(self.proc(name).pid().as_raw());
+                return Err(Stop::Failed(Problem::NeverBound { port, instead }));
             }
             // No event tells when a program binds: look again shortly, or
             // as soon as it exits.

@@ -93,6 +93,41 @@ pub fn is_bound(port: u16) -> bool {
     })
 }
 
+/// The UDP ports bound by sockets that process `pid` holds open, from its
+/// descriptors and `/proc/net/udp` (for saying which port a program bound
+/// instead of its own).
+pub fn bound_by(pid: i32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_str()?;
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut ports: Vec<u16> = ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| {
+            t.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    let port = f.get(1)?.rsplit(':').next()?;
+                    inodes
+                        .iter()
+                        .any(|i| Some(&i.as_str()) == f.get(9))
+                        .then(|| u16::from_str_radix(port, 16).ok())?
+                })
+                .collect::<Vec<u16>>()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +140,7 @@ mod tests {
         assert!(!is_bound(a.port));
         let s = UdpSocket::bind(("127.0.0.1", a.port)).unwrap();
         assert!(is_bound(a.port));
+        assert_eq!(bound_by(std::process::id() as i32), [a.port]);
         drop(s);
         assert!(!is_bound(a.port));
     }

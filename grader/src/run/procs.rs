@@ -1,78 +1,106 @@
-//! Launching lab programs as a shell would, so that nothing outlives a test.
+//! Launching lab programs as a shell would, under hard limits, so that
+//! nothing outlives a test.
 //!
 //! # As a shell would start them
 //!
 //! The grader blocks SIGINT, SIGTERM and SIGHUP in all its threads (a
 //! thread of its own waits for them, see [`install_cleanup`]), and Rust
 //! ignores SIGPIPE. A child inherits the signal mask and ignored signals
-//! across `execve(2)`, and `std::process::Command` passes both on: a
-//! program in C or Python that relies on the default Ctrl+C would never
-//! see the grader's SIGINT. So programs are started with `posix_spawn(3)`,
-//! which sets up the child before it runs: an empty signal mask, every
-//! signal's disposition back to the default, a process group of its own,
-//! stdin from `/dev/null`, stdout and stderr into pipes, and no other file
-//! descriptor of the grader's (they are all close-on-exec). The one
-//! exception is glibc's: its `posix_spawn` leaves the two real-time
-//! signals it reserves for itself (32 and 33, below `SIGRTMIN`) ignored,
-//! and no program can use those.
+//! across `execve(2)`: a program in C or Python that relies on the default
+//! Ctrl+C would never see the grader's SIGINT. So [`contain`] sets the
+//! child up before it runs: an empty signal mask, every signal's
+//! disposition back to the default, a process group of its own, stdin from
+//! `/dev/null`, stdout and stderr into pipes, and no other file descriptor
+//! of the grader's (they are all close-on-exec).
+//!
+//! # Under hard limits
+//!
+//! The lab's [`Limits`]: CPU time, address space, open files and no core
+//! dumps as rlimits of each process; processes and resident memory of the
+//! whole [family] watched by its warden; the output cap here, as the
+//! pipes are read. A program that goes past one is killed and the record
+//! says which limit.
 //!
 //! # Nothing outlives a test
 //!
-//! A registry of live process groups lets three places kill them all: the
-//! end of a test, the grader's Ctrl+C / SIGTERM handler, and its panic hook.
+//! A program's [family] is every process it started, however it started
+//! them. A registry of live families lets three places kill them all: the
+//! end of a test, the grader's Ctrl+C / SIGTERM / SIGHUP handler, and its
+//! panic hook. When the grader itself is killed with SIGKILL, each program
+//! gets SIGKILL from the kernel (its parent-death signal), and the
+//! [keeper](super::keeper) kills what is left.
 //!
 //! Reaping is where process managers usually go wrong: once a leader has
 //! been reaped its id can be reused, and signalling "its" group may hit a
 //! stranger. So a reaper thread first *observes* the exit without reaping
-//! (`waitid(2)` with `WNOWAIT`), kills whatever is left in the group (the
-//! zombie leader keeps the group id reserved meanwhile), takes the group out
-//! of the registry, and only then reaps. Signals are sent under the
-//! registry's lock and only to registered groups.
+//! (`waitid(2)` with `WNOWAIT`), notes and kills what is left of the
+//! family (the zombie leader keeps the group id reserved meanwhile), takes
+//! it out of the registry, and only then reaps. Signals are sent under the
+//! registry's lock and only to registered families.
+//!
+//! The output is read until both pipes close; a process outside the
+//! grader's reach that holds one open is waited for until the test's time
+//! limit, no longer.
 //!
 //! Everything a program does lands in the run's [record](super::record):
-//! its start, each output line with its time, a flood, its exit.
+//! its start, each output line with its time, a flood, a limit, what it
+//! left behind, its exit.
 
-use std::collections::BTreeSet;
-use std::ffi::CString;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::resource::Resource;
 use nix::sys::signal::{SigSet, Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, getuid};
 
-use super::record::{Ended, Recorder, What};
+use super::contain::{self, Rlimit, Start};
+use super::family::{self, Family, Nursery, Stat, Watch};
+use super::record::{Ended, Limit, Recorder, STRAYS_KEPT, Stray, What};
 use crate::spec::{Limits, Stream};
 
-/// Process groups started and not yet reaped.
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Families started and not yet reaped, by leader.
+static LIVE: Mutex<BTreeMap<i32, Arc<Family>>> = Mutex::new(BTreeMap::new());
 
-fn live() -> MutexGuard<'static, BTreeSet<i32>> {
+fn live() -> MutexGuard<'static, BTreeMap<i32, Arc<Family>>> {
     // A panic while holding the lock must not stop the clean-up paths.
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Sends `sig` to every live process group; returns how many there were.
-pub fn signal_all(sig: Signal) -> usize {
+/// Kills every live family; returns how many programs there were.
+pub fn kill_all() -> usize {
     let live = live();
-    for &pgid in live.iter() {
-        let _ = killpg(Pid::from_raw(pgid), sig);
+    for f in live.values() {
+        f.end_by_grader();
+        f.kill_now();
     }
     live.len()
 }
 
+/// Set once a signal began to end the grader: it exits with 130, whatever
+/// else finishes meanwhile.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a signal is ending the grader; `main` then leaves the exit to
+/// the signal's handler (status 130) rather than report a result.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Makes Ctrl+C, SIGTERM, SIGHUP and a panic of the grader kill every
-/// program it started. Call first thing in `main`, before any thread exists,
-/// so that every thread inherits the blocked signal mask. (Programs do not:
-/// [`Proc::spawn`] gives them the default mask and dispositions.)
+/// program it started, and makes the grader a child subreaper. Call first
+/// thing in `main`, before any thread exists, so that every thread
+/// inherits the blocked signal mask. (Programs do not: [`contain`] gives
+/// them the default mask and dispositions.)
 ///
 /// # Errors
 /// When the signal mask cannot be set (`pthread_sigmask(3)`).
@@ -82,11 +110,14 @@ pub fn install_cleanup() -> nix::Result<()> {
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGHUP);
     set.thread_block()?;
+    family::become_subreaper()?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             if let Ok(sig) = set.wait() {
-                let n = signal_all(Signal::SIGKILL);
+                INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+                let n = kill_all();
+                family::cleanup(false);
                 eprintln!("\ngrader: interrupted by {sig}: stopped {n} running program(s)");
                 // The only exit outside `main`: a signal ends the grader at once.
                 std::process::exit(130);
@@ -95,7 +126,7 @@ pub fn install_cleanup() -> nix::Result<()> {
         .map_err(|_| Errno::EAGAIN)?;
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        signal_all(Signal::SIGKILL);
+        kill_all();
         default(info);
     }));
     Ok(())
@@ -112,73 +143,105 @@ pub struct Launch<'a> {
     pub args: &'a [String],
     /// Its hard limits.
     pub limits: &'a Limits,
+    /// The test's time limit: the output is not waited for past it.
+    pub deadline: Instant,
 }
 
 /// A running (or finished) lab program.
 pub struct Proc {
     node: usize,
     pid: Pid,
+    family: Arc<Family>,
     rec: Recorder,
-    threads: Vec<JoinHandle<()>>,
+    deadline: Instant,
+    reaper: Option<JoinHandle<()>>,
+    readers: Vec<JoinHandle<()>>,
+    /// Closing it tells the readers to stop waiting for their pipes.
+    cancel: Option<OwnedFd>,
+    _watch: Arc<Watch>,
+}
+
+/// The rlimits of `limits`, for each process of a program.
+fn rlimits(limits: &Limits) -> Vec<Rlimit> {
+    let cpu = limits.cpu.0.as_secs().max(1);
+    let mut r = vec![
+        (Resource::RLIMIT_CPU, cpu, cpu + 1),
+        (
+            Resource::RLIMIT_AS,
+            limits.address_space.0,
+            limits.address_space.0,
+        ),
+        (
+            Resource::RLIMIT_NOFILE,
+            limits.open_files.into(),
+            limits.open_files.into(),
+        ),
+        (Resource::RLIMIT_CORE, 0, 0),
+    ];
+    // The kernel counts every task of the user against this limit (and
+    // exempts root): allow the program `processes` more than there are.
+    let uid = getuid();
+    if !uid.is_root() {
+        let n = family::tasks_of_user(uid.as_raw()) + u64::from(limits.processes);
+        r.push((Resource::RLIMIT_NPROC, n, n));
+    }
+    r
 }
 
 impl Proc {
-    /// Starts a program as a shell would (see the module docs) and records
-    /// its start; its output and its exit are recorded as they happen.
+    /// Starts a program as a shell would, under its limits (see the
+    /// module docs), and records its start; its output and its exit are
+    /// recorded as they happen.
     ///
     /// # Errors
-    /// Why the program could not be started, explained for a person
-    /// (`posix_spawn(3)` reports the failure of `execve(2)`).
+    /// Why the program could not be started, explained for a person.
     pub fn spawn(launch: &Launch, rec: &Recorder) -> Result<Proc, String> {
         let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
-        let null = File::open("/dev/null").map_err(|e| e.to_string())?;
-        let mut actions = PosixSpawnFileActions::init().map_err(|e| e.to_string())?;
-        for (fd, target) in [
-            (null.as_raw_fd(), 0),
-            (out_w.as_raw_fd(), 1),
-            (err_w.as_raw_fd(), 2),
-        ] {
-            actions.add_dup2(fd, target).map_err(|e| e.to_string())?;
-        }
-        let mut attr = PosixSpawnAttr::init().map_err(|e| e.to_string())?;
-        attr.set_flags(
-            PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
-                | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
-                | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
-        )
-        .and_then(|()| attr.set_pgroup(Pid::from_raw(0)))
-        .and_then(|()| attr.set_sigmask(&SigSet::empty()))
-        .and_then(|()| attr.set_sigdefault(&SigSet::all()))
-        .map_err(|e| e.to_string())?;
-
-        let c = |bytes: &[u8]| {
-            CString::new(bytes).map_err(|_| "an argument holds a NUL byte".to_string())
+        let (cancel_r, cancel_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+        let nursery = Nursery::new(launch.limits)
+            .map_err(|e| format!("the grader cannot make the program's cgroup: {e}"))?;
+        let procs = match &nursery.cgroup {
+            Some(d) => Some(
+                File::options()
+                    .write(true)
+                    .open(d.join("cgroup.procs"))
+                    .map_err(|e| format!("the grader cannot open the program's cgroup: {e}"))?,
+            ),
+            None => None,
         };
-        let path = c(launch.program.as_os_str().as_bytes())?;
-        let mut argv = vec![path.clone()];
-        for a in launch.args {
-            argv.push(c(a.as_bytes())?);
-        }
-        let mut envp = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            if k != "RUST_BACKTRACE" {
-                envp.push(c(&[k.as_bytes(), b"=", v.as_bytes()].concat())?);
-            }
-        }
-        envp.push(c(b"RUST_BACKTRACE=0")?);
+        let start = Start {
+            program: launch.program,
+            args: launch.args,
+            env: vec![
+                ("RUST_BACKTRACE".into(), "0".into()),
+                (family::TAG_VARIABLE.into(), nursery.tag.clone().into()),
+            ],
+            stdout: out_w,
+            stderr: err_w,
+            rlimits: rlimits(launch.limits),
+            cgroup: procs.as_ref(),
+        };
 
         // Register under the lock, so that no signal handler runs between
-        // the spawn and the registration and misses this group.
+        // the spawn and the registration and misses this family.
         let at = rec.now();
-        let pid = {
+        let family = {
             let mut live = live();
-            let pid = posix_spawn(path.as_c_str(), &actions, &attr, &argv, &envp)
-                .map_err(explain_spawn_error)?;
-            live.insert(pid.as_raw());
-            pid
+            let pid = match contain::start(start) {
+                Ok(pid) => pid,
+                Err(e) => {
+                    nursery.abandon();
+                    return Err(explain_spawn_error(&e));
+                }
+            };
+            let family = Arc::new(nursery.born(pid));
+            live.insert(pid.as_raw(), Arc::clone(&family));
+            family::leader(pid, true);
+            family
         };
-        drop((out_w, err_w, null));
+        let pid = family.leader;
         let mut command = vec![launch.program.display().to_string()];
         command.extend(launch.args.iter().cloned());
         rec.event_at(
@@ -189,21 +252,40 @@ impl Proc {
                 pid: pid.as_raw(),
             },
         );
-        let mut threads = Vec::new();
+        let cancel_r = Arc::new(cancel_r);
+        let mut readers = Vec::new();
         for (stream, pipe) in [(Stream::Stdout, out_r), (Stream::Stderr, err_r)] {
-            let (rec, node) = (rec.clone(), launch.node);
+            let (rec, node, cancel) = (rec.clone(), launch.node, Arc::clone(&cancel_r));
+            let family = Arc::clone(&family);
             let limit = usize::try_from(launch.limits.output.0).unwrap_or(usize::MAX);
-            threads.push(thread::spawn(move || {
-                read_lines(pipe, stream, &rec, node, pid, limit)
+            readers.push(thread::spawn(move || {
+                read_lines(pipe, &cancel, stream, &rec, node, &family, limit)
             }));
         }
-        let (rec2, node) = (rec.clone(), launch.node);
-        threads.push(thread::spawn(move || reap(pid, node, &rec2)));
+        let watch = Arc::new(Watch {
+            family: Arc::clone(&family),
+            limits: *launch.limits,
+            rec: rec.clone(),
+            node: launch.node,
+        });
+        family::watch(&watch);
+        let (rec2, node, fam, limits) = (
+            rec.clone(),
+            launch.node,
+            Arc::clone(&family),
+            *launch.limits,
+        );
+        let reaper = thread::spawn(move || reap(&fam, node, &rec2, &limits));
         Ok(Proc {
             node: launch.node,
             pid,
+            family,
             rec: rec.clone(),
-            threads,
+            deadline: launch.deadline,
+            reaper: Some(reaper),
+            readers,
+            cancel: Some(cancel_w),
+            _watch: watch,
         })
     }
 
@@ -215,7 +297,7 @@ impl Proc {
     /// Sends `sig` to the program's process group if it has not been reaped.
     pub fn signal(&self, sig: Signal) -> bool {
         let live = live();
-        live.contains(&self.pid.as_raw()) && killpg(self.pid, sig).is_ok()
+        live.contains_key(&self.pid.as_raw()) && killpg(self.pid, sig).is_ok()
     }
 
     /// Whether it has exited (and been reaped).
@@ -223,27 +305,38 @@ impl Proc {
         self.rec.read(|l| !l.alive[self.node])
     }
 
-    /// Kills the whole group and waits until the leader is reaped and its
-    /// output closed. Returns whether it was still running.
+    /// Kills the program's process group, waits until it is reaped and
+    /// the rest of its family killed, and until its output closes (at most
+    /// until the test's time limit). Returns whether it was still running.
     pub fn kill(&mut self) -> bool {
         let was_running = !self.exited();
         if was_running {
-            self.signal(Signal::SIGCONT);
-            self.signal(Signal::SIGKILL);
+            let live = live();
+            if live.contains_key(&self.pid.as_raw()) {
+                self.family.end_by_grader();
+                let _ = killpg(self.pid, Signal::SIGCONT);
+                let _ = killpg(self.pid, Signal::SIGKILL);
+            }
         }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(r) = self.reaper.take() {
+            let _ = r.join();
+        }
+        if !self.readers.is_empty() {
+            let node = self.node;
+            let until = self.deadline.max(Instant::now());
+            self.rec.wait_until(until, |l| l.output_closed(node));
+            // Whoever still holds a pipe, the grader stops listening.
+            self.cancel.take();
+            for t in self.readers.drain(..) {
+                let _ = t.join();
+            }
         }
         was_running
     }
 
     /// CPU time used so far (user + system), in clock ticks, from `/proc/PID/stat`.
     pub fn cpu_ticks(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        let after = &stat[stat.rfind(')')? + 1..];
-        let f: Vec<&str> = after.split_whitespace().collect();
-        // Fields 14 and 15 of proc(5), counted from field 3 right after ')'.
-        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        Stat::of(self.pid.as_raw()).map(|s| s.ticks)
     }
 }
 
@@ -253,23 +346,33 @@ impl Drop for Proc {
     }
 }
 
-/// What a person needs to hear when `execve(2)` fails.
-fn explain_spawn_error(e: Errno) -> String {
-    match e {
-        Errno::ENOENT => {
+/// What a person needs to hear when a program cannot be started.
+fn explain_spawn_error(e: &std::io::Error) -> String {
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::ENOENT) => {
             "ENOENT: there is no such file, or its `#!` line names an interpreter that is not installed".into()
         }
-        Errno::EACCES => "EACCES: permission denied: is it executable (chmod +x)?".into(),
-        Errno::ENOEXEC => {
+        Some(Errno::EACCES) => "EACCES: permission denied: is it executable (chmod +x)?".into(),
+        Some(Errno::ENOEXEC) => {
             "ENOEXEC: it is not an executable: a script needs a `#!` line, a binary must be built for this machine".into()
         }
-        e => format!("{e}: {}", e.desc()),
+        Some(e) => format!("{e}: {}", e.desc()),
+        None => e.to_string(),
     }
 }
 
-/// Reads a pipe line by line into the record, until end of file. Past
-/// `limit` bytes the program is killed and the rest is drained unread.
-fn read_lines(pipe: OwnedFd, stream: Stream, rec: &Recorder, node: usize, pid: Pid, limit: usize) {
+/// Reads a pipe line by line into the record, until end of file or until
+/// `cancel` closes. Past `limit` bytes the program is killed and the rest
+/// is drained unread.
+fn read_lines(
+    pipe: OwnedFd,
+    cancel: &OwnedFd,
+    stream: Stream,
+    rec: &Recorder,
+    node: usize,
+    family: &Family,
+    limit: usize,
+) {
     let mut pipe = File::from(pipe);
     let mut buf = [0u8; 8192];
     let mut partial: Vec<u8> = Vec::new();
@@ -280,6 +383,19 @@ fn read_lines(pipe: OwnedFd, stream: Stream, rec: &Recorder, node: usize, pid: P
         rec.line(node, stream, String::from_utf8_lossy(bytes).into_owned());
     };
     loop {
+        let mut fds = [
+            PollFd::new(pipe.as_fd(), PollFlags::POLLIN),
+            PollFd::new(cancel.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+            Ok(_) => {}
+        }
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        if !ready(&fds[0]) && ready(&fds[1]) {
+            break;
+        }
         let n = match pipe.read(&mut buf) {
             Ok(0) => break,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -304,8 +420,9 @@ fn read_lines(pipe: OwnedFd, stream: Stream, rec: &Recorder, node: usize, pid: P
             flooded = true;
             rec.event(Some(node), What::Flooded { stream, limit });
             let live = live();
-            if live.contains(&pid.as_raw()) {
-                let _ = killpg(pid, Signal::SIGKILL);
+            if live.contains_key(&family.leader.as_raw()) {
+                family.end_by_grader();
+                family.kill_now();
             }
         }
     }
@@ -315,17 +432,35 @@ fn read_lines(pipe: OwnedFd, stream: Stream, rec: &Recorder, node: usize, pid: P
     rec.closed(node);
 }
 
-/// Observes the exit, cleans the group, unregisters it, reaps, records.
-fn reap(pid: Pid, node: usize, rec: &Recorder) {
+/// Observes the exit, notes and kills what is left of the family,
+/// unregisters it, reaps, records.
+fn reap(family: &Family, node: usize, rec: &Recorder, limits: &Limits) {
+    let pid = family.leader;
     while let Err(Errno::EINTR) = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
     {
     }
-    let leftovers = group_members(pid).len();
-    {
-        let mut live = live();
-        let _ = killpg(pid, Signal::SIGKILL);
-        live.remove(&pid.as_raw());
-    }
+    let leader = Stat::of(pid.as_raw());
+    let on_exit = !family.ended_by_grader();
+    // What is still running: all of it if the program exited on its own;
+    // if the grader ended it (its group was killed), what had left the group.
+    let left: Vec<Stat> = family
+        .members(None)
+        .into_iter()
+        .filter(|s| s.pid != pid.as_raw() && !matches!(s.state, 'Z' | 'X'))
+        .filter(|s| on_exit || s.pgid != pid.as_raw())
+        .collect();
+    let escaped = left.iter().all(|s| s.pgid != pid.as_raw());
+    let strays: Vec<Stray> = left
+        .iter()
+        .map(|s| Stray {
+            pid: s.pid,
+            command: family::command_of(s.pid),
+        })
+        .collect();
+    // Still registered meanwhile: a Ctrl+C now kills the family too.
+    family.end_by_grader();
+    family.kill_all();
+    live().remove(&pid.as_raw());
     let status = loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => break Ended::Code(code),
@@ -335,25 +470,41 @@ fn reap(pid: Pid, node: usize, rec: &Recorder) {
             Ok(_) | Err(_) => break Ended::Code(-1),
         }
     };
-    rec.event(Some(node), What::Exited { status, leftovers });
-}
-
-/// Processes other than `leader` in `leader`'s process group, from `/proc`.
-pub fn group_members(leader: Pid) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != leader.as_raw())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .is_some_and(|stat| {
-                    let after = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
-                    after.split_whitespace().nth(2) == Some(&leader.as_raw().to_string())
-                })
-        })
-        .collect()
+    family::leader(pid, false);
+    family.release();
+    let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
+    let cpu_spent = leader.is_some_and(|s| s.ticks >= limits.cpu.0.as_secs().max(1) * tck);
+    if status == Ended::Signal(Signal::SIGXCPU as i32)
+        || (status == Ended::Signal(Signal::SIGKILL as i32) && on_exit && cpu_spent)
+    {
+        rec.event(
+            Some(node),
+            What::LimitExceeded {
+                limit: Limit::Cpu(limits.cpu),
+            },
+        );
+    }
+    if !strays.is_empty() {
+        rec.event(
+            Some(node),
+            What::LeftBehind {
+                total: strays.len(),
+                strays: strays.iter().take(STRAYS_KEPT).cloned().collect(),
+                on_exit,
+                escaped,
+            },
+        );
+    }
+    rec.event(
+        Some(node),
+        What::Exited {
+            status,
+            leftovers: strays.len(),
+        },
+    );
 }
 
 #[cfg(test)]
@@ -367,17 +518,22 @@ mod tests {
     }
 
     fn sh(rec: &Recorder, script: &str, output: u64) -> Proc {
-        let args = ["-c".to_string(), script.to_string()];
         let limits = Limits {
             output: crate::spec::Size(output),
             ..Limits::default()
         };
+        sh_under(rec, script, &limits)
+    }
+
+    fn sh_under(rec: &Recorder, script: &str, limits: &Limits) -> Proc {
+        let args = ["-c".to_string(), script.to_string()];
         Proc::spawn(
             &Launch {
                 node: 0,
                 program: Path::new("/bin/sh"),
                 args: &args,
-                limits: &limits,
+                limits,
+                deadline: soon(),
             },
             rec,
         )
@@ -427,6 +583,36 @@ mod tests {
             .collect()
     }
 
+    /// A program that is not a shell (a shell clears its mask itself).
+    #[test]
+    fn a_program_that_is_not_a_shell_starts_with_no_signal_blocked() {
+        let rec = recorder();
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block().unwrap();
+        let args = ["^Sig(Blk|Ign)".to_string(), "/proc/self/status".to_string()];
+        let mut p = Proc::spawn(
+            &Launch {
+                node: 0,
+                program: Path::new("/bin/grep"),
+                args: &["-E".to_string(), args[0].clone(), args[1].clone()],
+                limits: &Limits::default(),
+                deadline: soon(),
+            },
+            &rec,
+        )
+        .unwrap();
+        assert!(wait_exit(&rec, 0, soon()));
+        p.kill();
+        set.thread_unblock().unwrap();
+        let r = rec.finish();
+        assert_eq!(
+            r.nodes[0].texts(Stream::Stdout),
+            ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"]
+        );
+    }
+
     #[test]
     fn programs_start_with_the_default_signal_mask_and_dispositions() {
         let rec = recorder();
@@ -448,15 +634,8 @@ mod tests {
         let r = rec.finish();
         let out = r.nodes[0].texts(Stream::Stdout);
         assert!(out.contains(&"SigBlk:\t0000000000000000"), "{out:?}");
-        // glibc's posix_spawn leaves its own two internal signals (32 and
-        // 33, which no program may use) ignored; every other signal has its
-        // default disposition.
-        let ign = out
-            .iter()
-            .find_map(|l| l.strip_prefix("SigIgn:\t"))
-            .unwrap();
-        let ign = u64::from_str_radix(ign, 16).unwrap();
-        assert_eq!(ign & !(0b11 << 31), 0, "ignored signals: {ign:x}");
+        // Every signal has its default disposition.
+        assert!(out.contains(&"SigIgn:\t0000000000000000"), "{out:?}");
         // Nothing of the grader's leaks into the program: only 0, 1 and 2,
         // the shell's own descriptors, and what this process inherited.
         let inherited = inherited_here();
@@ -541,11 +720,151 @@ mod tests {
                 program: Path::new("/nonexistent/server"),
                 args: &[],
                 limits: &Limits::default(),
+                deadline: soon(),
             },
             &rec,
         )
         .err()
         .unwrap();
         assert!(err.starts_with("ENOENT: there is no such file"), "{err}");
+    }
+
+    /// Whether process `pid` is gone (or a zombie about to be reaped).
+    fn is_gone(pid: i32) -> bool {
+        Stat::of(pid).is_none_or(|s| s.state == 'Z')
+    }
+
+    fn limit_of(r: &crate::run::record::Record) -> Option<Limit> {
+        r.events.iter().find_map(|e| match e.what {
+            What::LimitExceeded { limit } => Some(limit),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_daemon_that_left_the_group_is_killed_and_named() {
+        let rec = recorder();
+        // The daemon leaves the process group and keeps the pipe open.
+        let mut p = sh(
+            &rec,
+            "setsid sleep 31 & echo $!; while :; do sleep 1; done",
+            1 << 20,
+        );
+        assert!(rec.wait_until(soon(), |l| !l.record.nodes[0].stdout.is_empty()));
+        let daemon: i32 = rec.read(|l| l.record.nodes[0].stdout[0].text.parse().unwrap());
+        // Wait for the daemon to be on its own (setsid done).
+        let t = Instant::now();
+        while Stat::of(daemon).is_some_and(|s| s.pgid != daemon)
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            thread::sleep(Duration::from_millis(2));
+        }
+        let t = Instant::now();
+        assert!(p.kill());
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "kill took {:?}",
+            t.elapsed()
+        );
+        assert!(is_gone(daemon), "the daemon {daemon} is still running");
+        let r = rec.finish();
+        let left = r.events.iter().find_map(|e| match &e.what {
+            What::LeftBehind {
+                strays, on_exit, ..
+            } => Some((strays.clone(), *on_exit)),
+            _ => None,
+        });
+        let (strays, on_exit) = left.expect("the daemon is recorded");
+        assert!(!on_exit);
+        assert_eq!(strays[0].pid, daemon);
+        assert_eq!(strays[0].command, "sleep 31");
+    }
+
+    #[test]
+    fn a_double_fork_holding_stdout_does_not_hang_the_grader() {
+        let rec = recorder();
+        // The grandchild outlives its parent and holds stdout open.
+        let mut p = sh(&rec, "(sh -c 'sleep 32' &); exit 0", 1 << 20);
+        assert!(wait_exit(&rec, 0, soon()));
+        let t = Instant::now();
+        p.kill();
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "kill took {:?}",
+            t.elapsed()
+        );
+        let r = rec.finish();
+        // The subshell, perhaps not yet replaced by `sleep`, and `sleep`.
+        assert!(r.exit_of(0).is_some_and(|e| e.2 >= 1), "{:?}", r.events);
+    }
+
+    #[test]
+    fn a_memory_hog_is_killed_at_its_memory_limit() {
+        let rec = recorder();
+        let limits = Limits {
+            memory: crate::spec::Size(32 << 20),
+            ..Limits::default()
+        };
+        // Touches 16 MiB at a time, up to 1 GiB, unless stopped.
+        let mut p = sh_under(
+            &rec,
+            "exec python3 -c 'import time\nx=[]\nfor i in range(64): x.append(bytearray(16<<20))\ntime.sleep(30)'",
+            &limits,
+        );
+        assert!(wait_exit(&rec, 0, soon()));
+        p.kill();
+        let r = rec.finish();
+        assert_eq!(
+            limit_of(&r),
+            Some(Limit::Memory(crate::spec::Size(32 << 20)))
+        );
+        assert_eq!(r.exit_of(0).map(|e| e.1), Some(Ended::Signal(9)));
+    }
+
+    #[test]
+    fn a_fork_bomb_is_stopped_at_its_process_limit() {
+        let rec = recorder();
+        let limits = Limits {
+            processes: 16,
+            ..Limits::default()
+        };
+        // At most 200 processes, each gone within 30 s.
+        let mut p = sh_under(
+            &rec,
+            "i=0; while [ $i -lt 200 ]; do sleep 33 & i=$((i+1)); done; wait",
+            &limits,
+        );
+        assert!(wait_exit(&rec, 0, soon()));
+        p.kill();
+        let r = rec.finish();
+        assert_eq!(limit_of(&r), Some(Limit::Processes(16)));
+    }
+
+    #[test]
+    fn a_spinning_program_is_killed_at_its_cpu_limit() {
+        let rec = recorder();
+        let limits = Limits {
+            cpu: crate::spec::Dur(Duration::from_secs(1)),
+            ..Limits::default()
+        };
+        let mut p = sh_under(&rec, "while :; do :; done", &limits);
+        assert!(wait_exit(&rec, 0, soon()));
+        p.kill();
+        let r = rec.finish();
+        assert_eq!(limit_of(&r), Some(Limit::Cpu(limits.cpu)));
+        assert_eq!(r.exit_of(0).map(|e| e.1), Some(Ended::Signal(24)));
+    }
+
+    #[test]
+    fn limits_are_set_before_the_program_runs() {
+        let rec = recorder();
+        let mut p = sh(&rec, "ulimit -c; ulimit -n; ulimit -t; ulimit -v", 1 << 20);
+        assert!(wait_exit(&rec, 0, soon()));
+        p.kill();
+        let r = rec.finish();
+        assert_eq!(
+            r.nodes[0].texts(Stream::Stdout),
+            ["0", "256", "10", &(4u64 << 20).to_string()]
+        );
     }
 }

@@ -158,6 +158,26 @@ pub enum What {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The program (with the processes it started) went past one of its
+    /// limits; the grader killed them all.
+    LimitExceeded {
+        /// Which limit.
+        limit: Limit,
+    },
+    /// When the program ended, processes it had started were still
+    /// running; the grader killed them.
+    LeftBehind {
+        /// Some of them (at most [`STRAYS_KEPT`]).
+        strays: Vec<Stray>,
+        /// How many there were in all.
+        total: usize,
+        /// Whether the program had exited on its own (else the grader
+        /// ended it, and these are what had left its process group).
+        on_exit: bool,
+        /// Whether every one of them had left the program's process
+        /// group: daemons, in the background.
+        escaped: bool,
+    },
     /// The program was still running when the steps ended; the grader killed it.
     KilledAtEnd,
     /// A scripted node's script ended, well or not.
@@ -209,6 +229,8 @@ pub enum Problem {
     NeverBound {
         /// The port it was given.
         port: u16,
+        /// The UDP ports it had bound instead.
+        instead: Vec<u16>,
     },
     /// `wait_exit`: the node did not end by the time limit.
     NotExited,
@@ -267,6 +289,40 @@ impl fmt::Display for ScriptError {
             "step {} ({}): expected {}; {}",
             self.step, self.kind, self.expected, self.actual
         )
+    }
+}
+
+/// How many left-behind processes a record names.
+pub const STRAYS_KEPT: usize = 5;
+
+/// A process a program left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    /// Its process id.
+    pub pid: i32,
+    /// Its command line, shortened.
+    pub command: String,
+}
+
+/// A hard limit a program went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Resident memory of the program and its processes.
+    Memory(crate::spec::Size),
+    /// Processes and threads at once.
+    Processes(u32),
+    /// CPU time of one process.
+    Cpu(crate::spec::Dur),
+}
+
+impl fmt::Display for Limit {
+    /// As a report says it: "memory limit of 256 MiB".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Memory(s) => write!(f, "memory limit of {s}"),
+            Limit::Processes(n) => write!(f, "limit of {n} processes and threads"),
+            Limit::Cpu(d) => write!(f, "CPU limit of {d}"),
+        }
     }
 }
 

@@ -1,0 +1,636 @@
+//! Families: a program and every process it starts, found and killed
+//! whatever they do (fork, `setsid`, double fork, fork bomb).
+//!
+//! # Two ways to know a family
+//!
+//! - **cgroup v2**, where the machine delegates it: the grader makes a
+//!   cgroup of its own under the one it runs in (`grader-PID`), and each
+//!   program starts in a child cgroup of it, joined before `execve`. No
+//!   process can leave it without writing to cgroup files, and
+//!   `cgroup.kill` kills every member at once, a fork bomb included.
+//!   Where the `pids` and `memory` controllers are enabled, `pids.max` and
+//!   `memory.max` are set too.
+//! - **Tracking**, everywhere else (or with `GRADER_CGROUP=off`): the
+//!   family is the program, every process in its process group, every
+//!   descendant of either, and every process ever seen in the family
+//!   before (a daemon stays a member after its parent exits). The grader
+//!   is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so an orphan comes
+//!   back to it instead of to init; an orphan never seen before is
+//!   recognised by the `GRADER_PROGRAM` variable each program starts with.
+//!
+//! [`describe`] says which one is in use. Either way, a family is killed
+//! by SIGKILL to every member, round after round, until none is left,
+//! reaping those that came back to the grader.
+//!
+//! # Limits the kernel cannot enforce
+//!
+//! Memory (resident, each shared page counted once) and the number of
+//! processes and threads of a whole family are
+//! watched by one thread, the *warden*, every [`WATCH_EVERY`]: past its
+//! limit a family is killed, and the record says which limit. (An
+//! rlimit on processes counts every process of the user, and root is
+//! exempt; an rlimit on memory counts address space, not use.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::{AccessFlags, Pid, access, getpid};
+
+use super::record::{Limit, Recorder, What};
+use crate::spec::{Limits, Size};
+
+/// The variable every program starts with: its family's tag.
+pub const TAG_VARIABLE: &str = "GRADER_PROGRAM";
+
+/// How often the warden measures each family.
+pub const WATCH_EVERY: Duration = Duration::from_millis(20);
+
+/// How the grader knows the processes of a program.
+#[derive(Debug)]
+pub enum Containment {
+    /// One cgroup v2 per program, under this directory (the grader's own).
+    Cgroup(PathBuf),
+    /// Process groups, descent, and the subreaper; why not cgroups.
+    Tracking(String),
+}
+
+static CONTAINMENT: OnceLock<Containment> = OnceLock::new();
+
+/// The containment of this grader, chosen once.
+pub fn containment() -> &'static Containment {
+    CONTAINMENT.get_or_init(detect)
+}
+
+/// One line for people: which containment is in use, and why.
+pub fn describe() -> String {
+    match containment() {
+        Containment::Cgroup(dir) => {
+            format!("cgroup v2: one cgroup per program under {}", dir.display())
+        }
+        Containment::Tracking(why) => {
+            format!("process groups and a child subreaper (no cgroup v2: {why})")
+        }
+    }
+}
+
+fn detect() -> Containment {
+    if std::env::var_os("GRADER_CGROUP").is_some_and(|v| v == "off") {
+        return Containment::Tracking("GRADER_CGROUP=off".into());
+    }
+    match own_cgroup() {
+        Ok(dir) => {
+            remove_stale(&dir);
+            let mine = dir.join(format!("grader-{}", getpid()));
+            match fs::create_dir(&mine) {
+                Ok(()) => Containment::Cgroup(mine),
+                Err(e) => Containment::Tracking(format!("cannot create {}: {e}", mine.display())),
+            }
+        }
+        Err(why) => Containment::Tracking(why),
+    }
+}
+
+/// The directory of the cgroup v2 this process is in, if it may create
+/// cgroups in it and move processes into them.
+fn own_cgroup() -> Result<PathBuf, String> {
+    let cgroup = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or("the grader is in no cgroup v2 hierarchy")?;
+    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let (root, mount) = mounts
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            right.starts_with("cgroup2 ").then(|| {
+                let f: Vec<&str> = left.split(' ').collect();
+                (
+                    f.get(3).copied().unwrap_or("/"),
+                    f.get(4).copied().unwrap_or(""),
+                )
+            })
+        })
+        .ok_or("cgroup2 is not mounted")?;
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    let dir = PathBuf::from(mount).join(rel);
+    access(&dir.join("cgroup.procs"), AccessFlags::W_OK).map_err(|e| {
+        format!(
+            "{} is not writable: {e}",
+            dir.join("cgroup.procs").display()
+        )
+    })?;
+    access(&dir, AccessFlags::W_OK)
+        .map_err(|e| format!("{} is not writable: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Removes the grader's cgroups (each program's is removed when it ends;
+/// this is for the end of the grader). With `wait`, waits a little for
+/// the last members to be reaped; without, kills and removes what it can
+/// at once (a signal handler; the keeper removes the rest).
+pub fn cleanup(wait: bool) {
+    if let Some(Containment::Cgroup(dir)) = CONTAINMENT.get() {
+        remove_tree(dir, if wait { 500 } else { 1 });
+    }
+}
+
+/// Kills what is left in the cgroups of the grader `worker` and removes
+/// them (for its keeper, once it is gone).
+pub fn remove_cgroups_of(worker: Pid) {
+    if let Ok(dir) = own_cgroup() {
+        remove_tree(&dir.join(format!("grader-{worker}")), 500);
+    }
+}
+
+/// Removes the cgroups of graders that are gone (one that ended without
+/// its clean-up, such as a test process).
+fn remove_stale(dir: &std::path::Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix("grader-"));
+        if let Some(pid) = pid.and_then(|p| p.parse::<i32>().ok())
+            && Stat::of(pid).is_none()
+        {
+            remove_tree(&e.path(), 500);
+        }
+    }
+}
+
+/// Kills the members of every cgroup under `dir` and removes them, trying
+/// each removal up to `tries` times (2 ms apart: a cgroup goes only once
+/// its last member is reaped).
+fn remove_tree(dir: &std::path::Path, tries: u32) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                let _ = fs::write(e.path().join("cgroup.kill"), "1");
+                // The kill takes effect at once, the removal only once
+                // every member has exited: try for a while.
+                for i in 0..tries {
+                    if fs::remove_dir(e.path()).is_ok() {
+                        break;
+                    }
+                    if i + 1 < tries {
+                        thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
+/// Makes this process a child subreaper: orphans of its descendants come
+/// back to it, not to init.
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// A process as `/proc/PID/stat` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Process id.
+    pub pid: i32,
+    /// One letter: R, S, D, Z, T, ...
+    pub state: char,
+    /// Parent.
+    pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// Threads.
+    pub threads: u64,
+    /// Resident pages.
+    pub rss: u64,
+    /// Start time, in clock ticks after boot (with the pid, an identity).
+    pub start: u64,
+    /// CPU used, user and system, in clock ticks.
+    pub ticks: u64,
+}
+
+impl Stat {
+    /// Reads `/proc/PID/stat`.
+    pub fn of(pid: i32) -> Option<Stat> {
+        let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = &text[text.rfind(')')? + 2..];
+        let f: Vec<&str> = after.split(' ').collect();
+        // proc(5) numbers fields from 1; `after` starts at field 3.
+        let n = |i: usize| f.get(i - 3)?.parse::<u64>().ok();
+        Some(Stat {
+            pid,
+            state: f.first()?.chars().next()?,
+            ppid: n(4)? as i32,
+            pgid: n(5)? as i32,
+            threads: n(20)?,
+            rss: n(24)?,
+            start: n(22)?,
+            ticks: n(14)? + n(15)?,
+        })
+    }
+
+    fn zombie(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// Every process on the machine.
+fn all_processes() -> Vec<Stat> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(Stat::of)
+        .collect()
+}
+
+/// The command line of `pid`, for a report: at most 80 characters.
+pub fn command_of(pid: i32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut text: String = String::from_utf8_lossy(&raw)
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.is_empty() {
+        text = fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| format!("[{}]", c.trim()))
+            .unwrap_or_else(|_| "?".into());
+    }
+    if text.chars().count() > 80 {
+        text = text.chars().take(77).collect::<String>() + "...";
+    }
+    text
+}
+
+/// Whether `pid` started with `GRADER_PROGRAM=tag` in its environment.
+fn has_tag(pid: i32, tag: &str) -> bool {
+    let Ok(f) = fs::File::open(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let mut env = Vec::new();
+    let _ = f.take(1 << 16).read_to_end(&mut env);
+    let want = format!("{TAG_VARIABLE}={tag}");
+    env.split(|&b| b == 0).any(|v| v == want.as_bytes())
+}
+
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// A program and the processes it started.
+#[derive(Debug)]
+pub struct Family {
+    /// The program: its process id is also its process group's.
+    pub leader: Pid,
+    tag: String,
+    cgroup: Option<PathBuf>,
+    /// Members seen so far, by pid, with their start time (tracking).
+    known: Mutex<BTreeMap<i32, u64>>,
+    /// Set once the grader decided to end the program.
+    ended_by_grader: AtomicBool,
+}
+
+/// A family before its program starts.
+pub struct Nursery {
+    /// The value of [`TAG_VARIABLE`] for the program.
+    pub tag: String,
+    /// Its cgroup directory, when cgroups are in use.
+    pub cgroup: Option<PathBuf>,
+}
+
+impl Nursery {
+    /// Prepares a family: a tag, and a cgroup with `limits` where cgroups
+    /// are in use.
+    ///
+    /// # Errors
+    /// When the cgroup cannot be made.
+    pub fn new(limits: &Limits) -> std::io::Result<Nursery> {
+        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}-{n}", getpid());
+        let cgroup = match containment() {
+            Containment::Cgroup(dir) => {
+                let d = dir.join(format!("program-{n}"));
+                fs::create_dir(&d)?;
+                // Only where the controllers are enabled do these exist.
+                let _ = fs::write(d.join("pids.max"), limits.processes.to_string());
+                let _ = fs::write(d.join("memory.max"), limits.memory.0.to_string());
+                let _ = fs::write(d.join("memory.swap.max"), "0");
+                Some(d)
+            }
+            Containment::Tracking(_) => None,
+        };
+        Ok(Nursery { tag, cgroup })
+    }
+
+    /// The family, once its program runs as `leader`.
+    pub fn born(self, leader: Pid) -> Family {
+        Family {
+            leader,
+            tag: self.tag,
+            cgroup: self.cgroup,
+            known: Mutex::new(BTreeMap::new()),
+            ended_by_grader: AtomicBool::new(false),
+        }
+    }
+
+    /// Removes the cgroup of a program that never started.
+    pub fn abandon(self) {
+        if let Some(d) = self.cgroup {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+impl Family {
+    /// Marks the program as ended by the grader (a kill, a limit).
+    pub fn end_by_grader(&self) {
+        self.ended_by_grader.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the grader ended the program.
+    pub fn ended_by_grader(&self) -> bool {
+        self.ended_by_grader.load(Ordering::SeqCst)
+    }
+
+    /// Every member, zombies included; `table` is every process on the
+    /// machine, read when tracking (`None` reads it).
+    pub fn members(&self, table: Option<&[Stat]>) -> Vec<Stat> {
+        if let Some(dir) = &self.cgroup {
+            let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            let mut m: Vec<Stat> = procs
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .filter_map(Stat::of)
+                .collect();
+            // A zombie leaves its cgroup; the leader's is kept for the caller.
+            if !m.iter().any(|s| s.pid == self.leader.as_raw())
+                && let Some(s) = Stat::of(self.leader.as_raw())
+            {
+                m.push(s);
+            }
+            return m;
+        }
+        let owned;
+        let table = match table {
+            Some(t) => t,
+            None => {
+                owned = all_processes();
+                &owned
+            }
+        };
+        let me = getpid().as_raw();
+        let leader = self.leader.as_raw();
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let mut family: BTreeSet<i32> = table
+            .iter()
+            .filter(|s| {
+                s.pid == leader
+                    || s.pgid == leader
+                    || known.get(&s.pid) == Some(&s.start)
+                    || (s.ppid == me && !s.zombie() && has_tag(s.pid, &self.tag))
+            })
+            .map(|s| s.pid)
+            .collect();
+        let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+        for s in table {
+            children.entry(s.ppid).or_default().push(s.pid);
+        }
+        let mut todo: Vec<i32> = family.iter().copied().collect();
+        while let Some(p) = todo.pop() {
+            for &c in children.get(&p).into_iter().flatten() {
+                if family.insert(c) {
+                    todo.push(c);
+                }
+            }
+        }
+        let members: Vec<Stat> = table
+            .iter()
+            .filter(|s| family.contains(&s.pid))
+            .copied()
+            .collect();
+        known.clear();
+        known.extend(members.iter().map(|s| (s.pid, s.start)));
+        members
+    }
+
+    /// Sends SIGKILL to every member now, without waiting.
+    pub fn kill_now(&self) {
+        if let Some(dir) = &self.cgroup {
+            let _ = fs::write(dir.join("cgroup.kill"), "1");
+        }
+        let _ = killpg(self.leader, Signal::SIGKILL);
+        for m in self.members(None) {
+            if !m.zombie() {
+                let _ = kill(Pid::from_raw(m.pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Kills every member but the leader (whose exit the caller reaps),
+    /// until none is left, reaping those that came back to the grader.
+    /// Gives up after about two seconds of a
+    /// process that will not die (one stuck in the kernel).
+    pub fn kill_all(&self) {
+        let me = getpid().as_raw();
+        let leader = self.leader.as_raw();
+        for _ in 0..1000 {
+            self.kill_now();
+            let left: Vec<Stat> = self
+                .members(None)
+                .into_iter()
+                .filter(|s| s.pid != leader)
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            for s in &left {
+                if s.ppid == me {
+                    let _ = waitpid(Pid::from_raw(s.pid), Some(WaitPidFlag::WNOHANG));
+                }
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        reap_strays();
+    }
+
+    /// Removes the cgroup, once the leader is reaped.
+    pub fn release(&self) {
+        if let Some(dir) = &self.cgroup {
+            for _ in 0..50 {
+                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// Leaders of programs whose exit a thread of their own waits for: never
+/// reaped here.
+static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Registers or unregisters a leader with [`reap_strays`].
+pub fn leader(pid: Pid, live: bool) {
+    let mut l = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
+    if live {
+        l.insert(pid.as_raw());
+    } else {
+        l.remove(&pid.as_raw());
+    }
+}
+
+/// Reaps orphans that came back to the grader and exited on their own.
+pub fn reap_strays() {
+    let me = getpid().as_raw();
+    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for s in all_processes() {
+        if s.ppid == me && s.zombie() && !leaders.contains(&s.pid) {
+            let _ = waitpid(Pid::from_raw(s.pid), Some(WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+/// A family the warden measures.
+pub struct Watch {
+    /// The family.
+    pub family: Arc<Family>,
+    /// Its limits.
+    pub limits: Limits,
+    /// Where to record a limit it went past.
+    pub rec: Recorder,
+    /// The node it plays.
+    pub node: usize,
+}
+
+struct Warden {
+    watched: Mutex<Vec<Weak<Watch>>>,
+    wake: Condvar,
+}
+
+static WARDEN: OnceLock<Warden> = OnceLock::new();
+
+/// Has the warden measure `w` until it is dropped.
+pub fn watch(w: &Arc<Watch>) {
+    let warden = WARDEN.get_or_init(|| {
+        thread::Builder::new()
+            .name("warden".into())
+            .spawn(patrol)
+            .expect("a thread for the warden");
+        Warden {
+            watched: Mutex::new(Vec::new()),
+            wake: Condvar::new(),
+        }
+    });
+    warden
+        .watched
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Arc::downgrade(w));
+    warden.wake.notify_all();
+}
+
+fn patrol() {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64;
+    let warden = loop {
+        if let Some(w) = WARDEN.get() {
+            break w;
+        }
+        thread::yield_now();
+    };
+    let mut watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        watched.retain(|w| w.strong_count() > 0);
+        if watched.is_empty() {
+            watched = warden.wake.wait(watched).unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        let now: Vec<Arc<Watch>> = watched.iter().filter_map(Weak::upgrade).collect();
+        drop(watched);
+        let table = match containment() {
+            Containment::Tracking(_) => Some(all_processes()),
+            Containment::Cgroup(_) => None,
+        };
+        for w in &now {
+            if w.family.ended_by_grader() {
+                continue;
+            }
+            let members: Vec<Stat> = w
+                .family
+                .members(table.as_deref())
+                .into_iter()
+                .filter(|s| !s.zombie())
+                .collect();
+            let tasks: u64 = members.iter().map(|s| s.threads).sum();
+            let rss: u64 = members.iter().map(|s| memory_of(s, page)).sum();
+            let over = if tasks >= u64::from(w.limits.processes) {
+                Some(Limit::Processes(w.limits.processes))
+            } else if rss > w.limits.memory.0 {
+                Some(Limit::Memory(Size(w.limits.memory.0)))
+            } else {
+                None
+            };
+            if let Some(limit) = over {
+                w.family.end_by_grader();
+                w.rec.event(Some(w.node), What::LimitExceeded { limit });
+                w.family.kill_now();
+            }
+        }
+        drop(now);
+        watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
+        watched = warden
+            .wake
+            .wait_timeout(watched, WATCH_EVERY)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+    }
+}
+
+/// The memory a process uses: its proportional share of resident pages
+/// (`Pss`, so that pages forked children share count once in a family's
+/// sum), or its resident pages where the kernel does not say.
+fn memory_of(s: &Stat, page: u64) -> u64 {
+    let pss = fs::read_to_string(format!("/proc/{}/smaps_rollup", s.pid))
+        .ok()
+        .and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("Pss:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    pss.map_or(s.rss * page, |kib| kib * 1024)
+}
+
+/// The tasks (processes and threads) of the user `uid`, for an rlimit on
+/// processes that counts them all.
+pub fn tasks_of_user(uid: u32) -> u64 {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+            };
+            (field("Uid:")?.parse::<u32>().ok()? == uid)
+                .then(|| field("Threads:")?.parse::<u64>().ok())?
+        })
+        .sum()
+}

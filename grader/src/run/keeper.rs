@@ -1,0 +1,126 @@
+//! The keeper: what is left to clean up when the grader is killed with
+//! SIGKILL.
+//!
+//! A process killed with SIGKILL runs no code, so a grader cannot clean up
+//! after its own SIGKILL (what a CI runner sends when its own time limit
+//! passes). Each program dies with it (its parent-death signal, see
+//! [`contain`](super::contain)), but what a program started, a daemon
+//! above all, would live on. So the `grader` a person or CI starts is a
+//! small *keeper*: it starts the real grader, the *worker*, as its one
+//! child (the same executable and arguments), passes Ctrl+C, SIGTERM and
+//! SIGHUP on to it, and waits. The keeper is a child subreaper: when the
+//! worker ends, however it ends, every process left below it comes back
+//! to the keeper, which kills them all, removes the worker's cgroups, and
+//! exits with the worker's status (128 + the signal, if a signal killed
+//! it).
+//!
+//! If the keeper itself is killed, the worker gets SIGTERM from the kernel
+//! (its parent-death signal) and cleans up as for a Ctrl+C. Only SIGKILL
+//! of both at once (of their process group, say) leaves a daemon that
+//! escaped its program's process group running where cgroups are not in
+//! use.
+
+use std::process::{Command, ExitCode};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, getpid, getppid};
+
+use super::family::{self, Stat};
+
+/// Set in the worker's environment to the keeper's process id.
+pub const WORKER_VARIABLE: &str = "GRADER_KEEPER";
+
+/// What this process is to do.
+pub enum Role {
+    /// Grade: this is the worker.
+    Worker,
+    /// The keeper is done: exit with this status.
+    Done(ExitCode),
+}
+
+/// Sets up the worker, or runs the keeper until its worker is gone and
+/// everything below it is killed. Call first thing in `main`.
+///
+/// # Errors
+/// When the worker cannot be started or set up.
+pub fn start() -> std::io::Result<Role> {
+    if let Some(keeper) = std::env::var_os(WORKER_VARIABLE) {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+        if keeper.to_str() != Some(&getppid().to_string()) {
+            // The keeper died before the line above: do as it would ask.
+            return Ok(Role::Done(ExitCode::from(130)));
+        }
+        return Ok(Role::Worker);
+    }
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGHUP);
+    signals.thread_block()?;
+    family::become_subreaper()?;
+    // `/proc/self/exe` runs even when the file was rebuilt meanwhile.
+    let child = Command::new("/proc/self/exe")
+        .args(std::env::args_os().skip(1))
+        .env(WORKER_VARIABLE, getpid().to_string())
+        .spawn()?;
+    let worker = Pid::from_raw(child.id() as i32);
+    thread::Builder::new()
+        .name("forward".into())
+        .spawn(move || {
+            while let Ok(sig) = signals.wait() {
+                let _ = kill(worker, sig);
+            }
+        })?;
+    let status = loop {
+        match waitpid(worker, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break 2,
+        }
+    };
+    let left = sweep();
+    family::remove_cgroups_of(worker);
+    if status > 128 && left > 0 {
+        eprintln!(
+            "grader: the grader was killed ({}); its keeper stopped {left} process(es) it left running",
+            Signal::try_from(status - 128)
+                .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string())
+        );
+    }
+    Ok(Role::Done(ExitCode::from(
+        u8::try_from(status).unwrap_or(2),
+    )))
+}
+
+/// Kills and reaps every process below the keeper, round after round
+/// (each death may hand more orphans to the keeper); returns how many.
+fn sweep() -> usize {
+    let me = getpid().as_raw();
+    let mut killed = std::collections::BTreeSet::new();
+    for _ in 0..1000 {
+        let mine: Vec<Stat> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter_map(Stat::of)
+            .filter(|s| s.ppid == me)
+            .collect();
+        if mine.is_empty() {
+            break;
+        }
+        for s in &mine {
+            if !matches!(s.state, 'Z' | 'X') {
+                killed.insert(s.pid);
+                let _ = kill(Pid::from_raw(s.pid), Signal::SIGKILL);
+            }
+            let _ = waitpid(Pid::from_raw(s.pid), Some(WaitPidFlag::WNOHANG));
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    killed.len()
+}
