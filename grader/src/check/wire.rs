@@ -261,7 +261,7 @@ pub fn rules(test: &TestSpec, record: &Record) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::record::{Fate, NodeRecord};
+    use crate::run::record::{Fate, NodeRecord, Traffic};
     use crate::spec::TypeName;
     use handout::MsgType;
     use std::time::Duration;
@@ -287,6 +287,7 @@ mod tests {
             seed: 0,
             nodes: vec![node("server"), node("client1"), node("client2")],
             events: vec![],
+            traffic: Traffic::of(3, &log),
             datagrams: log,
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),

@@ -287,6 +287,9 @@ pub fn timeline(record: &Record) -> Vec<String> {
             What::Signalled { signal } => format!("the grader sent {signal} to {who}"),
             What::Exited { status, .. } => format!("{who} exited: {status}"),
             What::Flooded { stream, .. } => format!("{who} went over the output limit on {stream}"),
+            What::SendRateExceeded { limit } => format!(
+                "{who} went over the send rate ({limit} datagrams a second): flooding; the proxy refuses the rest"
+            ),
             What::KilledAtEnd => format!("{who} still running at the end: killed"),
             What::ScriptEnded { error: None } => format!("the grader's {who} finished its script"),
             What::ScriptEnded { error: Some(e) } => format!("the grader's {who} failed: {e}"),
