@@ -495,7 +495,7 @@ fn send_rate(record: &Record, i: usize) -> Option<Check> {
             seconds(s.last.saturating_sub(s.first)),
         ))
         .note(format!(
-            "the proxy passed on at most {limit} in any one second and refused the other {}; the test ended when the flood began, at {} ms",
+            "the proxy passed on at most {limit} in any one second and refused the other {}; the grader ended the test when the rate was first exceeded, at {} ms",
             s.refused,
             at.as_millis()
         ))

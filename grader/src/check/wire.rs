@@ -57,14 +57,13 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             if record.unkept() == 0 {
                 out.extend(unanswered);
             } else if !unanswered.is_empty() {
-                let n = unanswered.len();
-                let s = if n == 1 { "" } else { "s" };
-                unsure = Some((
-                    claim,
-                    format!(
-                        "{n} request{s} among them had no reply among them, and the reply{s} may be among the rest"
+                let why = match unanswered.len() {
+                    1 => "1 request among them has no reply among them; its reply may be among the rest".to_string(),
+                    n => format!(
+                        "{n} requests among them have no reply among them; their replies may be among the rest"
                     ),
-                ));
+                };
+                unsure = Some((claim, why));
             } else {
                 unsure = Some((claim, String::new()));
             }

@@ -404,7 +404,7 @@ pub fn timeline(record: &Record) -> Vec<String> {
         Some((first, len, Some(last))) if *len > SHOWN_ALIKE => Some(line(
             last.sent,
             &format!(
-                "... and {} more {} -> {} like these, until here",
+                "... and {} more {} -> {} like these",
                 len - SHOWN_ALIKE,
                 name(first.from),
                 name(first.to)
@@ -620,7 +620,7 @@ mod tests {
         assert_eq!(t.len(), 12, "{text}");
         assert!(t[0].ends_with("client started: client"), "{text}");
         assert!(
-            t[4].ends_with("... and 14997 more client -> server like these, until here"),
+            t[4].ends_with("... and 14997 more client -> server like these"),
             "{text}"
         );
         assert!(
@@ -629,7 +629,7 @@ mod tests {
         );
         assert!(t[6].ends_with("[refused]"), "{text}");
         assert!(
-            t[9].ends_with("... and 4997 more client -> server like these, until here"),
+            t[9].ends_with("... and 4997 more client -> server like these"),
             "{text}"
         );
         assert!(
