@@ -16,7 +16,8 @@
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and
-//! every datagram with its fate, all timed); [`check`] turns a record into
+//! datagrams with their fate, all timed, bounded whatever a program does,
+//! with counts of every datagram); [`check`] turns a record into
 //! a verdict of typed results; [`report`] renders verdicts and records.
 //! Nothing downstream parses text.
 //!

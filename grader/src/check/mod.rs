@@ -9,18 +9,32 @@
 //! 1. **Holes.** An unfilled hole (`todo!()`) explains everything else that
 //!    went wrong, so when one is found it is the only failure reported.
 //! 2. **Crashes, floods, leftovers**, node by node, and scripted peers that
-//!    failed.
+//!    failed. A flood is either of output (past `limits.output`) or of
+//!    datagrams (past `limits.send_rate`: the node is *flooding*).
 //! 3. **The step that could not be carried out**, if one could not (a
 //!    program that never exited), and what `idle` measured.
 //! 4. **`expect`**, node by node in the order of the spec's `nodes`: exit
-//!    status, then the transcripts. When the run was cut short (3., or a
-//!    scripted peer that failed), a program the grader had to kill is not
-//!    judged: "still running" and a truncated transcript would only repeat
-//!    the cause.
-//! 5. **`wire`**, in the order of the spec.
+//!    status, then the transcripts. When the run was cut short (3., a
+//!    scripted peer that failed, a node flooding), a program the grader
+//!    had to kill is not judged: "still running" and a truncated
+//!    transcript would only repeat the cause.
+//! 5. **`wire`**, in the order of the spec; not when a node flooded: the
+//!    proxy refused part of the traffic and the grader ended the run, so
+//!    the wire would only repeat the cause.
 //! 6. **Rules that did not fire**, when nothing else failed: a run in
 //!    which a fault the test needs never happened proves nothing, so it is
 //!    void rather than passed.
+//!
+//! # Bounds
+//!
+//! Every check is one pass over what it reads (or n log n), so judging
+//! costs time in proportion to the record, which is itself bounded. A
+//! check that finds many alike failures (every request of a flood
+//! unanswered) lists the first [`LISTED_ALIKE`] and counts the rest in the
+//! last one's [`Failure::more`]: a verdict, and every report of it, stays
+//! short. When the record was cut at `limits.datagrams`, counts stay exact
+//! (they come from the record's traffic counts) and a check that reads
+//! datagrams one by one says it could not see them all (see [`wire`]).
 //!
 //! # Layout
 //! - this file: the verdict, its order, and checks on processes;
@@ -86,6 +100,8 @@ pub enum Kind {
     Crash,
     /// A program printed past the output limit.
     Flood,
+    /// A node sent datagrams past the send rate: it flooded the network.
+    SendRate,
     /// A program exited and left processes running, or left a daemon.
     Leftovers,
     /// A program went past a hard limit (memory, processes, CPU).
@@ -125,6 +141,7 @@ impl Kind {
             Kind::Hole => "hole",
             Kind::Crash => "crash",
             Kind::Flood => "flood",
+            Kind::SendRate => "send_rate",
             Kind::Leftovers => "leftovers",
             Kind::Limit => "limit",
             Kind::Script => "script",
@@ -171,7 +188,15 @@ pub struct Failure {
     /// Output a reader should see with it: (node, stream), whose last lines
     /// the report shows from the record.
     pub show: Vec<(usize, Stream)>,
+    /// How many further failures like this one (the same kind, the same
+    /// node, right after it) the check found and the verdict does not list:
+    /// at most [`LISTED_ALIKE`] are listed one by one. Usually 0.
+    pub more: usize,
 }
+
+/// How many alike failures in a row (the same kind, the same node) a
+/// verdict lists one by one; the last of them counts the rest.
+pub const LISTED_ALIKE: usize = 20;
 
 impl Failure {
     /// A failure with only a summary.
@@ -183,6 +208,7 @@ impl Failure {
             place: None,
             notes: Vec::new(),
             show: Vec::new(),
+            more: 0,
         }
     }
 
@@ -266,17 +292,22 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
     // peer that failed) says nothing about a program the grader then had
     // to kill, or a peer the end of the test interrupted: their exit
     // status, transcript or unfinished script would only repeat the cause.
-    let cut_short = record.events.iter().any(|e| match &e.what {
-        What::StepFailed { .. } => true,
-        What::ScriptEnded { error: Some(e) } => e.actual != script::ENDED,
-        _ => false,
-    });
+    let cut_short = record
+        .events
+        .iter()
+        .any(|e| matches!(e.what, What::StepFailed { .. }) || e.what.decides());
+    let flooded = record
+        .events
+        .iter()
+        .any(|e| matches!(e.what, What::SendRateExceeded { .. }));
     let mut checks = Vec::new();
     for (i, node) in record.nodes.iter().enumerate() {
         if node.script {
             checks.extend(scripted(record, i, cut_short));
+            checks.extend(send_rate(record, i).filter(|c| c.failure.is_some()));
         } else if record.started(i) {
             checks.extend(program(record, i));
+            checks.extend(send_rate(record, i));
         }
     }
     checks.extend(steps(test, record));
@@ -292,14 +323,17 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
             checks.extend(expect(record, i, e));
         }
     }
-    for w in &test.wire {
-        checks.extend(wire::check(w, record));
+    if !flooded {
+        for w in &test.wire {
+            checks.extend(wire::check(w, record));
+        }
     }
     // A rule that did not fire matters only to a run that would otherwise
     // pass: then it makes the run void. Next to a real failure it is noise.
     if !checks.iter().any(|c| c.failure.is_some()) {
         checks.extend(wire::rules(test, record));
     }
+    let checks = fold_alike(checks);
     let failed = |c: &&Check| c.failure.is_some();
     let status = if checks.iter().filter(failed).any(|c| c.kind != Kind::Rule) {
         Status::Failed
@@ -313,6 +347,30 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
         checks,
         holes: Vec::new(),
     }
+}
+
+/// The checks with each row of alike failures (the same kind, the same
+/// node) cut to [`LISTED_ALIKE`], the last listed counting the rest.
+fn fold_alike(checks: Vec<Check>) -> Vec<Check> {
+    let mut out: Vec<Check> = Vec::with_capacity(checks.len().min(256));
+    let mut row = 0;
+    for c in checks {
+        let Some(f) = &c.failure else {
+            row = 0;
+            out.push(c);
+            continue;
+        };
+        let alike = out
+            .last()
+            .is_some_and(|p| p.failure.is_some() && p.kind == c.kind && p.node == c.node);
+        row = if alike { row + 1 } else { 1 };
+        if row <= LISTED_ALIKE {
+            out.push(c);
+        } else if let Some(last) = out.last_mut().and_then(|p| p.failure.as_mut()) {
+            last.more += 1 + f.more;
+        }
+    }
+    out
 }
 
 /// The `todo!()` texts in the programs' stderr, with their node.
@@ -462,6 +520,57 @@ fn program(record: &Record, i: usize) -> Vec<Check> {
         None => out.push(pass(Kind::Leftovers, Some(name))),
     }
     out
+}
+
+/// Whether node `i` kept to the send rate; a node that went over it
+/// flooded the network. The totals are the whole run's.
+fn send_rate(record: &Record, i: usize) -> Option<Check> {
+    let node = &record.nodes[i];
+    let name = node.name.as_str();
+    let over = record
+        .events_where(|w| match w {
+            What::SendRateExceeded { limit } => Some(*limit),
+            _ => None,
+        })
+        .find(|(n, _, _)| *n == Some(i));
+    let Some((_, at, limit)) = over else {
+        return Some(pass(Kind::SendRate, Some(name)));
+    };
+    let s = record.traffic.senders[i];
+    let who = if node.script {
+        format!("the grader's {name}")
+    } else {
+        name.to_string()
+    };
+    Some(fail(
+        Kind::SendRate,
+        Some(name),
+        Failure::new(format!(
+            "{who} sent {} datagram{} in {}: flooding (limit {limit} a second)",
+            s.sent,
+            if s.sent == 1 { "" } else { "s" },
+            seconds(s.last.saturating_sub(s.first)),
+        ))
+        .note(format!(
+            "the proxy passed on at most {limit} in any one second and refused the other {}; the grader ended the test when the rate was first exceeded, at {} ms",
+            s.refused,
+            at.as_millis()
+        ))
+        .note("send a datagram when there is a reason to (a request, a reply, a retransmission after its timeout); a loop around sendto(2) that never waits floods the network")
+        .at(Place::Time(at)),
+    ))
+}
+
+/// A duration as a report says it: `40 ms`, `1.5 s`, `2 s`, `12 s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if s >= 10.0 || (s - s.round()).abs() < 0.05 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
 }
 
 fn bytes(n: usize) -> String {
@@ -874,5 +983,114 @@ mod tests {
             panic_in(&err).unwrap(),
             "index out of bounds (at src/main.rs:3:5)"
         );
+    }
+
+    fn failed(kind: Kind, node: &str, i: usize) -> Check {
+        fail(kind, Some(node), Failure::new(format!("failure {i}")))
+    }
+
+    #[test]
+    fn a_long_row_of_alike_failures_is_listed_in_part_and_counted() {
+        let mut checks: Vec<Check> = (0..1000)
+            .map(|i| failed(Kind::Answered, "server", i))
+            .collect();
+        checks.push(failed(Kind::Answered, "client", 0));
+        checks.extend((0..30).map(|i| failed(Kind::Length, "server", i)));
+        checks.push(pass(Kind::Count, Some("server")));
+        let out = fold_alike(checks);
+        assert_eq!(out.len(), LISTED_ALIKE + 1 + LISTED_ALIKE + 1);
+        let listed = &out[LISTED_ALIKE - 1];
+        assert_eq!(
+            listed
+                .failure
+                .as_ref()
+                .map(|f| (f.summary.as_str(), f.more)),
+            Some((
+                format!("failure {}", LISTED_ALIKE - 1).as_str(),
+                1000 - LISTED_ALIKE
+            ))
+        );
+        let client = out[LISTED_ALIKE].failure.as_ref().unwrap();
+        assert_eq!(client.more, 0);
+        let length = out[2 * LISTED_ALIKE].failure.as_ref().unwrap();
+        assert_eq!(length.more, 30 - LISTED_ALIKE);
+        assert!(out.last().unwrap().failure.is_none());
+    }
+
+    #[test]
+    fn durations_read_as_seconds() {
+        assert_eq!(seconds(Duration::from_millis(400)), "400 ms");
+        assert_eq!(seconds(Duration::from_millis(2020)), "2 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(seconds(Duration::from_millis(12_340)), "12 s");
+    }
+
+    #[test]
+    fn a_flood_is_the_failure_and_the_wire_is_not_judged() {
+        use crate::run::record::{Datagram, Fate, NodeRecord, Traffic};
+        let spec = crate::spec::LabSpec::parse(
+            std::path::Path::new("spec.yaml"),
+            "lab: hw1\ntitle: t\nbinaries: [server, client]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n      - { name: client, run: client }\n    steps: [{ start: server }, { start: client }, { wait_exit: client }]\n    expect:\n      client: { exit: 0 }\n    wire:\n      - answered: { by: server, request: READ_REQ, reply: READ_REP }\n",
+        )
+        .unwrap();
+        let ms = Duration::from_millis;
+        let request = handout::Message::new(handout::MsgType::ReadReq, "K", "").unwrap();
+        let log: Vec<Datagram> = (0..12)
+            .map(|i| Datagram {
+                sent: ms(100 + i * 125),
+                from: 1,
+                to: 0,
+                bytes: request.encode(),
+                fate: if i < 10 {
+                    Fate::Delivered
+                } else {
+                    Fate::Refused
+                },
+                delays: vec![],
+                delivered: vec![],
+                rule: None,
+            })
+            .collect();
+        let event = |at: u64, node: usize, what: What| crate::run::record::Event {
+            at: ms(at),
+            node: Some(node),
+            what,
+        };
+        let started = || What::Started {
+            command: vec![],
+            pid: 1,
+        };
+        let record = Record {
+            test: "x".into(),
+            seed: 0,
+            nodes: vec![NodeRecord::new("server"), NodeRecord::new("client")],
+            events: vec![
+                event(0, 0, started()),
+                event(50, 1, started()),
+                event(1350, 1, What::SendRateExceeded { limit: 10 }),
+                event(1400, 0, What::KilledAtEnd),
+                event(1400, 1, What::KilledAtEnd),
+            ],
+            traffic: Traffic::of(2, &log),
+            datagrams: log,
+            duration: ms(1400),
+            limit: Duration::from_secs(10),
+        };
+        let v = judge(&spec.tests[0], &record);
+        assert_eq!(v.status, Status::Failed);
+        let failed: Vec<(Kind, &str)> = v
+            .failures()
+            .map(|c| (c.kind, c.failure.as_ref().unwrap().summary.as_str()))
+            .collect();
+        assert_eq!(
+            failed,
+            [(
+                Kind::SendRate,
+                "client sent 12 datagrams in 1.4 s: flooding (limit 10 a second)"
+            )],
+            "the exit status of a killed client and the unanswered requests only repeat the cause"
+        );
+        let f = v.failures().next().unwrap().failure.clone().unwrap();
+        assert!(f.notes[0].contains("refused the other 2"), "{:?}", f.notes);
     }
 }

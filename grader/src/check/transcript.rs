@@ -333,8 +333,10 @@ impl Matcher<'_> {
     /// Includes mode: no line from `pos` on matches `tokens`.
     fn not_found(&self, tokens: &[Token], pos: usize, scope: &Scope) -> Mismatch {
         let mut notes = vec![self.searched(pos)];
-        let near_miss = (pos..self.actual.len())
-            .find_map(|at| binding_note(tokens, self.actual[at], scope).map(|note| (at, note)));
+        let near_miss = Relaxed::new(tokens, scope).and_then(|relaxed| {
+            (pos..self.actual.len())
+                .find_map(|at| relaxed.note(self.actual[at]).map(|note| (at, note)))
+        });
         if let Some((at, note)) = near_miss {
             notes.push(format!("line {} would match, but {note}", at + 1));
         } else if let Some(at) =
@@ -519,32 +521,59 @@ impl Permutation<'_> {
 /// If `text` would match `tokens` were its bound variables free, says what
 /// they were bound to and what `text` has there instead.
 fn binding_note(tokens: &[Token], text: &str, scope: &Scope) -> Option<String> {
-    let mut names: Vec<&str> = tokens
-        .iter()
-        .filter_map(|token| match token {
-            Token::Var(name) if scope.bindings.contains_key(name) => Some(name.as_str()),
-            _ => None,
+    Relaxed::new(tokens, scope)?.note(text)
+}
+
+/// A pattern's bound variables set free, to find a line that would match
+/// but for their values. Built once and tried on many lines: freeing them
+/// copies the scope.
+struct Relaxed<'a> {
+    tokens: &'a [Token],
+    scope: &'a Scope,
+    names: Vec<&'a str>,
+    relaxed: Scope,
+}
+
+impl<'a> Relaxed<'a> {
+    /// None when the pattern uses no bound variable.
+    fn new(tokens: &'a [Token], scope: &'a Scope) -> Option<Relaxed<'a>> {
+        let mut names: Vec<&str> = tokens
+            .iter()
+            .filter_map(|token| match token {
+                Token::Var(name) if scope.bindings.contains_key(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        names.dedup();
+        if names.is_empty() {
+            return None;
+        }
+        let mut relaxed = scope.clone();
+        for name in &names {
+            relaxed.bindings.remove(*name);
+        }
+        Some(Relaxed {
+            tokens,
+            scope,
+            names,
+            relaxed,
         })
-        .collect();
-    names.dedup();
-    if names.is_empty() {
-        return None;
     }
-    let mut relaxed = scope.clone();
-    for name in &names {
-        relaxed.bindings.remove(*name);
+
+    fn note(&self, text: &str) -> Option<String> {
+        let captured = match_tokens(self.tokens, text, &self.relaxed)?;
+        let notes: Vec<String> = self
+            .names
+            .iter()
+            .filter_map(|name| {
+                let binding = &self.scope.bindings[*name];
+                let (_, here) = captured.iter().find(|(n, _)| n == name)?;
+                (*here != binding.value)
+                    .then(|| format!("{}, and this line has `{here}`", binding.describe(name)))
+            })
+            .collect();
+        (!notes.is_empty()).then(|| notes.join("; "))
     }
-    let captured = match_tokens(tokens, text, &relaxed)?;
-    let notes: Vec<String> = names
-        .iter()
-        .filter_map(|name| {
-            let binding = &scope.bindings[*name];
-            let (_, here) = captured.iter().find(|(n, _)| n == name)?;
-            (*here != binding.value)
-                .then(|| format!("{}, and this line has `{here}`", binding.describe(name)))
-        })
-        .collect();
-    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 fn join_notes(notes: Vec<String>) -> Option<String> {

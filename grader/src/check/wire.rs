@@ -4,12 +4,25 @@
 //! did. The course once had a client that printed the right partition and
 //! sent to the wrong one: only a wire check catches that.
 //!
-//! Each check is one pass over the record (`answered` keeps an index of
-//! replies), so a long record costs time in proportion to its length.
+//! Each check is one pass over the record, or n log n (`answered` keeps an
+//! index of replies), so a long record costs time in proportion to its
+//! length.
+//!
+//! # A cut record
+//!
+//! The record keeps the first `limits.datagrams` datagrams of a test and
+//! counts the rest (see [`crate::run::record`]). `count` and the network
+//! rules read the counts, so they are exact whatever the length. `answered`,
+//! `length` and `well_formed` read datagrams one by one: on a cut record,
+//! what they find wrong among the datagrams kept stands, and when that is
+//! nothing, they fail as *not judged* ("cannot check that ...: the record
+//! kept only the first N of M datagrams"), never pass on what they could
+//! see. A request with no reply among the datagrams kept may have its reply
+//! among the rest, so on a cut record it is not reported as unanswered: it
+//! makes the check not judged. A correct program of a lab sends far fewer
+//! datagrams than the bound; if one needs more, the lab's spec raises it.
 
 use std::collections::{BTreeMap, VecDeque};
-
-use handout::Message;
 
 use super::{Check, Failure, Kind, Place, fail, pass};
 use crate::run::record::{Datagram, Record};
@@ -26,6 +39,9 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
     let idx = |n: &str| names.iter().position(|x| *x == n);
     let log = &record.datagrams;
     let mut out = Vec::new();
+    // What a check that reads datagrams one by one could not make sure of
+    // on a cut record: the claim, and why.
+    let mut unsure: Option<(String, String)> = None;
     let kind = match c {
         WireCheck::Answered {
             by,
@@ -36,87 +52,20 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             let Some(by_i) = idx(by) else {
                 return out;
             };
-            // Replies of the right type sent by `by`, per (receiver, key),
-            // in the order they were sent.
-            let mut replies: BTreeMap<(usize, String), VecDeque<usize>> = BTreeMap::new();
-            // And per key alone, to say where a misrouted reply went.
-            let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-            for (j, d) in log.iter().enumerate() {
-                if d.from != by_i {
-                    continue;
-                }
-                if let Ok(m) = d.message()
-                    && m.kind == reply.0
-                {
-                    replies
-                        .entry((d.to, m.key.clone()))
-                        .or_default()
-                        .push_back(j);
-                    by_key.entry(m.key).or_default().push(j);
-                }
-            }
-            for (i, d) in log.iter().enumerate() {
-                let Ok(req) = d.message() else { continue };
-                if d.to != by_i || req.kind != request.0 {
-                    continue;
-                }
-                for _ in 0..d.fate.copies() {
-                    let queue = replies.entry((d.from, req.key.clone())).or_default();
-                    while queue.front().is_some_and(|&j| j < i) {
-                        queue.pop_front();
-                    }
-                    match queue.pop_front() {
-                        Some(j) => {
-                            if let (Some(v), Ok(m)) = (value, Message::decode(&log[j].bytes))
-                                && m.value != *v
-                            {
-                                out.push(fail(
-                                    Kind::Answered,
-                                    Some(by),
-                                    Failure {
-                                        expected: Some(format!("value {v}")),
-                                        actual: Some(format!("value {}", m.value)),
-                                        ..Failure::new(format!(
-                                            "{by} answered the {} for key {} from {} with value `{}`; expected `{v}`",
-                                            request.0, req.key, names[d.from], m.value
-                                        ))
-                                    }
-                                    .at(Place::Datagram(j)),
-                                ));
-                            }
-                        }
-                        None => {
-                            let elsewhere = by_key
-                                .get(&req.key)
-                                .and_then(|v| v.iter().find(|&&j| j > i && log[j].to != d.from));
-                            let summary = match elsewhere {
-                                Some(&j) => format!(
-                                    "{by} sent the {} for key {} (a {} from {}) to {} instead of back to {}",
-                                    reply.0,
-                                    req.key,
-                                    request.0,
-                                    names[d.from],
-                                    names[log[j].to],
-                                    names[d.from]
-                                ),
-                                None => format!(
-                                    "{by} never answered the {} for key {} that {} sent at {} (expected a {} with the same key, sent back to {})",
-                                    request.0,
-                                    req.key,
-                                    names[d.from],
-                                    at(d),
-                                    reply.0,
-                                    names[d.from]
-                                ),
-                            };
-                            out.push(fail(
-                                Kind::Answered,
-                                Some(by),
-                                Failure::new(summary).at(Place::Datagram(i)),
-                            ));
-                        }
-                    }
-                }
+            let unanswered = answered(record, by_i, request.0, reply.0, value.as_deref(), &mut out);
+            let claim = format!("{by} answered every {}", request.0);
+            if record.unkept() == 0 {
+                out.extend(unanswered);
+            } else if !unanswered.is_empty() {
+                let why = match unanswered.len() {
+                    1 => "1 request among them has no reply among them; its reply may be among the rest".to_string(),
+                    n => format!(
+                        "{n} requests among them have no reply among them; their replies may be among the rest"
+                    ),
+                };
+                unsure = Some((claim, why));
+            } else {
+                unsure = Some((claim, String::new()));
             }
             Kind::Answered
         }
@@ -148,6 +97,14 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
                     ));
                 }
             }
+            let allowed: Vec<String> = bytes.iter().map(|b| b.to_string()).collect();
+            let sender = from
+                .as_deref()
+                .map_or(String::new(), |f| format!(" {f} sent"));
+            unsure = Some((
+                format!("every {}{sender} is {} bytes", kind.0, allowed.join(" or ")),
+                String::new(),
+            ));
             Kind::Length
         }
         WireCheck::WellFormed { from } => {
@@ -168,6 +125,10 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
                     ));
                 }
             }
+            unsure = Some((
+                format!("every datagram {from} sent is a record"),
+                String::new(),
+            ));
             Kind::WellFormed
         }
         WireCheck::Count {
@@ -180,11 +141,8 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             let (Some(f), Some(t)) = (idx(from), idx(to)) else {
                 return out;
             };
-            let n = log
-                .iter()
-                .filter(|d| d.from == f && d.to == t)
-                .filter(|d| kind.is_none_or(|k| d.kind() == Some(k.0)))
-                .count();
+            // The counts cover every datagram, kept in the record or not.
+            let n = record.traffic.links[f][t].of(kind.map(|k| k.0));
             let what = |n: usize| {
                 let s = if n == 1 { "" } else { "s" };
                 kind.map_or(format!("datagram{s}"), |k| format!("{}{s}", k.0))
@@ -213,10 +171,170 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             Kind::Count
         }
     };
+    // On a cut record, a check that found nothing wrong among the datagrams
+    // kept is not judged: the rest could break it.
+    if let Some((claim, why)) = unsure
+        && out.is_empty()
+        && record.unkept() > 0
+    {
+        out.push(fail(kind, wire_node(c), not_judged(record, &claim, &why)));
+    }
     if out.is_empty() {
         out.push(pass(kind, wire_node(c)));
     }
     out
+}
+
+/// The failure of a check that a cut record kept from judging.
+fn not_judged(record: &Record, claim: &str, why: &str) -> Failure {
+    let kept = record.datagrams.len();
+    let all = record.traffic.received();
+    let mut f = Failure::new(format!(
+        "cannot check that {claim}: the record kept only the first {kept} of {all} datagrams (limits.datagrams)"
+    ));
+    if !why.is_empty() {
+        f = f.note(why);
+    }
+    f.note(format!(
+        "{} more datagrams were not kept; a correct program of this lab sends far fewer. If one needs more, raise `limits.datagrams` in the lab's spec",
+        record.unkept()
+    ))
+}
+
+/// `answered`: pushes onto `out` what is certainly wrong (a reply with the
+/// wrong value) and returns the requests with no reply to their sender
+/// among the datagrams kept, as failures: certain on a whole record,
+/// uncertain on a cut one.
+///
+/// Replies are indexed per (receiver, key) in the order they were sent,
+/// and each reply answers one request, the first one before it: one pass
+/// to index, one to match, a binary search to say where a missing reply
+/// went instead.
+fn answered(
+    record: &Record,
+    by_i: usize,
+    request: handout::MsgType,
+    reply: handout::MsgType,
+    value: Option<&str>,
+    out: &mut Vec<Check>,
+) -> Vec<Check> {
+    let names: Vec<&str> = record.nodes.iter().map(|n| n.name.as_str()).collect();
+    let by = names[by_i];
+    let log = &record.datagrams;
+    let mut unanswered = Vec::new();
+    // Replies of the right type sent by `by`, per (receiver, key), in the
+    // order they were sent.
+    let mut replies: BTreeMap<(usize, String), VecDeque<usize>> = BTreeMap::new();
+    // And per key alone, to say where a misrouted reply went.
+    let mut by_key: BTreeMap<String, Elsewhere> = BTreeMap::new();
+    for (j, d) in log.iter().enumerate() {
+        if d.from != by_i {
+            continue;
+        }
+        if let Ok(m) = d.message()
+            && m.kind == reply
+        {
+            replies
+                .entry((d.to, m.key.clone()))
+                .or_default()
+                .push_back(j);
+            by_key.entry(m.key).or_default().sent.push((j, d.to));
+        }
+    }
+    for e in by_key.values_mut() {
+        e.index();
+    }
+    for (i, d) in log.iter().enumerate() {
+        if d.to != by_i || d.kind() != Some(request) {
+            continue;
+        }
+        let Ok(req) = d.message() else { continue };
+        for _ in 0..d.fate.copies() {
+            let queue = replies.entry((d.from, req.key.clone())).or_default();
+            while queue.front().is_some_and(|&j| j < i) {
+                queue.pop_front();
+            }
+            match queue.pop_front() {
+                Some(j) => {
+                    if let (Some(v), Ok(m)) = (value, log[j].message())
+                        && m.value != v
+                    {
+                        out.push(fail(
+                            Kind::Answered,
+                            Some(by),
+                            Failure {
+                                expected: Some(format!("value {v}")),
+                                actual: Some(format!("value {}", m.value)),
+                                ..Failure::new(format!(
+                                    "{by} answered the {request} for key {} from {} with value `{}`; expected `{v}`",
+                                    req.key, names[d.from], m.value
+                                ))
+                            }
+                            .at(Place::Datagram(j)),
+                        ));
+                    }
+                }
+                None => {
+                    let elsewhere = by_key.get(&req.key).and_then(|e| e.first_after(i, d.from));
+                    let summary = match elsewhere {
+                        Some(to) => format!(
+                            "{by} sent the {reply} for key {} (a {request} from {}) to {} instead of back to {}",
+                            req.key, names[d.from], names[to], names[d.from]
+                        ),
+                        None => format!(
+                            "{by} never answered the {request} for key {} that {} sent at {} (expected a {reply} with the same key, sent back to {})",
+                            req.key,
+                            names[d.from],
+                            at(d),
+                            names[d.from]
+                        ),
+                    };
+                    unanswered.push(fail(
+                        Kind::Answered,
+                        Some(by),
+                        Failure::new(summary).at(Place::Datagram(i)),
+                    ));
+                }
+            }
+        }
+    }
+    unanswered
+}
+
+/// The replies of one key, to find the first sent after a request to
+/// someone other than its sender in O(log n).
+#[derive(Debug, Default)]
+struct Elsewhere {
+    /// (index in the record, receiver), in the order sent.
+    sent: Vec<(usize, usize)>,
+    /// For each reply, the position of the first reply from it on whose
+    /// receiver differs from its own (or `sent.len()`).
+    next_other: Vec<usize>,
+}
+
+impl Elsewhere {
+    fn index(&mut self) {
+        let n = self.sent.len();
+        self.next_other = vec![n; n];
+        for p in (0..n.saturating_sub(1)).rev() {
+            self.next_other[p] = if self.sent[p].1 != self.sent[p + 1].1 {
+                p + 1
+            } else {
+                self.next_other[p + 1]
+            };
+        }
+    }
+
+    /// The receiver of the first reply sent after datagram `i` to someone
+    /// other than `not`.
+    fn first_after(&self, i: usize, not: usize) -> Option<usize> {
+        let p = self.sent.partition_point(|&(j, _)| j <= i);
+        let (_, to) = *self.sent.get(p)?;
+        if to != not {
+            return Some(to);
+        }
+        self.sent.get(self.next_other[p]).map(|&(_, to)| to)
+    }
 }
 
 fn wire_node(c: &WireCheck) -> Option<&str> {
@@ -236,7 +354,8 @@ pub fn rules(test: &TestSpec, record: &Record) -> Vec<Check> {
         .iter()
         .enumerate()
         .map(|(i, rule)| {
-            let fired = record.datagrams.iter().filter(|d| d.rule == Some(i)).count();
+            // The counts cover every datagram, kept in the record or not.
+            let fired = record.traffic.fired.get(i).copied().unwrap_or(0);
             let need = rule.required();
             if fired >= need {
                 pass(Kind::Rule, None)
@@ -261,9 +380,9 @@ pub fn rules(test: &TestSpec, record: &Record) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::record::{Fate, NodeRecord};
+    use crate::run::record::{Fate, NodeRecord, Traffic};
     use crate::spec::TypeName;
-    use handout::MsgType;
+    use handout::{Message, MsgType};
     use std::time::Duration;
 
     fn dg(at: u64, from: usize, to: usize, kind: MsgType, key: &str, fate: Fate) -> Datagram {
@@ -287,6 +406,7 @@ mod tests {
             seed: 0,
             nodes: vec![node("server"), node("client1"), node("client2")],
             events: vec![],
+            traffic: Traffic::of(3, &log),
             datagrams: log,
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),
@@ -396,5 +516,99 @@ mod tests {
             from: "client1".into(),
         };
         assert!(failures(&c, vec![bad])[0].contains("malformed"));
+    }
+
+    #[test]
+    fn a_misrouted_reply_is_found_past_those_to_the_sender() {
+        let mut e = Elsewhere {
+            sent: vec![(2, 1), (3, 1), (5, 1), (8, 2), (9, 1)],
+            ..Elsewhere::default()
+        };
+        e.index();
+        assert_eq!(e.first_after(0, 1), Some(2), "past three replies to 1");
+        assert_eq!(e.first_after(0, 2), Some(1));
+        assert_eq!(e.first_after(8, 1), None, "after 8, only one to 1");
+        assert_eq!(e.first_after(9, 2), None);
+        // Many requests, their replies all sent back late, half missing:
+        // each missing one still finds nothing elsewhere, in one search.
+        let mut log = Vec::new();
+        for i in 0..4_000 {
+            log.push(dg(i, 1, 0, MsgType::ReadReq, "K", Fate::Delivered));
+        }
+        for i in 0..2_000 {
+            log.push(dg(5_000 + i, 0, 1, MsgType::ReadRep, "K", Fate::Delivered));
+        }
+        let f = failures(&answered(), log);
+        assert_eq!(f.len(), 2_000);
+        assert!(f.iter().all(|m| m.contains("never answered")), "{}", f[0]);
+    }
+
+    /// A record cut after its first `kept` datagrams, of `log`.
+    fn cut(log: Vec<Datagram>, kept: usize) -> Record {
+        let mut r = record(log);
+        r.datagrams.truncate(kept);
+        r
+    }
+
+    fn summaries(checks: Vec<Check>) -> Vec<String> {
+        checks
+            .into_iter()
+            .filter_map(|c| c.failure.map(|f| f.summary))
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_record_never_lets_a_check_pass_on_what_it_could_not_see() {
+        let mut log = vec![
+            dg(1, 1, 0, MsgType::ReadReq, "K1", Fate::Delivered),
+            dg(2, 0, 1, MsgType::ReadRep, "K1", Fate::Delivered),
+            dg(3, 1, 0, MsgType::ReadReq, "K2", Fate::Delivered),
+        ];
+        let mut short = dg(4, 1, 0, MsgType::ReadReq, "K3", Fate::Delivered);
+        short.bytes.truncate(17);
+        log.push(short);
+        log.push(dg(5, 0, 1, MsgType::ReadRep, "K2", Fate::Delivered));
+        log.push(dg(6, 0, 1, MsgType::ReadRep, "K3", Fate::Delivered));
+        // Whole, the record passes `answered`; cut after 3, the reply to K2
+        // is among what was not kept: not judged, not failed for a reply
+        // the program did send.
+        assert!(failures(&answered(), log.clone()).is_empty());
+        let r = cut(log.clone(), 3);
+        let f = summaries(check(&answered(), &r));
+        assert_eq!(
+            f,
+            [
+                "cannot check that server answered every READ_REQ: the record kept only the first 3 of 6 datagrams (limits.datagrams)"
+            ]
+        );
+        let r = cut(log.clone(), 2);
+        let notes = check(&answered(), &r)[0].failure.clone().unwrap().notes;
+        assert!(
+            notes[notes.len() - 1].starts_with("4 more datagrams were not kept"),
+            "{notes:?}"
+        );
+        // A wrong length among the datagrams kept stands as it is; one
+        // among the rest makes the check not judged.
+        let length = WireCheck::Length {
+            kind: TypeName(MsgType::ReadReq),
+            bytes: vec![33],
+            from: None,
+        };
+        assert!(summaries(check(&length, &cut(log.clone(), 4)))[0].contains("of 17 bytes"));
+        let f = summaries(check(&length, &cut(log.clone(), 3)));
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].starts_with("cannot check that every READ_REQ is 33 bytes"),
+            "{f:?}"
+        );
+        // Counts are exact whatever was kept.
+        let count = WireCheck::Count {
+            from: "client1".into(),
+            to: "server".into(),
+            kind: Some(TypeName(MsgType::ReadReq)),
+            min: Some(3),
+            max: Some(3),
+        };
+        assert!(summaries(check(&count, &cut(log, 1))).is_empty());
     }
 }

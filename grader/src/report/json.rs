@@ -90,6 +90,8 @@ struct Run<'a> {
     status: &'static str,
     duration_ms: u128,
     replay: &'a str,
+    datagrams: usize,
+    datagrams_kept: usize,
     failures: Vec<FailureDoc<'a>>,
 }
 
@@ -103,6 +105,7 @@ struct FailureDoc<'a> {
     #[serde(rename = "where")]
     place: Option<Where>,
     notes: &'a [String],
+    more: usize,
 }
 
 #[derive(Serialize)]
@@ -144,6 +147,7 @@ fn failures(checks: &[Check]) -> Vec<FailureDoc<'_>> {
                     Place::Step(s) => Where::Step { step: s },
                 }),
                 notes: &f.notes,
+                more: f.more,
             })
         })
         .collect()
@@ -157,6 +161,8 @@ fn run(r: &TestRun) -> Run<'_> {
         status: r.verdict.status.name(),
         duration_ms: r.record.duration.as_millis(),
         replay: &r.replay,
+        datagrams: r.record.traffic.received(),
+        datagrams_kept: r.record.datagrams.len(),
         failures: failures(&r.verdict.checks),
     }
 }
@@ -175,6 +181,7 @@ fn test<'a>(lab: &'a LabResult, t: &'a TestResult) -> Test<'a> {
             actual: None,
             place: None,
             notes: &[],
+            more: 0,
         });
     }
     Test {

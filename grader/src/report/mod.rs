@@ -262,6 +262,7 @@ mod tests {
                     nodes: vec![],
                     events: vec![],
                     datagrams: vec![],
+                    traffic: Default::default(),
                     duration: Duration::ZERO,
                     limit: Duration::ZERO,
                 },

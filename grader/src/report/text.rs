@@ -3,8 +3,19 @@
 //!
 //! Lines carry a [`Tone`] per part instead of colour codes: the human
 //! report colours them on a terminal, the other formats take the plain text.
+//!
+//! # Bounds
+//!
+//! Whatever a run did, what this prints for it stays short: alike failures
+//! collapse after [`SHOWN_ALIKE`] ("... and N more like it", counting those
+//! the verdict did not list), one failure takes at most [`FAILURE_LINES`]
+//! lines of at most [`WIDTH`] characters, its output tails included, and the
+//! timeline of `-v` at most [`TIMELINE`] lines, a row of alike datagrams (a
+//! flood) collapsing after [`SHOWN_ALIKE`] into one line. Each is cut with
+//! a line that says how much more there was, never silently.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use handout::Message;
 
@@ -103,8 +114,15 @@ pub const SHOWN_ALIKE: usize = 3;
 /// How many lines of output a tail shows.
 const TAIL: usize = 6;
 
-/// How many entries of the timeline `-v` shows.
-const TIMELINE: usize = 200;
+/// How many lines one failure takes at most, its output tails included;
+/// past them, one more says how many were left out.
+pub const FAILURE_LINES: usize = 40;
+
+/// How many characters of one line of a failure are shown.
+pub const WIDTH: usize = 500;
+
+/// How many lines of timeline `-v` shows.
+pub const TIMELINE: usize = 200;
 
 /// The status tag of a test: `PASS`, `FAIL`, `VOID`.
 pub fn tag(status: Status) -> (Tone, &'static str) {
@@ -157,17 +175,28 @@ pub fn details(spec: &TestSpec, run: &TestRun, verbose: bool) -> Vec<Line> {
         });
     }
     let n = run.record.datagrams.len();
+    let unkept = run.record.unkept();
     if verbose {
-        out.push(Line::new(
-            8,
-            Tone::Label,
-            format!("timeline ({n} datagrams):"),
-        ));
+        let header = if unkept > 0 {
+            format!("timeline (the first {n} of {} datagrams):", n + unkept)
+        } else {
+            format!("timeline ({n} datagrams):")
+        };
+        out.push(Line::new(8, Tone::Label, header));
         out.extend(
             timeline(&run.record)
                 .into_iter()
                 .map(|t| Line::new(10, Tone::Plain, t)),
         );
+    } else if unkept > 0 {
+        out.push(Line::labelled(
+            8,
+            "wire: ",
+            Tone::Plain,
+            format!(
+                "add -v to see the first {n} datagrams on the wire; {unkept} more were not kept (limits.datagrams)"
+            ),
+        ));
     } else if n > 0 {
         out.push(Line::labelled(
             8,
@@ -197,18 +226,22 @@ pub fn failures(record: &Record, checks: &[Check]) -> Vec<Line> {
     let mut i = 0;
     while i < failed.len() {
         let (c, _) = failed[i];
-        let alike = failed[i..]
+        let row = &failed[i..];
+        let alike = row
             .iter()
             .take_while(|(d, _)| d.kind == c.kind && d.node == c.node)
             .count();
-        for (_, f) in &failed[i..i + alike.min(SHOWN_ALIKE)] {
+        // Those the verdict lists, and those it only counts.
+        let total: usize = row[..alike].iter().map(|(_, f)| 1 + f.more).sum();
+        let shown = alike.min(SHOWN_ALIKE);
+        for (_, f) in &row[..shown] {
             out.extend(failure(record, f, &mut shown_tails));
         }
-        if alike > SHOWN_ALIKE {
+        if total > shown {
             out.push(Line::new(
                 10,
                 Tone::Dim,
-                format!("... and {} more like it", alike - SHOWN_ALIKE),
+                format!("... and {} more like it", total - shown),
             ));
         }
         i += alike;
@@ -216,35 +249,57 @@ pub fn failures(record: &Record, checks: &[Check]) -> Vec<Line> {
     out
 }
 
-fn failure(record: &Record, f: &Failure, shown_tails: &mut BTreeSet<(usize, Stream)>) -> Vec<Line> {
-    let mut out = vec![Line::new(8, Tone::Strong, f.summary.clone())];
-    let shown = |text: &str| match text {
-        "" => "(empty line)".to_string(),
-        t => t.replace('\n', "\n            "),
-    };
-    if let Some(e) = &f.expected {
-        out.push(Line::new(
+/// `text` cut to [`WIDTH`] characters, saying how many more there were.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(WIDTH) {
+        None => text.to_string(),
+        Some((end, _)) => format!(
+            "{} ... ({} more characters)",
+            &text[..end],
+            text[end..].chars().count()
+        ),
+    }
+}
+
+/// `lines` cut to `max`, the last saying how many more there were.
+fn cap(mut lines: Vec<Line>, max: usize) -> Vec<Line> {
+    if lines.len() > max {
+        let more = lines.len() - (max - 1);
+        lines.truncate(max - 1);
+        lines.push(Line::new(
             10,
-            Tone::Plain,
-            format!("expected: {}", shown(e)),
+            Tone::Dim,
+            format!("... and {more} more lines"),
         ));
     }
-    if let Some(a) = &f.actual {
-        out.push(Line::new(
-            10,
-            Tone::Plain,
-            format!("actual:   {}", shown(a)),
-        ));
+    lines
+}
+
+fn failure(record: &Record, f: &Failure, shown_tails: &mut BTreeSet<(usize, Stream)>) -> Vec<Line> {
+    let mut out = vec![Line::new(8, Tone::Strong, clip(&f.summary))];
+    for (label, text) in [("expected: ", &f.expected), ("actual:   ", &f.actual)] {
+        let Some(text) = text else { continue };
+        if text.is_empty() {
+            out.push(Line::new(10, Tone::Plain, format!("{label}(empty line)")));
+            continue;
+        }
+        // One line each, so that every bound counts what is printed.
+        for (k, row) in text.split('\n').enumerate() {
+            out.push(match k {
+                0 => Line::new(10, Tone::Plain, format!("{label}{}", clip(row))),
+                _ => Line::new(12, Tone::Plain, clip(row)),
+            });
+        }
     }
     for n in &f.notes {
-        out.push(Line::new(10, Tone::Dim, n.clone()));
+        out.push(Line::new(10, Tone::Dim, clip(n)));
     }
     for &(node, stream) in &f.show {
-        if shown_tails.insert((node, stream)) {
+        if out.len() < FAILURE_LINES && shown_tails.insert((node, stream)) {
             out.extend(tail(record, node, stream));
         }
     }
-    out
+    cap(out, FAILURE_LINES)
 }
 
 /// The last lines a program printed on a stream, labelled.
@@ -268,16 +323,41 @@ pub fn tail(record: &Record, node: usize, stream: Stream) -> Vec<Line> {
     out.extend(
         lines[skip..]
             .iter()
-            .map(|l| Line::new(12, Tone::Plain, format!("| {}", l.text))),
+            .map(|l| Line::new(12, Tone::Plain, format!("| {}", clip(&l.text)))),
     );
     out
 }
 
+/// What the timeline shows of a run, in time order.
+enum Entry<'a> {
+    /// An event, as a sentence.
+    Event(Duration, String),
+    /// A datagram.
+    Datagram(&'a Datagram),
+    /// The record kept no more datagrams after this moment.
+    Unkept(Duration, usize),
+}
+
+impl Entry<'_> {
+    fn at(&self) -> Duration {
+        match self {
+            Entry::Event(at, _) | Entry::Unkept(at, _) => *at,
+            Entry::Datagram(d) => d.sent,
+        }
+    }
+}
+
 /// The run as a timeline: programs starting, signals, exits, partitions,
-/// and every datagram with its fate; at most 200 entries.
+/// and every datagram with its fate; at most [`TIMELINE`] lines. A row of
+/// more than [`SHOWN_ALIKE`] alike datagrams (the same sender, receiver and
+/// fate) shows its first ones and a count; where the record stopped keeping
+/// datagrams, a line says how many more there were.
+///
+/// Events and datagrams are each in time order already: they are merged,
+/// not sorted, and only what is shown is written out.
 pub fn timeline(record: &Record) -> Vec<String> {
     let name = |i: usize| record.nodes[i].name.as_str();
-    let mut entries: Vec<(std::time::Duration, String)> = Vec::new();
+    let mut events = Vec::new();
     for e in &record.events {
         let who = e.node.map_or("", name);
         let text = match &e.what {
@@ -287,6 +367,9 @@ pub fn timeline(record: &Record) -> Vec<String> {
             What::Signalled { signal } => format!("the grader sent {signal} to {who}"),
             What::Exited { status, .. } => format!("{who} exited: {status}"),
             What::Flooded { stream, .. } => format!("{who} went over the output limit on {stream}"),
+            What::SendRateExceeded { limit } => format!(
+                "{who} went over the send rate ({limit} datagrams a second): flooding; the proxy refuses the rest"
+            ),
             What::KilledAtEnd => format!("{who} still running at the end: killed"),
             What::LimitExceeded { limit } => format!("{who} went past its {limit}: killed"),
             What::LeftBehind { total, .. } => {
@@ -303,20 +386,79 @@ pub fn timeline(record: &Record) -> Vec<String> {
             }
             What::Step { .. } | What::StepFailed { .. } => continue,
         };
-        entries.push((e.at, text));
+        events.push(Entry::Event(e.at, text));
     }
-    for d in &record.datagrams {
-        entries.push((d.sent, datagram(record, d)));
+    let unkept = record.unkept();
+    let last = record.datagrams.last().map_or(Duration::ZERO, |d| d.sent);
+    let total = events.len() + record.datagrams.len() + usize::from(unkept > 0);
+    let mut datagrams = record
+        .datagrams
+        .iter()
+        .map(Entry::Datagram)
+        .chain((unkept > 0).then_some(Entry::Unkept(last, unkept)))
+        .peekable();
+    let mut events = events.into_iter().peekable();
+    let line = |at: Duration, text: &str| format!("{:>6} ms  {text}", at.as_millis());
+    let mut out = Vec::new();
+    let mut taken = 0;
+    // The current row of alike datagrams: its first, its length, and the
+    // last one hidden.
+    let mut row: Option<(&Datagram, usize, Option<&Datagram>)> = None;
+    let hidden = |row: &Option<(&Datagram, usize, Option<&Datagram>)>| match row {
+        Some((first, len, Some(last))) if *len > SHOWN_ALIKE => Some(line(
+            last.sent,
+            &format!(
+                "... and {} more {} -> {} like these",
+                len - SHOWN_ALIKE,
+                name(first.from),
+                name(first.to)
+            ),
+        )),
+        _ => None,
+    };
+    // Room for the lines that close the timeline: what a row hid, and
+    // what was left out.
+    while out.len() + 4 <= TIMELINE {
+        // At equal times an event comes first.
+        let next = match (events.peek(), datagrams.peek()) {
+            (Some(e), Some(d)) if e.at() <= d.at() => events.next(),
+            (_, Some(_)) => datagrams.next(),
+            (Some(_), None) => events.next(),
+            (None, None) => break,
+        };
+        let Some(entry) = next else { break };
+        taken += 1;
+        if let Entry::Datagram(d) = entry
+            && let Some((first, len, last)) = &mut row
+            && (first.from, first.to, first.fate, first.rule) == (d.from, d.to, d.fate, d.rule)
+        {
+            *len += 1;
+            if *len <= SHOWN_ALIKE {
+                out.push(line(d.sent, &datagram(record, d)));
+            } else {
+                *last = Some(d);
+            }
+            continue;
+        }
+        out.extend(hidden(&row));
+        row = None;
+        match entry {
+            Entry::Event(at, text) => out.push(line(at, &text)),
+            Entry::Datagram(d) => {
+                row = Some((d, 1, None));
+                out.push(line(d.sent, &datagram(record, d)));
+            }
+            Entry::Unkept(at, n) => out.push(line(
+                at,
+                &format!(
+                    "the record kept no more datagrams: {n} more were not kept (limits.datagrams)"
+                ),
+            )),
+        }
     }
-    entries.sort_by_key(|(at, _)| *at);
-    let total = entries.len();
-    let mut out: Vec<String> = entries
-        .into_iter()
-        .take(TIMELINE)
-        .map(|(at, text)| format!("{:>6} ms  {text}", at.as_millis()))
-        .collect();
-    if total > TIMELINE {
-        out.push(format!("... and {} more", total - TIMELINE));
+    out.extend(hidden(&row));
+    if total > taken {
+        out.push(format!("... and {} more", total - taken));
     }
     out
 }
@@ -327,7 +469,7 @@ pub fn datagram(record: &Record, d: &Datagram) -> String {
         Ok(m) => m.to_string(),
         Err(e) => format!("malformed: {e}"),
     };
-    let ms = |x: &std::time::Duration| format!("{} ms", x.as_millis());
+    let ms = |x: &Duration| format!("{} ms", x.as_millis());
     let by = d
         .rule
         .map_or(String::new(), |r| format!(" by rule {}", r + 1));
@@ -363,5 +505,166 @@ mod tests {
         assert_eq!(visible("\u{1b}[31mred"), "\\u{1b}[31mred");
         let l = Line::new(2, Tone::Plain, "a\u{7}b");
         assert_eq!(l.plain(), "  a\\u{7}b");
+    }
+
+    use crate::check::{Kind, LISTED_ALIKE};
+    use crate::run::record::{Event, NodeRecord, Traffic};
+
+    fn record(datagrams: Vec<Datagram>, events: Vec<Event>, received: usize) -> Record {
+        let mut traffic = Traffic::of(2, &datagrams);
+        traffic.senders[1].sent += received - datagrams.len();
+        Record {
+            test: "t".into(),
+            seed: 0,
+            nodes: vec![NodeRecord::new("server"), NodeRecord::new("client")],
+            events,
+            datagrams,
+            traffic,
+            duration: Duration::ZERO,
+            limit: Duration::from_secs(10),
+        }
+    }
+
+    fn request(at: u64, fate: Fate) -> Datagram {
+        let m = Message::new(handout::MsgType::ReadReq, "K", "").unwrap();
+        Datagram {
+            sent: Duration::from_micros(at),
+            from: 1,
+            to: 0,
+            bytes: m.encode(),
+            fate,
+            delays: vec![Duration::ZERO; fate.copies()],
+            delivered: vec![],
+            rule: None,
+        }
+    }
+
+    #[test]
+    fn one_failure_takes_at_most_a_screenful() {
+        let r = record(vec![], vec![], 0);
+        let many: Vec<String> = (0..1000).map(|i| format!("line {i}")).collect();
+        let f = Failure {
+            expected: Some(many.join("\n")),
+            actual: Some("x".repeat(100_000)),
+            notes: many.clone(),
+            ..Failure::new("client stdout differs at line 3")
+        };
+        let lines = failure(&r, &f, &mut BTreeSet::new());
+        assert_eq!(lines.len(), FAILURE_LINES);
+        assert_eq!(lines[1].plain(), "          expected: line 0");
+        assert_eq!(lines[2].plain(), "            line 1", "one line per line");
+        assert_eq!(
+            lines[FAILURE_LINES - 1].plain(),
+            format!(
+                "          ... and {} more lines",
+                2000 + 1 + 1 - (FAILURE_LINES - 1)
+            )
+        );
+        let f = Failure {
+            actual: Some("x".repeat(100_000)),
+            ..Failure::new("s")
+        };
+        let actual = failure(&r, &f, &mut BTreeSet::new())[1].plain();
+        assert!(actual.len() < WIDTH + 100, "{}", actual.len());
+        assert!(actual.ends_with(&format!("... ({} more characters)", 100_000 - WIDTH)));
+    }
+
+    #[test]
+    fn alike_failures_count_those_the_verdict_did_not_list() {
+        let r = record(vec![], vec![], 0);
+        let mut checks: Vec<Check> = (0..LISTED_ALIKE)
+            .map(|i| Check {
+                kind: Kind::Answered,
+                node: Some("server".into()),
+                failure: Some(Failure::new(format!("failure {i}"))),
+            })
+            .collect();
+        if let Some(f) = checks.last_mut().and_then(|c| c.failure.as_mut()) {
+            f.more = 1000;
+        }
+        let text = plain(&failures(&r, &checks));
+        assert_eq!(text.lines().count(), SHOWN_ALIKE + 1, "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "... and {} more like it\n",
+                LISTED_ALIKE + 1000 - SHOWN_ALIKE
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_flood_takes_a_few_lines_of_the_timeline() {
+        let mut log: Vec<Datagram> = (0..15_000).map(|i| request(i, Fate::Delivered)).collect();
+        log.extend((15_000..20_000).map(|i| request(i, Fate::Refused)));
+        let events = vec![
+            Event {
+                at: Duration::ZERO,
+                node: Some(1),
+                what: What::Started {
+                    command: vec!["client".into()],
+                    pid: 1,
+                },
+            },
+            Event {
+                at: Duration::from_micros(15_000),
+                node: Some(1),
+                what: What::SendRateExceeded { limit: 5000 },
+            },
+            Event {
+                at: Duration::from_millis(900),
+                node: Some(1),
+                what: What::KilledAtEnd,
+            },
+        ];
+        let r = record(log, events, 32_000);
+        let t = timeline(&r);
+        assert!(t.len() <= TIMELINE);
+        let text = t.join("\n");
+        assert_eq!(t.len(), 12, "{text}");
+        assert!(t[0].ends_with("client started: client"), "{text}");
+        assert!(
+            t[4].ends_with("... and 14997 more client -> server like these"),
+            "{text}"
+        );
+        assert!(
+            t[5].contains("went over the send rate (5000 datagrams a second)"),
+            "{text}"
+        );
+        assert!(t[6].ends_with("[refused]"), "{text}");
+        assert!(
+            t[9].ends_with("... and 4997 more client -> server like these"),
+            "{text}"
+        );
+        assert!(
+            t[10].ends_with(
+                "the record kept no more datagrams: 12000 more were not kept (limits.datagrams)"
+            ),
+            "{text}"
+        );
+        assert!(
+            t[11].ends_with("client still running at the end: killed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_long_timeline_is_cut_with_a_count() {
+        // Alternating senders: no row to collapse.
+        let log: Vec<Datagram> = (0..1000)
+            .map(|i| {
+                let mut d = request(i, Fate::Delivered);
+                if i % 2 == 1 {
+                    (d.from, d.to) = (0, 1);
+                }
+                d
+            })
+            .collect();
+        let t = timeline(&record(log, vec![], 1000));
+        assert_eq!(t.len(), TIMELINE - 2);
+        assert_eq!(
+            t[t.len() - 1],
+            format!("... and {} more", 1000 - (TIMELINE - 3))
+        );
     }
 }

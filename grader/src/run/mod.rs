@@ -5,8 +5,10 @@
 //! what happened. When a step cannot be carried out (a program that never
 //! exits, never binds its port), that is written down too, and the
 //! remaining steps are skipped. The test also ends as soon as its outcome
-//! is known: a scripted peer whose step failed ends it at once, whatever
-//! the runner was waiting for.
+//! is known: an event that [decides](record::What::decides) it (a scripted
+//! peer whose step failed, a node flooding the network) ends it at once,
+//! whatever the runner was waiting for. Whoever records such an event
+//! marks the record decided; every wait of the runner ends on that mark.
 //!
 //! Every wait is a wait on the record (an exit, a line, a datagram), up to
 //! the test's time limit. The one exception is `start` of a listening
@@ -128,6 +130,8 @@ pub fn run_test(
                 .iter()
                 .map(|r| (index(&r.matcher().from), index(&r.matcher().to), r.clone()))
                 .collect(),
+            keep: usize::try_from(lab.limits.datagrams).unwrap_or(usize::MAX),
+            send_rate: lab.limits.send_rate,
         },
         &rec,
     )?;
@@ -196,16 +200,15 @@ pub fn run_test(
 enum Stop {
     /// This step could not be carried out.
     Failed(Problem),
-    /// A scripted peer failed: the outcome is known, the test ends now.
+    /// An event decided the test (a scripted peer failed, a node
+    /// flooded): the outcome is known, the test ends now.
     Decided,
 }
 
-/// Whether a scripted peer has failed, which decides the test.
+/// Whether an event has decided the test. One flag, not a search of the
+/// events: every wait asks it at every change of the record.
 fn doomed(l: &Live) -> bool {
-    l.record
-        .events
-        .iter()
-        .any(|e| matches!(&e.what, What::ScriptEnded { error: Some(_) }))
+    l.decided
 }
 
 struct Run<'a> {
@@ -350,14 +353,9 @@ impl Run<'_> {
                 count,
             } => {
                 let (f, t) = (self.idx(from), self.idx(to));
-                let seen = |l: &Live| {
-                    l.record
-                        .datagrams
-                        .iter()
-                        .filter(|d| d.from == f && d.to == t)
-                        .filter(|d| kind.is_none_or(|k| d.kind() == Some(k.0)))
-                        .count()
-                };
+                // The counts, not the datagrams kept: exact past the bound
+                // of the record, and one look per change of the record.
+                let seen = |l: &Live| l.record.traffic.links[f][t].of(kind.map(|k| k.0));
                 // A program that has exited sends nothing more: once the
                 // proxy has read what it sent, the wait is over.
                 let program = !self.test.nodes[f].is_script();

@@ -32,11 +32,34 @@
 //! for each of two copies): the same seed makes the same decisions for the
 //! same traffic, whatever other links do, whatever a rule decides.
 //!
+//! # Flooding
+//! Before the network, each sender is held to `limits.send_rate`: at most
+//! that many datagrams in any one second, counted over a sliding window of
+//! the arrival times of what it had passed on (at most `send_rate` of them,
+//! so the check is O(1) per datagram, amortised). A datagram past the rate
+//! is refused: it is not forwarded, no rule counts it and no draw is made
+//! for it, so a flood changes nothing of what the seed decides for the
+//! traffic that passes. The first refusal records one
+//! [`SendRateExceeded`](super::record::What::SendRateExceeded) event,
+//! which decides the test (it fails, and ends); the totals are counted
+//! per sender in the record's [traffic](super::record::Traffic). Routers
+//! police traffic the same way (a token bucket), and drop rather than
+//! queue what goes over.
+//!
+//! # What is recorded
 //! Everything lands in the run's [record](super::record): when a datagram
-//! arrived, its fate, the delay of each copy, and when each copy left.
+//! arrived, its fate, the delay of each copy, and when each copy left. The
+//! record keeps the first `limits.datagrams` datagrams of a test; past
+//! them the proxy forwards as usual and the record only counts.
+//!
+//! The proxy's own state stays bounded whatever the programs send: a
+//! sender's window holds at most `send_rate` times, a rule remembers only
+//! keys it may still name, held copies are bounded by the rate times the
+//! delay, and the faces are read a batch at a time so that no flood keeps
+//! the proxy from delivering what is due or from stopping.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,7 +71,7 @@ use handout::{Message, Rng};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::record::{Datagram, Fate, Recorder};
+use super::record::{Datagram, Fate, Recorder, What};
 use crate::spec::{Faults, Rule};
 
 /// What the proxy needs to know about one node.
@@ -69,7 +92,23 @@ pub struct Setup {
     pub seeds: Vec<Vec<u64>>,
     /// The rules, with the indexes of their sender and receiver.
     pub rules: Vec<(usize, usize, Rule)>,
+    /// Datagrams the record keeps (`limits.datagrams`); past them the
+    /// proxy forwards and counts.
+    pub keep: usize,
+    /// Datagrams one sender may send in any one second (`limits.send_rate`).
+    pub send_rate: u32,
 }
+
+/// How many datagrams are read from one face before the proxy looks at
+/// the others, at what is due, and at whether it must stop.
+const BATCH: usize = 256;
+
+/// How many datagrams settling reads from one face at most: more than a
+/// socket's receive buffer holds, so everything that had arrived.
+const SETTLE_BATCH: usize = 4096;
+
+/// The window of the send rate.
+const SECOND: Duration = Duration::from_secs(1);
 
 /// Changes a test makes while it runs.
 #[derive(Debug, Default)]
@@ -101,8 +140,10 @@ struct Pending {
     via: usize,
     to: SocketAddr,
     bytes: Vec<u8>,
-    /// The datagram's index in the record.
-    index: usize,
+    /// The receiving node.
+    node: usize,
+    /// The datagram's index in the record, if the record kept it.
+    index: Option<usize>,
 }
 
 impl PartialEq for Pending {
@@ -122,15 +163,20 @@ impl Ord for Pending {
     }
 }
 
-/// What a rule has counted so far on its link.
+/// What a rule has counted so far on its link. It remembers only what
+/// can still make it name a datagram: no key when it names none by
+/// `request` or `copy`, the keys of requests up to the last it names, and
+/// nothing more once the last `nth` it names is past. (A rule that names
+/// `copy` of every request must count the copies of every key; what the
+/// send rate lets through bounds them.)
 #[derive(Debug, Default)]
 struct RuleCount {
     /// Datagrams of the rule's type seen.
     seen: usize,
-    /// Keys in the order they first appeared.
-    keys: Vec<String>,
-    /// Datagrams seen per key.
-    copies: BTreeMap<String, usize>,
+    /// Distinct keys seen, while they are counted: the next request number.
+    requests: usize,
+    /// Per key remembered: its request number and the copies seen.
+    keys: BTreeMap<String, (usize, usize)>,
 }
 
 impl RuleCount {
@@ -139,26 +185,66 @@ impl RuleCount {
     fn names(&mut self, rule: &Rule, key: Option<&str>) -> bool {
         let m = rule.matcher();
         self.seen += 1;
+        let past = |list: &Option<Vec<usize>>, v: usize| {
+            list.as_ref().is_some_and(|l| l.iter().all(|&x| x < v))
+        };
+        if past(&m.nth, self.seen) {
+            return false;
+        }
+        let keyed = m.request.is_some() || m.copy.is_some();
         let (request, copy) = match key {
-            Some(k) => {
-                let request = match self.keys.iter().position(|x| x == k) {
-                    Some(i) => i,
-                    None => {
-                        self.keys.push(k.to_string());
-                        self.keys.len() - 1
-                    }
-                };
-                let copy = self.copies.entry(k.to_string()).or_default();
-                *copy += 1;
-                (Some(request), Some(*copy))
-            }
-            None => (None, None),
+            Some(k) if keyed => match self.keys.get_mut(k) {
+                Some((request, copies)) => {
+                    *copies += 1;
+                    (Some(*request), Some(*copies))
+                }
+                // Every key whose request number can be named is
+                // remembered: one not remembered is past them all.
+                None if past(&m.request, self.requests) => (None, None),
+                None => {
+                    let request = self.requests;
+                    self.requests += 1;
+                    self.keys.insert(k.to_string(), (request, 1));
+                    (Some(request), Some(1))
+                }
+            },
+            _ => (None, None),
         };
         let listed = |list: &Option<Vec<usize>>, v: Option<usize>| {
             list.as_ref()
                 .is_none_or(|l| v.is_some_and(|v| l.contains(&v)))
         };
         listed(&m.nth, Some(self.seen)) && listed(&m.request, request) && listed(&m.copy, copy)
+    }
+}
+
+/// One sender's pace: the arrival times of the datagrams it had passed on
+/// in the last second, oldest first. At most `send_rate` of them, so each
+/// datagram costs O(1) (amortised) and a sender bounded memory: a sliding
+/// window log, the exact form of a token bucket.
+#[derive(Debug, Default)]
+struct Pace {
+    window: VecDeque<Duration>,
+    /// Whether it has gone over the rate (the event is recorded once).
+    flooding: bool,
+}
+
+impl Pace {
+    /// Whether a datagram arriving at `now` stays within `rate` a second;
+    /// if it does, it counts in the window.
+    fn admit(&mut self, now: Duration, rate: u32) -> bool {
+        while self
+            .window
+            .front()
+            .is_some_and(|&t| now.saturating_sub(t) >= SECOND)
+        {
+            self.window.pop_front();
+        }
+        let room = self.window.len() < usize::try_from(rate).unwrap_or(usize::MAX);
+        if room {
+            self.window.push_back(now);
+        }
+        room
     }
 }
 
@@ -195,6 +281,9 @@ impl Network {
             .collect();
         let mut state = Proxy {
             n,
+            keep: setup.keep,
+            send_rate: setup.send_rate,
+            paces: (0..n).map(|_| Pace::default()).collect(),
             faces,
             addrs,
             faults: setup.faults.into_iter().flatten().collect(),
@@ -272,6 +361,10 @@ impl Drop for Network {
 
 struct Proxy {
     n: usize,
+    keep: usize,
+    send_rate: u32,
+    /// Per sender.
+    paces: Vec<Pace>,
     faces: Vec<Face>,
     /// Per node: the address it last sent from, or its own port.
     addrs: Vec<Option<SocketAddr>>,
@@ -326,22 +419,28 @@ impl Proxy {
                     .collect()
             };
             for k in ready {
-                while let Ok((len, src)) = self.faces[k].socket.recv_from(&mut buf) {
-                    self.forward(k, src, buf[..len].to_vec());
-                }
+                self.read(k, &mut buf, BATCH);
             }
             let asked = settle.load(Ordering::SeqCst);
             if asked > settled {
                 // Read whatever is waiting on any face, then answer.
                 for k in 0..self.faces.len() {
-                    while let Ok((len, src)) = self.faces[k].socket.recv_from(&mut buf) {
-                        self.forward(k, src, buf[..len].to_vec());
-                    }
+                    self.read(k, &mut buf, SETTLE_BATCH);
                 }
                 settled = asked;
                 self.rec.update(|l| l.settled = asked);
             }
             self.deliver_due();
+        }
+    }
+
+    /// Reads and forwards up to `max` datagrams waiting on face `k`.
+    fn read(&mut self, k: usize, buf: &mut [u8], max: usize) {
+        for _ in 0..max {
+            let Ok((len, src)) = self.faces[k].socket.recv_from(buf) else {
+                return;
+            };
+            self.forward(k, src, &buf[..len]);
         }
     }
 
@@ -364,11 +463,43 @@ impl Proxy {
         chosen
     }
 
-    fn forward(&mut self, k: usize, src: SocketAddr, bytes: Vec<u8>) {
+    /// A datagram of a sender over the send rate: not forwarded, and the
+    /// first one marks the sender as flooding.
+    fn refuse(&mut self, from: usize, to: usize, sent: Duration, bytes: &[u8]) {
+        if !self.paces[from].flooding {
+            self.paces[from].flooding = true;
+            self.rec.event_at(
+                sent,
+                Some(from),
+                What::SendRateExceeded {
+                    limit: self.send_rate,
+                },
+            );
+        }
+        self.rec.datagram(
+            Datagram {
+                sent,
+                from,
+                to,
+                bytes: bytes.to_vec(),
+                fate: Fate::Refused,
+                delays: Vec::new(),
+                delivered: Vec::new(),
+                rule: None,
+            },
+            self.keep,
+        );
+    }
+
+    fn forward(&mut self, k: usize, src: SocketAddr, bytes: &[u8]) {
         let sent = self.rec.now();
         let (from, to) = (k / self.n, k % self.n);
         self.faces[k].peer = Some(src);
         self.addrs[from] = Some(src);
+        if !self.paces[from].admit(sent, self.send_rate) {
+            self.refuse(from, to, sent, bytes);
+            return;
+        }
         let back = to * self.n + from;
         let dest = self.faces[back].peer.or(self.addrs[to]);
         let f = self.faults[k];
@@ -384,7 +515,7 @@ impl Proxy {
         };
         // Every datagram of the link counts for its rules; a rule decides
         // only one that can be delivered at all.
-        let named = self.rule_for(from, to, &bytes);
+        let named = self.rule_for(from, to, bytes);
         let rule = named.filter(|_| dest.is_some() && !cut);
         let mut extra = Duration::ZERO;
         let fate = match (dest, rule.map(|r| &self.rules[r].2)) {
@@ -410,31 +541,35 @@ impl Proxy {
         if let Some(dest) = dest {
             for delay in &delays {
                 if delay.is_zero() {
-                    let _ = self.faces[back].socket.send_to(&bytes, dest);
+                    let _ = self.faces[back].socket.send_to(bytes, dest);
                     delivered.push(self.rec.now());
                 } else {
                     held.push((Instant::now() + *delay, dest));
                 }
             }
         }
-        let index = self.rec.datagram(Datagram {
-            sent,
-            from,
-            to,
-            bytes: bytes.clone(),
-            fate,
-            delays,
-            delivered,
-            rule,
-        });
-        for (due, to) in held {
+        let index = self.rec.datagram(
+            Datagram {
+                sent,
+                from,
+                to,
+                bytes: bytes.to_vec(),
+                fate,
+                delays,
+                delivered,
+                rule,
+            },
+            self.keep,
+        );
+        for (due, dest) in held {
             self.seq += 1;
             self.pending.push(Reverse(Pending {
                 due,
                 seq: self.seq,
                 via: back,
-                to,
-                bytes: bytes.clone(),
+                to: dest,
+                bytes: bytes.to_vec(),
+                node: to,
                 index,
             }));
         }
@@ -447,7 +582,7 @@ impl Proxy {
                 break;
             };
             let _ = self.faces[p.via].socket.send_to(&p.bytes, p.to);
-            self.rec.delivered(p.index);
+            self.rec.delivered(p.node, p.index);
         }
     }
 }
@@ -477,6 +612,8 @@ mod tests {
                 .map(|a| (0..n).map(|b| seed ^ (a * n + b) as u64).collect())
                 .collect(),
             rules,
+            keep: 20_000,
+            send_rate: 5_000,
         }
     }
 
@@ -494,6 +631,17 @@ mod tests {
         seed: u64,
         rules: Vec<(usize, usize, Rule)>,
     ) -> (UdpSocket, UdpSocket, Network, Recorder) {
+        pair_limited(faults, seed, rules, 20_000, 5_000)
+    }
+
+    /// [`pair`], with the record keeping `keep` datagrams and a send rate.
+    fn pair_limited(
+        faults: Faults,
+        seed: u64,
+        rules: Vec<(usize, usize, Rule)>,
+        keep: usize,
+        send_rate: u32,
+    ) -> (UdpSocket, UdpSocket, Network, Recorder) {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         for s in [&server, &client] {
@@ -501,7 +649,12 @@ mod tests {
         }
         let port = server.local_addr().unwrap().port();
         let rec = recorder(2);
-        let net = Network::start(setup(&[Some(port), None], faults, seed, rules), &rec).unwrap();
+        let setup = Setup {
+            keep,
+            send_rate,
+            ..setup(&[Some(port), None], faults, seed, rules)
+        };
+        let net = Network::start(setup, &rec).unwrap();
         (server, client, net, rec)
     }
 
@@ -720,5 +873,114 @@ mod tests {
         let (n, _) = server.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"y");
         assert_eq!(finish(net, &rec).datagrams[0].fate, Fate::Partitioned);
+    }
+
+    /// Waits until the proxy has counted `n` datagrams, kept or not.
+    fn wait_counted(rec: &Recorder, n: usize) {
+        assert!(
+            rec.wait_until(Instant::now() + Duration::from_secs(5), |l| {
+                l.record.traffic.received() >= n
+            })
+        );
+    }
+
+    #[test]
+    fn past_its_bound_the_record_counts_and_the_proxy_still_forwards() {
+        let (server, client, net, rec) = pair_limited(Faults::default(), 1, vec![], 3, 5_000);
+        for i in 0..8u8 {
+            client
+                .send_to(&[i], ("127.0.0.1", net.face_port(1, 0)))
+                .unwrap();
+        }
+        let mut buf = [0u8; 8];
+        for i in 0..8u8 {
+            let (n, _) = server.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &[i], "every datagram is forwarded, in order");
+        }
+        wait_counted(&rec, 8);
+        let r = finish(net, &rec);
+        assert_eq!(r.datagrams.len(), 3);
+        assert_eq!(r.datagrams[2].bytes, [2], "the first ones are kept");
+        assert_eq!(r.unkept(), 5);
+        assert_eq!(r.traffic.links[1][0].all, 8);
+    }
+
+    #[test]
+    fn a_sender_over_the_rate_is_refused_and_flagged_once() {
+        let (server, client, net, rec) = pair_limited(Faults::default(), 1, vec![], 20_000, 10);
+        for i in 0..40u8 {
+            client
+                .send_to(&[i], ("127.0.0.1", net.face_port(1, 0)))
+                .unwrap();
+        }
+        wait_counted(&rec, 40);
+        assert!(rec.read(|l| l.decided), "a flood decides the test");
+        // The server got what passed, and nothing else. The proxy counts a
+        // datagram after passing it on, and on loopback it is then in the
+        // server's socket already: the short timeout only ends the reading.
+        server
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let mut got = 0;
+        let mut buf = [0u8; 8];
+        while server.recv_from(&mut buf).is_ok() {
+            got += 1;
+        }
+        let r = finish(net, &rec);
+        let s = r.traffic.senders[1];
+        assert_eq!(s.sent, 40);
+        assert!(s.refused > 0, "40 datagrams at once, 10 a second allowed");
+        assert_eq!(got, 40 - s.refused);
+        // Within one second, exactly the rate passes.
+        if s.last - s.first < SECOND {
+            assert_eq!(s.refused, 30);
+        }
+        let refused = r.datagrams.iter().filter(|d| d.fate == Fate::Refused);
+        assert_eq!(refused.count(), s.refused);
+        let events: Vec<_> = r
+            .events_where(|w| match w {
+                What::SendRateExceeded { limit } => Some(*limit),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(events.len(), 1, "one event, not one per datagram");
+        assert_eq!(events[0].0, Some(1));
+        assert_eq!(events[0].2, 10);
+    }
+
+    #[test]
+    fn the_window_slides() {
+        let mut p = Pace::default();
+        let ms = Duration::from_millis;
+        assert!(p.admit(ms(0), 2));
+        assert!(p.admit(ms(500), 2));
+        assert!(!p.admit(ms(999), 2), "three in one second");
+        assert!(p.admit(ms(1000), 2), "the first has left the window");
+        assert!(!p.admit(ms(1499), 2));
+        assert!(p.admit(ms(1500), 2));
+        assert!(p.window.len() <= 2);
+    }
+
+    #[test]
+    fn a_rule_remembers_only_the_keys_it_can_still_name() {
+        let (_, _, request) = rule(Rule::Drop, None, Some(vec![1]), None);
+        let mut count = RuleCount::default();
+        let named: Vec<bool> = ["A", "B", "A", "B", "C", "D"]
+            .iter()
+            .map(|k| count.names(&request, Some(k)))
+            .collect();
+        assert_eq!(named, [false, true, false, true, false, false]);
+        for i in 0..10_000 {
+            count.names(&request, Some(&format!("K{i}")));
+        }
+        assert_eq!(count.keys.len(), 2, "keys past request 1 are not kept");
+        let (_, _, nth) = rule(Rule::Drop, Some(vec![2]), None, None);
+        let mut count = RuleCount::default();
+        let named: Vec<bool> = (0..1000)
+            .map(|i| count.names(&nth, Some(&format!("K{i}"))))
+            .collect();
+        assert_eq!(named.iter().filter(|&&n| n).count(), 1);
+        assert!(named[1]);
+        assert!(count.keys.is_empty(), "a rule by place alone keeps no key");
     }
 }

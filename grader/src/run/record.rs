@@ -8,9 +8,27 @@
 //! - every output line, with its time ([`NodeRecord::stdout`], `stderr`);
 //! - every datagram the proxy saw: when it was sent, what the network did
 //!   to it (delivered, duplicated, dropped, delayed by how much, by which
-//!   rule) and when each copy was delivered ([`Datagram`]);
-//! - partitions and heals, CPU measurements, the steps and how a failing
-//!   one failed.
+//!   rule, refused because its sender was flooding) and when each copy was
+//!   delivered ([`Datagram`]);
+//! - partitions and heals, CPU measurements, a sender going over the send
+//!   rate, the steps and how a failing one failed.
+//!
+//! # A bounded record
+//!
+//! The record is bounded whatever a program does: output by `limits.output`
+//! per stream, datagrams by `limits.datagrams` per test. Past that many, the
+//! proxy goes on forwarding, but the record keeps no more entries: it only
+//! counts them, in [`Traffic`], which counts every datagram per link, per
+//! type, per sender and per rule. So [`Record::datagrams`] is always the
+//! *first* datagrams of the run, in order, and [`Record::unkept`] says how
+//! many came after. A packet capture with a count limit (`tcpdump -c`) or a
+//! ring buffer does the same; keeping the start rather than the end keeps
+//! the cause of a failure, which comes before its consequences.
+//!
+//! Whoever reads the record must say when what it judges was cut: counts
+//! come from [`Traffic`] and stay exact; a check that reads datagrams one
+//! by one ([`crate::check::wire`]) says it could not see them all, and
+//! fails, rather than pass on what it saw.
 //!
 //! The checks ([`crate::check`]) judge a finished [`Record`]; every report
 //! ([`crate::report`]) renders it. Nothing downstream parses text.
@@ -41,8 +59,11 @@ pub struct Record {
     pub nodes: Vec<NodeRecord>,
     /// Process, step and network events, in time order.
     pub events: Vec<Event>,
-    /// Every datagram the proxy saw, in the order it saw them.
+    /// The datagrams the proxy saw, in the order it saw them: every one, or
+    /// the first `limits.datagrams` when there were more (see [`Record::unkept`]).
     pub datagrams: Vec<Datagram>,
+    /// Every datagram counted, kept in `datagrams` or not.
+    pub traffic: Traffic,
     /// How long the run took.
     pub duration: Duration,
     /// The test's time limit.
@@ -178,6 +199,16 @@ pub enum What {
         /// group: daemons, in the background.
         escaped: bool,
     },
+    /// The node sent more datagrams within one second than `limits.send_rate`:
+    /// it is flooding. Recorded once, at its first datagram the proxy
+    /// refused; from then on the proxy refuses what it sends beyond the
+    /// rate, and the test ends, its outcome known. The totals (how many it
+    /// sent, over how long, how many were refused) are its
+    /// [`Traffic::senders`] entry.
+    SendRateExceeded {
+        /// `limits.send_rate`: datagrams a second.
+        limit: u32,
+    },
     /// The program was still running when the steps ended; the grader killed it.
     KilledAtEnd,
     /// A scripted node's script ended, well or not.
@@ -208,6 +239,23 @@ pub enum What {
         /// Why.
         problem: Problem,
     },
+}
+
+impl What {
+    /// Whether this event decides the test, which then ends at once: a
+    /// scripted peer whose script failed (not one the end of the test
+    /// interrupted), a node flooding the network, a program killed at a
+    /// hard limit or for flooding its output. Whatever the runner was
+    /// waiting for, the outcome is known.
+    pub fn decides(&self) -> bool {
+        match self {
+            What::ScriptEnded { error: Some(e) } => e.actual != super::script::ENDED,
+            What::SendRateExceeded { .. }
+            | What::LimitExceeded { .. }
+            | What::Flooded { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Why a step could not be carried out.
@@ -407,6 +455,9 @@ pub enum Fate {
     Partitioned,
     /// The receiver has no address yet (it never sent anything and has no port).
     Undeliverable,
+    /// Refused before the network: its sender had already sent
+    /// `limits.send_rate` datagrams in the last second.
+    Refused,
 }
 
 impl Fate {
@@ -427,11 +478,113 @@ impl Fate {
             Fate::Dropped => "dropped",
             Fate::Partitioned => "partitioned",
             Fate::Undeliverable => "undeliverable",
+            Fate::Refused => "refused",
+        }
+    }
+}
+
+/// Every datagram of a run, counted: the record keeps at most
+/// `limits.datagrams` of them, these counts cover them all. Each count is
+/// one addition per datagram, so a flood costs no memory here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// `links[from][to]`: the datagrams of each link.
+    pub links: Vec<Vec<LinkCount>>,
+    /// Per node: what it sent.
+    pub senders: Vec<Sending>,
+    /// Per rule of the network, by its index: the datagrams it decided.
+    pub fired: Vec<usize>,
+}
+
+/// The datagrams of one link (an ordered pair of nodes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkCount {
+    /// Every datagram the proxy received on the link.
+    pub all: usize,
+    /// Of them, per message type (read from the first byte), in code order.
+    pub by_type: [usize; MsgType::ALL.len()],
+    /// What the network did with the last of them.
+    pub last: Option<Fate>,
+}
+
+impl LinkCount {
+    /// The datagrams of type `kind`, or all of them.
+    pub fn of(&self, kind: Option<MsgType>) -> usize {
+        kind.map_or(self.all, |k| self.by_type[k as usize])
+    }
+}
+
+/// What one node sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sending {
+    /// Datagrams the proxy received from it, passed on or refused.
+    pub sent: usize,
+    /// Of them, refused because it went over `limits.send_rate`.
+    pub refused: usize,
+    /// When its first datagram arrived.
+    pub first: Duration,
+    /// When its last datagram arrived.
+    pub last: Duration,
+}
+
+impl Traffic {
+    /// No datagram yet, between `nodes` nodes.
+    pub fn new(nodes: usize) -> Traffic {
+        Traffic {
+            links: vec![vec![LinkCount::default(); nodes]; nodes],
+            senders: vec![Sending::default(); nodes],
+            fired: Vec::new(),
+        }
+    }
+
+    /// The counts of `datagrams` between `nodes` nodes, as if the proxy had
+    /// seen just these.
+    pub fn of(nodes: usize, datagrams: &[Datagram]) -> Traffic {
+        let mut t = Traffic::new(nodes);
+        for d in datagrams {
+            t.count(d);
+        }
+        t
+    }
+
+    /// Every datagram the proxy received.
+    pub fn received(&self) -> usize {
+        self.senders.iter().map(|s| s.sent).sum()
+    }
+
+    /// Counts one datagram.
+    fn count(&mut self, d: &Datagram) {
+        let link = &mut self.links[d.from][d.to];
+        link.all += 1;
+        if let Some(k) = d.kind() {
+            link.by_type[k as usize] += 1;
+        }
+        link.last = Some(d.fate);
+        let s = &mut self.senders[d.from];
+        if s.sent == 0 {
+            s.first = d.sent;
+        }
+        s.sent += 1;
+        s.last = d.sent;
+        if d.fate == Fate::Refused {
+            s.refused += 1;
+        }
+        if let Some(r) = d.rule {
+            if self.fired.len() <= r {
+                self.fired.resize(r + 1, 0);
+            }
+            self.fired[r] += 1;
         }
     }
 }
 
 impl Record {
+    /// Datagrams the proxy received past `limits.datagrams`: counted in
+    /// [`Record::traffic`], not kept in [`Record::datagrams`].
+    pub fn unkept(&self) -> usize {
+        self.traffic.received().saturating_sub(self.datagrams.len())
+    }
+
     /// How `node` ended, if it exited.
     pub fn exit_of(&self, node: usize) -> Option<(Duration, Ended, usize)> {
         self.events.iter().find_map(|e| match e.what {
@@ -491,6 +644,9 @@ pub struct Live {
     pub may_start: Vec<bool>,
     /// The test is ending: scripts must stop.
     pub ending: bool,
+    /// The outcome of the test is known (an event that
+    /// [decides](What::decides) it was recorded): the runner ends it.
+    pub decided: bool,
     /// How many requests to settle the proxy has answered (see
     /// [`super::proxy::Network::settle`]).
     pub settled: u64,
@@ -540,6 +696,7 @@ impl Recorder {
                     nodes,
                     events: Vec::new(),
                     datagrams: Vec::new(),
+                    traffic: Traffic::new(n),
                     duration: Duration::ZERO,
                     limit,
                 },
@@ -549,6 +706,7 @@ impl Recorder {
                 alive: vec![false; n],
                 may_start: vec![true; n],
                 ending: false,
+                decided: false,
                 settled: 0,
                 bindings: std::collections::BTreeMap::new(),
             }),
@@ -604,6 +762,7 @@ impl Recorder {
                     _ => {}
                 }
             }
+            l.decided |= what.decides();
             let place = l.record.events.partition_point(|e| e.at <= at);
             l.record.events.insert(place, Event { at, node, what });
         });
@@ -626,25 +785,31 @@ impl Recorder {
         self.update(|l| l.open[node] = l.open[node].saturating_sub(1));
     }
 
-    /// Records a datagram; returns its index.
-    pub fn datagram(&self, d: Datagram) -> usize {
+    /// Records a datagram: counts it, and keeps it when the record holds
+    /// fewer than `keep` datagrams. Returns its index, if it was kept.
+    pub fn datagram(&self, d: Datagram, keep: usize) -> Option<usize> {
         self.update(|l| {
             let copies = d.fate.copies();
             let now_delivered = d.delivered.len();
             l.delivered_to[d.to] += now_delivered;
             l.pending_to[d.to] += copies - now_delivered;
-            l.record.datagrams.push(d);
-            l.record.datagrams.len() - 1
+            l.record.traffic.count(&d);
+            let kept = &mut l.record.datagrams;
+            (kept.len() < keep).then(|| {
+                kept.push(d);
+                kept.len() - 1
+            })
         })
     }
 
-    /// Records that a held copy of datagram `index` was delivered now.
-    pub fn delivered(&self, index: usize) {
+    /// Records that a held copy of a datagram to node `to` was delivered
+    /// now; `index` is the datagram's in the record, if it was kept.
+    pub fn delivered(&self, to: usize, index: Option<usize>) {
         let at = self.now();
         self.update(|l| {
-            let d = &mut l.record.datagrams[index];
-            d.delivered.push(at);
-            let to = d.to;
+            if let Some(d) = index.map(|i| &mut l.record.datagrams[i]) {
+                d.delivered.push(at);
+            }
             l.delivered_to[to] += 1;
             l.pending_to[to] = l.pending_to[to].saturating_sub(1);
         });
@@ -670,10 +835,17 @@ impl Recorder {
         }
     }
 
-    /// The finished record.
+    /// The finished record. Its datagrams move out of the live record
+    /// rather than being copied (they are most of it): call it once, when
+    /// nothing writes any more.
     pub fn finish(&self) -> Record {
         let duration = self.now();
-        let mut record = self.lock().record.clone();
+        let mut live = self.lock();
+        let datagrams = std::mem::take(&mut live.record.datagrams);
+        let mut record = Record {
+            datagrams,
+            ..live.record.clone()
+        };
         record.duration = duration;
         record
     }
@@ -720,16 +892,19 @@ mod tests {
         );
         r.update(|l| l.may_start = vec![false, false]);
         assert!(!r.read(|l| l.nobody_left_for(0)), "the client is running");
-        let i = r.datagram(Datagram {
-            sent: Duration::ZERO,
-            from: 1,
-            to: 0,
-            bytes: vec![1],
-            fate: Fate::Duplicated,
-            delays: vec![Duration::ZERO, Duration::from_millis(5)],
-            delivered: vec![Duration::ZERO],
-            rule: None,
-        });
+        let i = r.datagram(
+            Datagram {
+                sent: Duration::ZERO,
+                from: 1,
+                to: 0,
+                bytes: vec![1],
+                fate: Fate::Duplicated,
+                delays: vec![Duration::ZERO, Duration::from_millis(5)],
+                delivered: vec![Duration::ZERO],
+                rule: None,
+            },
+            10,
+        );
         r.event(
             Some(1),
             What::Exited {
@@ -738,11 +913,83 @@ mod tests {
             },
         );
         assert!(!r.read(|l| l.nobody_left_for(0)), "a copy is on its way");
-        r.delivered(i);
+        r.delivered(0, i);
         assert!(r.read(|l| l.nobody_left_for(0)));
         let rec = r.finish();
         assert_eq!(rec.exit_of(1).map(|e| e.1), Some(Ended::Code(0)));
         assert_eq!(rec.datagrams[0].delivered.len(), 2);
         assert_eq!(Ended::Signal(9).to_string(), "killed by SIGKILL");
+    }
+
+    fn datagram(at: u64, from: usize, to: usize, fate: Fate) -> Datagram {
+        Datagram {
+            sent: Duration::from_millis(at),
+            from,
+            to,
+            bytes: vec![MsgType::ReadReq as u8, b'K'],
+            fate,
+            delays: vec![Duration::ZERO; fate.copies()],
+            delivered: vec![Duration::ZERO; fate.copies()],
+            rule: (fate == Fate::Dropped).then_some(1),
+        }
+    }
+
+    #[test]
+    fn past_its_bound_the_record_counts_what_it_does_not_keep() {
+        let r = Recorder::new(
+            "t",
+            1,
+            Duration::from_secs(10),
+            vec![NodeRecord::new("server"), NodeRecord::new("client")],
+        );
+        let kept: Vec<Option<usize>> = (0..5)
+            .map(|i| r.datagram(datagram(i, 1, 0, Fate::Delivered), 3))
+            .collect();
+        assert_eq!(kept, [Some(0), Some(1), Some(2), None, None]);
+        r.datagram(datagram(7, 1, 0, Fate::Dropped), 3);
+        r.datagram(datagram(9, 0, 1, Fate::Refused), 3);
+        // Deliveries of datagrams not kept still count for their receiver.
+        assert_eq!(r.read(|l| l.delivered_to[0]), 5);
+        let rec = r.finish();
+        assert_eq!(rec.datagrams.len(), 3, "the first three, in order");
+        assert_eq!(rec.datagrams[2].sent, Duration::from_millis(2));
+        assert_eq!(rec.unkept(), 4);
+        let t = &rec.traffic;
+        assert_eq!(t.received(), 7);
+        assert_eq!(t.links[1][0].all, 6);
+        assert_eq!(t.links[1][0].of(Some(MsgType::ReadReq)), 6);
+        assert_eq!(t.links[1][0].of(Some(MsgType::ReadRep)), 0);
+        assert_eq!(t.links[1][0].last, Some(Fate::Dropped));
+        assert_eq!(t.fired, [0, 1]);
+        let client = t.senders[1];
+        assert_eq!(
+            (client.sent, client.refused, client.first, client.last),
+            (6, 0, Duration::ZERO, Duration::from_millis(7))
+        );
+        assert_eq!(t.senders[0].refused, 1);
+        assert_eq!(Traffic::of(2, &rec.datagrams).received(), 3);
+    }
+
+    #[test]
+    fn a_failed_script_or_a_flood_decides_the_test() {
+        let r = Recorder::new("t", 1, Duration::from_secs(10), vec![NodeRecord::new("a")]);
+        r.event(Some(0), What::ScriptStarted);
+        r.event(Some(0), What::KilledAtEnd);
+        assert!(!r.read(|l| l.decided));
+        let ended = |actual: &str| What::ScriptEnded {
+            error: Some(ScriptError {
+                step: 1,
+                kind: "recv",
+                expected: "a datagram".into(),
+                actual: actual.into(),
+            }),
+        };
+        assert!(
+            !ended(super::super::script::ENDED).decides(),
+            "interrupted by the end of the test"
+        );
+        assert!(ended("nothing arrived in 5s").decides());
+        r.event(Some(0), What::SendRateExceeded { limit: 10 });
+        assert!(r.read(|l| l.decided));
     }
 }

@@ -170,13 +170,9 @@ impl Script<'_> {
         let socket = cx.sockets[from]
             .as_ref()
             .ok_or_else(|| format!("`{}` is not a scripted node", cx.names[from]))?;
-        let sent_before = |l: &Live| {
-            l.record
-                .datagrams
-                .iter()
-                .filter(|d| d.from == from && d.to == to)
-                .count()
-        };
+        // The link's counts, not the datagrams kept: exact past the bound
+        // of the record, and one look per change of the record.
+        let sent_before = |l: &Live| l.record.traffic.links[from][to].all;
         let before = cx.rec.read(sent_before);
         socket
             .send_to(&bytes, ("127.0.0.1", cx.faces[from][to]))
@@ -187,14 +183,9 @@ impl Script<'_> {
         cx.rec
             .wait_until(cx.deadline, |l| l.ending || sent_before(l) > before);
         // A datagram nobody can receive would make the step prove nothing.
-        let undeliverable = cx.rec.read(|l| {
-            l.record
-                .datagrams
-                .iter()
-                .rev()
-                .find(|d| d.from == from && d.to == to)
-                .is_some_and(|d| d.fate == Fate::Undeliverable)
-        });
+        let undeliverable = cx
+            .rec
+            .read(|l| l.record.traffic.links[from][to].last == Some(Fate::Undeliverable));
         if undeliverable {
             return Err(format!(
                 "{} has sent nothing yet, so the proxy knows no address to deliver to",

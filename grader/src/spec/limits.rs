@@ -32,7 +32,7 @@ pub struct Limits {
     pub output: Size,
     /// Datagrams of one test kept in the record; past them the proxy still forwards, and counts (default 20000).
     pub datagrams: u32,
-    /// Datagrams one sender may send in any second; past it the sender is flooding, the proxy drops the rest and the test fails (default 5000).
+    /// Datagrams one node may send in any one second; past it the node is flooding: the proxy refuses the rest, and the test fails and ends (default 5000).
     pub send_rate: u32,
     /// Time `cargo build` of the graded crate may take (default `10m`).
     pub build: Dur,
