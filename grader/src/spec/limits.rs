@@ -67,7 +67,11 @@ impl Size {
     /// # Errors
     /// A message naming the accepted forms.
     pub fn parse(s: &str) -> Result<Size, String> {
-        let bad = || format!("invalid size `{s}`: write bytes or a number and a unit, e.g. `64 KiB`, `256 MiB`, `4 GiB`");
+        let bad = || {
+            format!(
+                "invalid size `{s}`: write bytes or a number and a unit, e.g. `64 KiB`, `256 MiB`, `4 GiB`"
+            )
+        };
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
