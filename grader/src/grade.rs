@@ -115,7 +115,11 @@ fn build(
     spec: &LabSpec,
     source: &Source,
 ) -> anyhow::Result<Result<Programs, String>> {
-    match kit::programs(kit, lab, &spec.binaries, source, report::color_wanted()) {
+    let how = kit::BuildOptions {
+        color: report::color_wanted(),
+        limit: spec.limits.build.0,
+    };
+    match kit::programs(kit, lab, &spec.binaries, source, how) {
         Ok(p) => Ok(Ok(p)),
         Err(BuildError::Compile(out)) => Ok(Err(out)),
         Err(BuildError::Other(e)) => Err(e),
