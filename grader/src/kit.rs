@@ -37,6 +37,10 @@ pub struct Lab {
     pub solution_dir: PathBuf,
     /// `labs/hw1-udp-echo/spec.yaml`.
     pub spec_path: PathBuf,
+    /// `solutions/hw1-udp-echo/hidden.yaml`: the lab's hidden tests, which
+    /// the grader adds to the spec's whenever the file exists. It lives
+    /// beside the reference solution because `solutions/` is never handed out.
+    pub hidden_path: PathBuf,
 }
 
 /// Which programs a run grades.
@@ -97,10 +101,12 @@ impl Kit {
             if !id.starts_with("hw") || !e.path().join("spec.yaml").is_file() {
                 continue;
             }
+            let solution_dir = self.root.join("solutions").join(&name);
             labs.push(Lab {
                 id: id.to_string(),
                 lab_dir: e.path(),
-                solution_dir: self.root.join("solutions").join(&name),
+                hidden_path: solution_dir.join("hidden.yaml"),
+                solution_dir,
                 spec_path: e.path().join("spec.yaml"),
             });
         }
