@@ -2,20 +2,21 @@
 //! (spec → run → check), print the human report in spec order as the
 //! tests finish, and gather [`Results`] for the machine formats.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::check::{self, Verdict};
+use crate::check::{self, Status, Verdict};
 use crate::kit::{self, BuildError, Kit, Lab, Programs, Source};
 use crate::report::human::{self, Terminal};
 use crate::report::{self, Format, LabResult, Results, TestResult, TestRun};
 use crate::run::record::Record;
 use crate::run::{self, seed};
-use crate::spec::{LabSpec, TestSpec};
+use crate::spec::{ExtraFile, LabSpec, SpecError, TestSpec};
 
 /// What to grade and how.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ pub struct Options {
     pub repeat: u64,
     /// Tests run at once.
     pub jobs: usize,
+    /// Start no test after the first one that did not pass.
+    pub fail_fast: bool,
+    /// Files of extra tests (`--extra-spec`), each added to the lab it names.
+    pub extra_specs: Vec<PathBuf>,
     /// Print the timeline of a failing test.
     pub verbose: bool,
     /// The report format.
@@ -50,8 +55,17 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// The command that runs `test` of `lab` again with run seed `seed`.
-    pub fn command(&self, lab: &str, source: &Source, test: &str, seed: u64) -> String {
+    /// The command that runs `test` of `lab` again with run seed `seed`;
+    /// `extra` is the file of extra tests the test came from, if it must be
+    /// named (`--extra-spec`).
+    pub fn command(
+        &self,
+        lab: &str,
+        source: &Source,
+        test: &str,
+        seed: u64,
+        extra: Option<&Path>,
+    ) -> String {
         let program = if self.via_cargo {
             "cargo grader"
         } else {
@@ -66,16 +80,39 @@ impl Replay {
             .root
             .as_ref()
             .map_or(String::new(), |r| format!(" --root {}", r.display()));
-        format!("{program} {lab}{from} -t {test} --seed {seed}{root}")
+        let extra = extra.map_or(String::new(), |p| format!(" --extra-spec {}", p.display()));
+        format!("{program} {lab}{from}{extra} -t {test} --seed {seed}{root}")
     }
 }
 
-/// Loads a lab's spec, which must say the lab's own id in `lab:`.
+/// Loads a lab's spec, which must say the lab's own id in `lab:`, with
+/// the lab's hidden tests when its hidden file exists
+/// ([`Lab::hidden_path`]).
 ///
 /// # Errors
-/// A [`crate::spec::SpecError`]: the spec's own, or a `lab:` that is not
-/// the id of the directory it lives in.
-pub fn load_spec(lab: &Lab) -> Result<LabSpec, crate::spec::SpecError> {
+/// A [`SpecError`]: the spec's own, a `lab:` that is not the id of the
+/// directory it lives in, or one of the hidden file.
+pub fn load_spec(lab: &Lab) -> Result<LabSpec, SpecError> {
+    load_spec_with(lab, &[])
+}
+
+/// [`load_spec`], and then the tests of every file of `extras` that
+/// names this lab.
+///
+/// # Errors
+/// As [`load_spec`], and those of the extra files.
+pub fn load_spec_with(lab: &Lab, extras: &[ExtraFile]) -> Result<LabSpec, SpecError> {
+    let mut spec = load_own_spec(lab)?;
+    if lab.hidden_path.is_file() {
+        spec.add(&ExtraFile::load(&lab.hidden_path)?)?;
+    }
+    for extra in extras.iter().filter(|e| e.tests.lab == lab.id) {
+        spec.add(extra)?;
+    }
+    Ok(spec)
+}
+
+fn load_own_spec(lab: &Lab) -> Result<LabSpec, SpecError> {
     let spec = LabSpec::load(&lab.spec_path)?;
     if spec.lab != lab.id {
         let text = std::fs::read_to_string(&lab.spec_path).unwrap_or_default();
@@ -115,7 +152,11 @@ fn build(
     spec: &LabSpec,
     source: &Source,
 ) -> anyhow::Result<Result<Programs, String>> {
-    match kit::programs(kit, lab, &spec.binaries, source, report::color_wanted()) {
+    let how = kit::BuildOptions {
+        color: report::color_wanted(),
+        limit: spec.limits.build.0,
+    };
+    match kit::programs(kit, lab, &spec.binaries, source, how) {
         Ok(p) => Ok(Ok(p)),
         Err(BuildError::Compile(out)) => Ok(Err(out)),
         Err(BuildError::Other(e)) => Err(e),
@@ -134,12 +175,32 @@ pub fn run_all(
     programs: &Programs,
     seed: u64,
     jobs: usize,
-    mut each: impl FnMut(usize, &Record, &Verdict),
+    each: impl FnMut(usize, &Record, &Verdict),
 ) -> anyhow::Result<Vec<(Record, Verdict)>> {
-    let runs = in_parallel(
+    let runs = run_until(spec, tests, programs, seed, jobs, false, each)?;
+    Ok(runs.into_iter().flatten().collect())
+}
+
+/// [`run_all`], but with `fail_fast`, no test starts after one that did
+/// not pass: the tests already running finish (and their programs end as
+/// at the end of every test), and the tests never started are `None`.
+///
+/// # Errors
+/// When a test cannot be set up (no free port, no socket).
+pub fn run_until(
+    spec: &LabSpec,
+    tests: &[&TestSpec],
+    programs: &Programs,
+    seed: u64,
+    jobs: usize,
+    fail_fast: bool,
+    mut each: impl FnMut(usize, &Record, &Verdict),
+) -> anyhow::Result<Vec<Option<(Record, Verdict)>>> {
+    let runs = in_parallel_until(
         tests,
         jobs,
         |t| run_one(spec, t, programs, seed),
+        |r| fail_fast && !matches!(r, Ok((_, v)) if v.status == Status::Passed),
         |i, r| {
             if let Ok((record, verdict)) = r {
                 each(i, record, verdict);
@@ -147,6 +208,7 @@ pub fn run_all(
         },
     );
     runs.into_iter()
+        .map(Option::transpose)
         .collect::<anyhow::Result<Vec<_>>>()
         .context("setting up a test")
 }
@@ -172,15 +234,32 @@ pub fn in_parallel<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     work: impl Fn(&T) -> R + Sync,
-    mut each: impl FnMut(usize, &R),
+    each: impl FnMut(usize, &R),
 ) -> Vec<R> {
+    in_parallel_until(items, jobs, work, |_| false, each)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// [`in_parallel`], until `enough` holds of a result: from then on no item
+/// starts (those under way finish). Items never started are `None`, and
+/// `each` passes over them.
+pub fn in_parallel_until<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    enough: impl Fn(&R) -> bool + Sync,
+    mut each: impl FnMut(usize, &R),
+) -> Vec<Option<R>> {
     let next = Mutex::new(0usize);
+    let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel();
-    let mut done: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let mut done: Vec<Option<Option<R>>> = (0..items.len()).map(|_| None).collect();
     let mut shown = 0;
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(items.len().max(1)) {
-            let (tx, next, work) = (tx.clone(), &next, &work);
+            let (tx, next, work, enough, stop) = (tx.clone(), &next, &work, &enough, &stop);
             s.spawn(move || {
                 loop {
                     let i = {
@@ -189,7 +268,16 @@ pub fn in_parallel<T: Sync, R: Send>(
                         *n - 1
                     };
                     let Some(item) = items.get(i) else { break };
-                    if tx.send((i, work(item))).is_err() {
+                    let r = if stop.load(Ordering::SeqCst) {
+                        None
+                    } else {
+                        let r = work(item);
+                        if enough(&r) {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        Some(r)
+                    };
+                    if tx.send((i, r)).is_err() {
                         break;
                     }
                 }
@@ -199,12 +287,14 @@ pub fn in_parallel<T: Sync, R: Send>(
         for (i, r) in rx {
             done[i] = Some(r);
             while let Some(Some(r)) = done.get(shown) {
-                each(shown, r);
+                if let Some(r) = r {
+                    each(shown, r);
+                }
                 shown += 1;
             }
         }
     });
-    done.into_iter().flatten().collect()
+    done.into_iter().map(Option::flatten).collect()
 }
 
 /// Grades `labs`, prints the human report as it goes, writes the chosen
@@ -218,6 +308,23 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
     let term = Terminal {
         to_stderr: opts.format != Format::Human && opts.output.is_none(),
     };
+    let extras = opts
+        .extra_specs
+        .iter()
+        .map(|p| ExtraFile::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    for e in &extras {
+        if !labs.iter().any(|l| l.id == e.tests.lab) {
+            let graded: Vec<&str> = labs.iter().map(|l| l.id.as_str()).collect();
+            return Err(e
+                .lab_error(format!(
+                    "`lab: {0}`, but lab {0} is not graded here (graded: {1}): a file of extra tests names the lab it is for",
+                    e.tests.lab,
+                    graded.join(", ")
+                ))
+                .into());
+        }
+    }
     let mut results = Results {
         seed: opts.seed,
         repeat: opts.repeat,
@@ -230,13 +337,19 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
         duration: Default::default(),
     };
     let several = labs.len() > 1;
+    let mut stopped = false;
     for lab in labs {
-        let r = grade_lab(kit, lab, opts, term, several)
-            .with_context(|| format!("grading {}", lab.id))?;
+        let r = if stopped {
+            lab_not_run(lab, opts, &extras)
+        } else {
+            grade_lab(kit, lab, opts, &extras, term, several)
+        }
+        .with_context(|| format!("grading {}", lab.id))?;
         if let Some(r) = r {
-            if several {
+            if several && !stopped {
                 term.print(&human::lab_score(&r));
             }
+            stopped |= opts.fail_fast && !r.all_passed();
             results.labs.push(r);
         }
     }
@@ -259,16 +372,20 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
     Ok(results)
 }
 
-/// One lab; `None` when grading several labs and this one lacks the test.
-fn grade_lab(
-    kit: &Kit,
+/// The selected tests of a lab's spec, with its extra tests; `None` when
+/// grading several labs and this one lacks the test asked for.
+fn selected(
     lab: &Lab,
     opts: &Options,
-    term: Terminal,
+    extras: &[ExtraFile],
     several: bool,
-) -> anyhow::Result<Option<LabResult>> {
-    let spec = load_spec(lab)?;
-    let tests = spec.select(opts.test.as_deref());
+) -> anyhow::Result<Option<(LabSpec, Vec<TestSpec>)>> {
+    let spec = load_spec_with(lab, extras)?;
+    let tests: Vec<TestSpec> = spec
+        .select(opts.test.as_deref())
+        .into_iter()
+        .cloned()
+        .collect();
     if opts.test.is_some() && tests.is_empty() && several {
         return Ok(None);
     }
@@ -282,6 +399,46 @@ fn grade_lab(
             names.join(", ")
         );
     }
+    Ok(Some((spec, tests)))
+}
+
+/// A lab that `--fail-fast` did not reach: every selected test not run.
+fn lab_not_run(
+    lab: &Lab,
+    opts: &Options,
+    extras: &[ExtraFile],
+) -> anyhow::Result<Option<LabResult>> {
+    let Some((spec, tests)) = selected(lab, opts, extras, true)? else {
+        return Ok(None);
+    };
+    Ok(Some(LabResult {
+        id: lab.id.clone(),
+        title: spec.title.clone(),
+        graded: "not graded: --fail-fast stopped at an earlier failure".into(),
+        build_error: None,
+        tests: tests
+            .into_iter()
+            .map(|spec| TestResult {
+                spec,
+                runs: Vec::new(),
+                not_run: opts.repeat,
+            })
+            .collect(),
+    }))
+}
+
+/// One lab; `None` when grading several labs and this one lacks the test.
+fn grade_lab(
+    kit: &Kit,
+    lab: &Lab,
+    opts: &Options,
+    extras: &[ExtraFile],
+    term: Terminal,
+    several: bool,
+) -> anyhow::Result<Option<LabResult>> {
+    let Some((spec, tests)) = selected(lab, opts, extras, several)? else {
+        return Ok(None);
+    };
     let programs = build(kit, lab, &spec, &opts.source)?;
     let graded = match &opts.source {
         Source::Skeleton => kit.show(&lab.lab_dir),
@@ -296,8 +453,9 @@ fn grade_lab(
         tests: tests
             .iter()
             .map(|t| TestResult {
-                spec: (*t).clone(),
+                spec: t.clone(),
                 runs: Vec::new(),
+                not_run: 0,
             })
             .collect(),
     };
@@ -310,32 +468,60 @@ fn grade_lab(
             return Ok(Some(result));
         }
     };
+    let tests: Vec<&TestSpec> = tests.iter().collect();
+    let mut stopped = false;
     for r in 0..opts.repeat {
+        if stopped {
+            for t in &mut result.tests {
+                t.not_run += 1;
+            }
+            continue;
+        }
         let run_seed = opts.seed.wrapping_add(r);
         term.print(&human::lab_header(&result, run_seed, r + 1, opts.repeat));
-        let tests_ref = &tests;
         let results_ref = &mut result;
-        run_all(
+        let runs = run_until(
             &spec,
-            tests_ref,
+            &tests,
             &programs,
             run_seed,
             opts.jobs,
+            opts.fail_fast,
             |i, record, verdict| {
                 let t = &mut results_ref.tests[i];
+                let extra = t
+                    .spec
+                    .origin
+                    .as_deref()
+                    .filter(|p| *p != lab.hidden_path.as_path());
                 let run = TestRun {
                     run: r + 1,
                     run_seed,
                     record: record.clone(),
                     verdict: verdict.clone(),
-                    replay: opts
-                        .replay
-                        .command(&lab.id, &opts.source, &t.spec.name, run_seed),
+                    replay: opts.replay.command(
+                        &lab.id,
+                        &opts.source,
+                        &t.spec.name,
+                        run_seed,
+                        extra,
+                    ),
                 };
                 term.print(&human::run(&t.spec, &run, opts.verbose));
                 t.runs.push(run);
             },
         )?;
+        for (t, run) in result.tests.iter_mut().zip(&runs) {
+            if run.is_none() {
+                t.not_run += 1;
+                stopped = true;
+            }
+        }
+        stopped |= opts.fail_fast
+            && runs
+                .iter()
+                .flatten()
+                .any(|(_, v)| v.status != Status::Passed);
     }
     Ok(Some(result))
 }

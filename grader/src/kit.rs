@@ -6,10 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 
 /// Where each of a lab's executables is, by name.
 pub type Programs = BTreeMap<String, PathBuf>;
@@ -32,6 +37,10 @@ pub struct Lab {
     pub solution_dir: PathBuf,
     /// `labs/hw1-udp-echo/spec.yaml`.
     pub spec_path: PathBuf,
+    /// `solutions/hw1-udp-echo/hidden.yaml`: the lab's hidden tests, which
+    /// the grader adds to the spec's whenever the file exists. It lives
+    /// beside the reference solution because `solutions/` is never handed out.
+    pub hidden_path: PathBuf,
 }
 
 /// Which programs a run grades.
@@ -92,10 +101,12 @@ impl Kit {
             if !id.starts_with("hw") || !e.path().join("spec.yaml").is_file() {
                 continue;
             }
+            let solution_dir = self.root.join("solutions").join(&name);
             labs.push(Lab {
                 id: id.to_string(),
                 lab_dir: e.path(),
-                solution_dir: self.root.join("solutions").join(&name),
+                hidden_path: solution_dir.join("hidden.yaml"),
+                solution_dir,
                 spec_path: e.path().join("spec.yaml"),
             });
         }
@@ -138,29 +149,40 @@ impl Kit {
 /// Why a lab's programs are not available.
 #[derive(Debug)]
 pub enum BuildError {
-    /// The crate does not compile: the compiler's output.
+    /// The crate does not compile: the compiler's output. A build that
+    /// took longer than its limit is one too, its first line saying so.
     Compile(String),
     /// Something else: a missing binary, no cargo.
     Other(anyhow::Error),
 }
 
+/// How to build a crate of the kit.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Whether cargo may colour its messages.
+    pub color: bool,
+    /// How long `cargo build` may take (the spec's `limits.build`).
+    pub limit: Duration,
+}
+
 /// The executables named `binaries` of lab `lab` from `source`, building
-/// the crate if needed (`color`: whether cargo may colour its messages).
+/// the crate if needed.
 ///
 /// # Errors
 /// [`BuildError::Compile`] with the compiler's messages when the crate does
-/// not build; [`BuildError::Other`] when an executable is missing.
+/// not build, or took longer than the limit; [`BuildError::Other`] when an
+/// executable is missing.
 pub fn programs(
     kit: &Kit,
     lab: &Lab,
     binaries: &[String],
     source: &Source,
-    color: bool,
+    how: BuildOptions,
 ) -> Result<Programs, BuildError> {
     let dir = match source {
         Source::BinDir(d) => d.clone(),
-        Source::Skeleton => build(kit, &lab.lab_dir, color)?,
-        Source::Solution => build(kit, &lab.solution_dir, color)?,
+        Source::Skeleton => build(kit, &lab.lab_dir, how)?,
+        Source::Solution => build(kit, &lab.solution_dir, how)?,
     };
     let mut out = Programs::new();
     for b in binaries {
@@ -190,7 +212,12 @@ pub fn cargo() -> Command {
 /// stderr as it comes, so that a first build, which fetches and compiles
 /// every dependency, is visibly at work; its diagnostics are kept for the
 /// report when the build fails.
-fn build(kit: &Kit, dir: &Path, color: bool) -> Result<PathBuf, BuildError> {
+///
+/// Cargo runs in a process group of its own, with the compilers and build
+/// scripts it starts: past `how.limit`, the whole group is killed (a build
+/// script or a procedural macro of the graded crate may never end), and
+/// the build fails with a message that says so.
+fn build(kit: &Kit, dir: &Path, how: BuildOptions) -> Result<PathBuf, BuildError> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(BuildError::Other(anyhow::anyhow!(
@@ -200,26 +227,62 @@ fn build(kit: &Kit, dir: &Path, color: bool) -> Result<PathBuf, BuildError> {
     }
     let target = dir.join("target");
     eprintln!("grader: building {}", kit.show(dir));
+    let started = Instant::now();
     let mut child = cargo()
-        .args(["build", "--color", if color { "always" } else { "never" }])
+        .args([
+            "build",
+            "--color",
+            if how.color { "always" } else { "never" },
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| BuildError::Other(anyhow::anyhow!("cannot run cargo: {e}")))?;
-    let mut diagnostics = String::new();
+    // A thread reads cargo's stderr; this one waits for its lines with
+    // the deadline in view. The pipe closes when cargo exits.
+    let (lines, rx) = mpsc::channel();
     if let Some(err) = child.stderr.take() {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if is_progress(&line) {
-                eprintln!("{line}");
-            } else {
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut diagnostics = String::new();
+    let in_time = loop {
+        let left = how.limit.saturating_sub(started.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) if is_progress(&line) => eprintln!("{line}"),
+            Ok(line) => {
                 diagnostics.push_str(&line);
                 diagnostics.push('\n');
             }
+            Err(RecvTimeoutError::Disconnected) => break true,
+            Err(RecvTimeoutError::Timeout) => break false,
         }
+    };
+    if !in_time {
+        // Cargo is not reaped yet, so its group id is still its own.
+        let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let _ = child.wait();
+        let message = format!(
+            "building {} took longer than {}: stopped",
+            kit.show(dir),
+            show_duration(how.limit)
+        );
+        eprintln!("grader: {message}");
+        return Err(BuildError::Compile(format!(
+            "{message} (the limit is `limits.build` of the lab's spec.yaml)\n{diagnostics}"
+        )));
     }
     let status = child
         .wait()
@@ -228,6 +291,18 @@ fn build(kit: &Kit, dir: &Path, color: bool) -> Result<PathBuf, BuildError> {
         return Err(BuildError::Compile(diagnostics));
     }
     Ok(target.join("debug"))
+}
+
+/// A limit as a spec would write it: `10m`, `90s`, `250ms`.
+fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms > 0 && ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms > 0 && ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 /// Whether cargo's line is one of its status lines (a right-aligned verb
@@ -295,6 +370,13 @@ pub fn unit_tests(dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_written_as_a_spec_would() {
+        assert_eq!(show_duration(Duration::from_secs(600)), "10m");
+        assert_eq!(show_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(show_duration(Duration::from_millis(1)), "1ms");
+    }
 
     #[test]
     fn cargo_status_lines_are_told_from_diagnostics() {

@@ -56,6 +56,12 @@ struct GradeArgs {
     /// Tests run at the same time (default: the number of CPUs).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     jobs: Option<u64>,
+    /// Start no test after the first one that does not pass (those running finish); exit status 1.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Add the tests of FILE (`lab:` and `tests:`, as in a spec) to the lab it names; may be repeated.
+    #[arg(long, value_name = "FILE")]
+    extra_spec: Vec<PathBuf>,
     /// Under a failing test, print its timeline: every datagram and what became of it.
     #[arg(short = 'v', long)]
     verbose: bool,
@@ -171,8 +177,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     kit.show(&lab.lab_dir)
                 );
                 for t in &spec.tests {
+                    let mut also = String::new();
+                    if let Some(file) = &t.origin {
+                        also.push_str(&format!("  [from {}]", kit.show(file)));
+                    }
+                    if t.visibility != grader::spec::Visibility::Visible {
+                        also.push_str(&format!("  [{} on Gradescope]", t.visibility.name()));
+                    }
                     grader::out!(
-                        "    {:<28} {:<8} {:>2} pt  {}",
+                        "    {:<28} {:<8} {:>2} pt  {}{also}",
                         t.name,
                         t.part.name(),
                         t.points,
@@ -249,6 +262,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed: g.seed.unwrap_or_else(handout::seed_from_clock),
                 repeat: g.repeat,
                 jobs: jobs(g.jobs),
+                fail_fast: g.fail_fast,
+                extra_specs: g.extra_spec.into_iter().map(grade::absolute).collect(),
                 verbose: g.verbose,
                 format: g.format,
                 output: g.output,

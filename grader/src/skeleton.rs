@@ -45,11 +45,12 @@
 //!
 //! # What belongs to the lab only
 //!
-//! `target/`, `spec.yaml` and `mutants.yaml` at the top of a crate, and
-//! every file or directory whose name starts with `.`, are neither
-//! generated, nor compared, nor removed: they are build output, the
-//! grader's spec, the instructor's broken programs (which show solution
-//! code, so they never reach a skeleton), and tool state.
+//! `target/`, `spec.yaml`, `mutants.yaml` and `hidden.yaml` at the top of
+//! a crate, and every file or directory whose name starts with `.`, are
+//! neither generated, nor compared, nor removed: they are build output,
+//! the grader's spec, the instructor's broken programs (which show
+//! solution code) and hidden tests (which students must not see), neither
+//! of which may reach a skeleton, and tool state.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -382,7 +383,8 @@ fn lab_only(relative: &Path) -> bool {
     let mut names = relative.iter().map(|name| name.to_str().unwrap_or(""));
     let first = names.next().unwrap_or("");
     first == "target"
-        || (matches!(first, "spec.yaml" | "mutants.yaml") && relative.components().count() == 1)
+        || (matches!(first, "spec.yaml" | "mutants.yaml" | "hidden.yaml")
+            && relative.components().count() == 1)
         || first.starts_with('.')
         || names.any(|name| name.starts_with('.'))
 }
@@ -862,6 +864,8 @@ rand = \"0.8\" # solution-only
         dir.put("solution/target/debug/hw1", b"binary");
         dir.put("solution/.gitignore", b"target\n");
         dir.put("solution/spec.yaml", b"lab: hw1\n");
+        dir.put("solution/mutants.yaml", b"mutants: []\n");
+        dir.put("solution/hidden.yaml", b"lab: hw1\ntests: []\n");
         dir
     }
 

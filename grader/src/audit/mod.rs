@@ -241,7 +241,11 @@ fn mutants(
                 continue;
             }
         };
-        let programs = kit::programs(kit, lab, &spec.binaries, &Source::BinDir(dir), false)
+        let how = kit::BuildOptions {
+            color: false,
+            limit: spec.limits.build.0,
+        };
+        let programs = kit::programs(kit, lab, &spec.binaries, &Source::BinDir(dir), how)
             .map_err(|e| anyhow::anyhow!("mutant `{}`: {e:?}", m.name))?;
         for catch in &m.caught_by {
             let Some(test) = spec.tests.iter().find(|t| t.name == catch.test) else {

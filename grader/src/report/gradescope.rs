@@ -5,12 +5,17 @@
 //!
 //! A test's `score` is its points when it passed, 0 otherwise (a void run
 //! is not a pass), so the top-level `score` is the sum of the tests'.
+//!
+//! A test's `visibility` is its spec's. When some test is not `visible`,
+//! nothing students always see may give it away: the top-level `output`
+//! counts only the visible tests, and the autograder's stdout (the human
+//! report, which shows every test) becomes `hidden`, for instructors only.
 
 use serde::Serialize;
 
 use super::text;
-use super::{Results, human};
-use crate::check::Status;
+use super::{LabResult, NOT_RUN, Results, TestStatus, human};
+use crate::spec::Visibility;
 
 #[derive(Serialize)]
 struct Doc {
@@ -36,13 +41,26 @@ struct Test {
 
 /// The `results.json` of `results`, pretty-printed, with a final newline.
 pub fn render(results: &Results) -> String {
+    let all_visible = results
+        .labs
+        .iter()
+        .flat_map(|l| &l.tests)
+        .all(|t| t.spec.visibility == Visibility::Visible);
+    let shown = if all_visible {
+        ""
+    } else {
+        " in the tests always shown"
+    };
     let mut tests = Vec::new();
     let mut output = String::new();
+    let (mut score, mut max_score) = (0, 0);
     for lab in &results.labs {
-        let t = lab.tally();
+        let (s, m) = visible_points(lab);
+        score += s;
+        max_score += m;
         output.push_str(&format!(
-            "{} {} — {}: score {}/{}\n",
-            lab.id, lab.title, lab.graded, t.score, t.max_score
+            "{} {} — {}: score {s}/{m}{shown}\n",
+            lab.id, lab.title, lab.graded
         ));
         if let Some(compiler) = &lab.build_error {
             output.push_str(&text::plain(&human::build_failure(lab, compiler)));
@@ -51,9 +69,12 @@ pub fn render(results: &Results) -> String {
             let status = test.status();
             let out = match (&lab.build_error, test.shown()) {
                 (Some(_), _) => format!("{} does not build: see the output above", lab.graded),
-                (None, Some(run)) if status != Status::Passed => {
+                _ if status == TestStatus::NotRun => {
+                    format!("{NOT_RUN}\n{}", test.spec.description.trim())
+                }
+                (None, Some(run)) if status != TestStatus::Passed => {
                     let mut s = String::new();
-                    if status == Status::Void {
+                    if status == TestStatus::Void {
                         s.push_str("void: a fault this test needs never happened in this run, so it proves nothing; run it again\n");
                     }
                     s.push_str(&text::plain(&text::details(&test.spec, run, false)));
@@ -66,28 +87,43 @@ pub fn render(results: &Results) -> String {
                 number: format!("{}.{}", lab.id.trim_start_matches("hw"), k + 1),
                 score: f64::from(test.points()),
                 max_score: f64::from(test.spec.points),
-                status: if status == Status::Passed {
+                status: if status == TestStatus::Passed {
                     "passed"
                 } else {
                     "failed"
                 },
                 output: out,
-                visibility: "visible",
+                visibility: test.spec.visibility.name(),
                 tags: vec![test.spec.part.name()],
             });
         }
     }
-    let t = results.tally();
-    output.push_str(&format!("score {}/{}\n", t.score, t.max_score));
+    if all_visible {
+        output.push_str(&format!("score {score}/{max_score}\n"));
+    } else {
+        output.push_str(&format!(
+            "score {score}/{max_score}{shown}; the other tests count too\n"
+        ));
+    }
     let doc = Doc {
-        score: t.score as f64,
+        score: results.tally().score as f64,
         execution_time: results.duration.as_secs_f64(),
         output,
         visibility: "visible",
-        stdout_visibility: "visible",
+        stdout_visibility: if all_visible { "visible" } else { "hidden" },
         tests,
     };
     let mut s = serde_json::to_string_pretty(&doc).expect("the report is JSON");
     s.push('\n');
     s
+}
+
+/// The points earned and possible in the lab's visible tests.
+fn visible_points(lab: &LabResult) -> (u64, u64) {
+    lab.tests
+        .iter()
+        .filter(|t| t.spec.visibility == Visibility::Visible)
+        .fold((0, 0), |(s, m), t| {
+            (s + u64::from(t.points()), m + u64::from(t.spec.points))
+        })
 }

@@ -141,6 +141,18 @@ pub fn summary(results: &Results) -> Vec<Line> {
             )],
         });
     }
+    if runs.not_run > 0 {
+        out.push(Line {
+            indent: 0,
+            parts: vec![(
+                Tone::Warn,
+                format!(
+                    "--fail-fast: stopped at the first test that did not pass; {} test run(s) not started",
+                    runs.not_run
+                ),
+            )],
+        });
+    }
     let note = if results.repeat > 1 {
         " (a test scores only if every run passed)"
     } else {
@@ -153,7 +165,10 @@ pub fn summary(results: &Results) -> Vec<Line> {
             format!("score {}/{}{note}", t.score, t.max_score),
         )],
     });
-    let line = format!("{} passed, {} failed", runs.passed, runs.failed + runs.void);
+    let mut line = format!("{} passed, {} failed", runs.passed, runs.failed + runs.void);
+    if runs.not_run > 0 {
+        line.push_str(&format!(", {} not run", runs.not_run));
+    }
     let tone = if results.all_passed() {
         Tone::Good
     } else {

@@ -38,6 +38,7 @@ struct Counts {
     passed: usize,
     failed: usize,
     void: usize,
+    not_run: usize,
 }
 
 impl From<Tally> for Counts {
@@ -46,6 +47,7 @@ impl From<Tally> for Counts {
             passed: t.passed,
             failed: t.failed,
             void: t.void,
+            not_run: t.not_run,
         }
     }
 }
@@ -73,6 +75,7 @@ struct Test<'a> {
     points: u32,
     max_points: u32,
     status: &'static str,
+    visibility: &'static str,
     duration_ms: u128,
     seed: Option<u64>,
     test_seed: Option<u64>,
@@ -192,6 +195,7 @@ fn test<'a>(lab: &'a LabResult, t: &'a TestResult) -> Test<'a> {
         points: t.points(),
         max_points: t.spec.points,
         status: t.status().name(),
+        visibility: t.spec.visibility.name(),
         duration_ms: t.duration().as_millis(),
         seed: shown.map(|r| r.run_seed),
         test_seed: shown.map(|r| r.record.seed),

@@ -3,7 +3,7 @@
 //!
 //! A failed test has a `<failure>` whose text is the human report's detail
 //! for its first failing run; a void one has an `<error type="void">` (it
-//! could not be judged). Every test carries the output its programs
+//! could not be judged); one that `--fail-fast` did not run, `<skipped>`. Every test carries the output its programs
 //! printed in `<system-out>`, the last lines of each stream.
 //!
 //! The XML is written by hand: it is small, and escaping is the only
@@ -13,7 +13,7 @@
 use std::fmt::Write;
 
 use super::text;
-use super::{LabResult, Results, TestResult};
+use super::{LabResult, NOT_RUN, Results, TestResult, TestStatus};
 use crate::check::Status;
 use crate::spec::Stream;
 
@@ -26,10 +26,11 @@ pub fn render(results: &Results) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
-        "<testsuites name=\"grader\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
-        runs.passed + runs.failed + runs.void,
+        "<testsuites name=\"grader\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        runs.passed + runs.failed + runs.void + runs.not_run,
         runs.failed,
         runs.void,
+        runs.not_run,
         results.duration.as_secs_f64()
     );
     for lab in &results.labs {
@@ -44,11 +45,12 @@ fn suite(x: &mut String, results: &Results, lab: &LabResult) {
     let time: f64 = lab.tests.iter().map(|t| t.duration().as_secs_f64()).sum();
     let _ = writeln!(
         x,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{time:.3}\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.3}\">",
         attr(&lab.id),
         lab.tests.len(),
         t.failed,
-        t.void
+        t.void,
+        t.not_run
     );
     x.push_str("    <properties>\n");
     for (name, value) in [
@@ -90,7 +92,10 @@ fn case(x: &mut String, lab: &LabResult, test: &TestResult) {
                 body(compiler)
             );
         }
-        (Status::Passed, None) => {}
+        (TestStatus::Passed, None) => {}
+        (TestStatus::NotRun, None) => {
+            let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(NOT_RUN));
+        }
         (status, None) => {
             let run = test.shown().expect("a judged test has a run");
             let first = run
@@ -122,12 +127,12 @@ fn case(x: &mut String, lab: &LabResult, test: &TestResult) {
                 detail.push_str("\nthe first of them:\n");
             }
             detail.push_str(&text::plain(&text::details(spec, run, true)));
-            let element = if status == Status::Void {
+            let element = if status == TestStatus::Void {
                 "error"
             } else {
                 "failure"
             };
-            let kind = if status == Status::Void {
+            let kind = if status == TestStatus::Void {
                 "void"
             } else {
                 first.0

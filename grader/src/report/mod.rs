@@ -17,7 +17,8 @@
 //! # Scores
 //! A test is worth its `points`, all of them or none: it earns them when
 //! every run of it passed (with `--repeat`, a flaky pass earns nothing). A
-//! void run is not a pass.
+//! void run is not a pass, and neither is a run that `--fail-fast` never
+//! started.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -31,6 +32,10 @@ pub mod human;
 pub mod json;
 pub mod junit;
 pub mod text;
+
+/// What a report says of a test that `--fail-fast` did not run.
+pub const NOT_RUN: &str =
+    "not run: --fail-fast stopped the grading at the first test that did not pass";
 
 /// Whether output to the terminal should be coloured.
 pub fn color_wanted() -> bool {
@@ -92,6 +97,53 @@ pub struct TestResult {
     pub spec: TestSpec,
     /// Its runs, in order (none when the crate did not build).
     pub runs: Vec<TestRun>,
+    /// Its runs that `--fail-fast` never started.
+    pub not_run: u64,
+}
+
+/// What became of a test over all its runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestStatus {
+    /// Every run passed.
+    Passed,
+    /// A run failed, or the crate did not build.
+    Failed,
+    /// No run failed, and some run was void.
+    Void,
+    /// No run failed, and `--fail-fast` left some run of it unstarted.
+    NotRun,
+}
+
+impl TestStatus {
+    /// `passed`, `failed`, `void` or `not_run`, as the machine formats write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Void => "void",
+            TestStatus::NotRun => "not_run",
+        }
+    }
+
+    /// The status of a run that stands for this one, if runs have it.
+    fn of_run(self) -> Option<Status> {
+        match self {
+            TestStatus::Passed => Some(Status::Passed),
+            TestStatus::Failed => Some(Status::Failed),
+            TestStatus::Void => Some(Status::Void),
+            TestStatus::NotRun => None,
+        }
+    }
+}
+
+impl From<Status> for TestStatus {
+    fn from(s: Status) -> TestStatus {
+        match s {
+            Status::Passed => TestStatus::Passed,
+            Status::Failed => TestStatus::Failed,
+            Status::Void => TestStatus::Void,
+        }
+    }
 }
 
 /// One run of one test.
@@ -110,21 +162,25 @@ pub struct TestRun {
 }
 
 impl TestResult {
-    /// Passed when every run passed; failed when any failed (or the crate
-    /// did not build); void otherwise.
-    pub fn status(&self) -> Status {
-        if self.runs.is_empty() || self.runs.iter().any(|r| r.verdict.status == Status::Failed) {
-            Status::Failed
+    /// Failed when a run failed (or the crate did not build); else not run
+    /// when `--fail-fast` left a run unstarted; else passed when every run
+    /// passed, void otherwise.
+    pub fn status(&self) -> TestStatus {
+        let failed = |r: &TestRun| r.verdict.status == Status::Failed;
+        if self.runs.iter().any(failed) || (self.runs.is_empty() && self.not_run == 0) {
+            TestStatus::Failed
+        } else if self.not_run > 0 {
+            TestStatus::NotRun
         } else if self.runs.iter().all(|r| r.verdict.status == Status::Passed) {
-            Status::Passed
+            TestStatus::Passed
         } else {
-            Status::Void
+            TestStatus::Void
         }
     }
 
     /// The points earned: all of the test's points when it passed.
     pub fn points(&self) -> u32 {
-        if self.status() == Status::Passed {
+        if self.status() == TestStatus::Passed {
             self.spec.points
         } else {
             0
@@ -133,12 +189,13 @@ impl TestResult {
 
     /// The run a summary should show: the one that explains the test's
     /// status (the first failed run of a failed test, the first void run of
-    /// a void one), or the first run of a test that passed.
+    /// a void one), or the first run of a test that passed (or of one
+    /// whose other runs were not run).
     pub fn shown(&self) -> Option<&TestRun> {
-        let status = self.status();
+        let status = self.status().of_run();
         self.runs
             .iter()
-            .find(|r| r.verdict.status == status)
+            .find(|r| Some(r.verdict.status) == status)
             .or(self.runs.first())
     }
 
@@ -157,6 +214,8 @@ pub struct Tally {
     pub failed: usize,
     /// That were void.
     pub void: usize,
+    /// That `--fail-fast` did not run.
+    pub not_run: usize,
     /// Points earned.
     pub score: u64,
     /// Points possible.
@@ -164,11 +223,12 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, status: Status) {
+    fn add(&mut self, status: TestStatus) {
         match status {
-            Status::Passed => self.passed += 1,
-            Status::Failed => self.failed += 1,
-            Status::Void => self.void += 1,
+            TestStatus::Passed => self.passed += 1,
+            TestStatus::Failed => self.failed += 1,
+            TestStatus::Void => self.void += 1,
+            TestStatus::NotRun => self.not_run += 1,
         }
     }
 }
@@ -189,9 +249,15 @@ impl LabResult {
     fn runs(&self) -> Tally {
         let mut t = Tally::default();
         for r in self.tests.iter().flat_map(|t| &t.runs) {
-            t.add(r.verdict.status);
+            t.add(r.verdict.status.into());
         }
+        t.not_run = self.tests.iter().map(|t| t.not_run as usize).sum();
         t
+    }
+
+    /// Whether every test of the lab passed.
+    pub fn all_passed(&self) -> bool {
+        self.tests.iter().all(|t| t.status() == TestStatus::Passed)
     }
 }
 
@@ -212,10 +278,10 @@ impl Results {
         t
     }
 
-    /// Whether every test passed.
+    /// Whether every run of every test passed.
     pub fn all_passed(&self) -> bool {
         let t = self.run_tally();
-        t.failed == 0 && t.void == 0
+        t.failed == 0 && t.void == 0 && t.not_run == 0
     }
 }
 
@@ -224,6 +290,7 @@ fn sum(tallies: impl Iterator<Item = Tally>) -> Tally {
         passed: a.passed + b.passed,
         failed: a.failed + b.failed,
         void: a.void + b.void,
+        not_run: a.not_run + b.not_run,
         score: a.score + b.score,
         max_score: a.max_score + b.max_score,
     })
@@ -277,17 +344,28 @@ mod tests {
         TestResult {
             spec: spec.tests[0].clone(),
             runs,
+            not_run: 0,
         }
     }
 
     #[test]
     fn a_test_scores_only_when_every_run_passed() {
         let all = test_result(&[Status::Passed, Status::Passed]);
-        assert_eq!((all.status(), all.points()), (Status::Passed, 3));
+        assert_eq!((all.status(), all.points()), (TestStatus::Passed, 3));
         let flaky = test_result(&[Status::Passed, Status::Failed]);
-        assert_eq!((flaky.status(), flaky.points()), (Status::Failed, 0));
+        assert_eq!((flaky.status(), flaky.points()), (TestStatus::Failed, 0));
         let void = test_result(&[Status::Passed, Status::Void]);
-        assert_eq!((void.status(), void.points()), (Status::Void, 0));
+        assert_eq!((void.status(), void.points()), (TestStatus::Void, 0));
+        let mut cut = test_result(&[Status::Passed]);
+        cut.not_run = 1;
+        assert_eq!((cut.status(), cut.points()), (TestStatus::NotRun, 0));
+        let mut failed_then_cut = test_result(&[Status::Failed]);
+        failed_then_cut.not_run = 1;
+        assert_eq!(failed_then_cut.status(), TestStatus::Failed);
+        let mut never = test_result(&[]);
+        never.not_run = 1;
+        assert_eq!(never.status(), TestStatus::NotRun);
+        assert_eq!(test_result(&[]).status(), TestStatus::Failed, "no build");
     }
 
     #[test]

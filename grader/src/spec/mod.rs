@@ -63,6 +63,59 @@ pub struct LabSpec {
     pub tests: Vec<TestSpec>,
 }
 
+/// A file of extra tests for a lab, kept apart from its `spec.yaml`:
+/// hidden tests, which students never get. It names its lab and lists
+/// tests in the format of a spec's `tests`; everything else (binaries,
+/// time limit, limits) is the lab's.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "extra (hidden) tests of a lab of the kit")]
+pub struct ExtraTests {
+    /// The lab the tests are for, e.g. `hw1`: the `lab` of its spec.yaml.
+    pub lab: String,
+    /// The tests, added after the lab's own; each needs a name no test of the lab has.
+    pub tests: Vec<TestSpec>,
+}
+
+/// A file of extra tests as read from disk.
+#[derive(Debug, Clone)]
+pub struct ExtraFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its text, to locate errors found once its lab's spec is known.
+    pub text: String,
+    /// What it holds.
+    pub tests: ExtraTests,
+}
+
+impl ExtraFile {
+    /// Reads and parses a file of extra tests; checking them against their
+    /// lab waits for [`LabSpec::add`].
+    ///
+    /// # Errors
+    /// A [`SpecError`] with file, line and column.
+    pub fn load(path: &Path) -> Result<ExtraFile, SpecError> {
+        let text = read(path)?;
+        let tests = from_yaml(path, &text)?;
+        Ok(ExtraFile {
+            path: path.to_path_buf(),
+            text,
+            tests,
+        })
+    }
+
+    /// Where `lab:` is in the file: for an error about it.
+    pub fn lab_error(&self, message: String) -> SpecError {
+        let (line, column) = locate(&self.text, None, "lab:", 0);
+        SpecError {
+            file: self.path.clone(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
 fn default_timeout() -> Dur {
     Dur(Duration::from_secs(10))
 }
@@ -99,6 +152,37 @@ pub enum SkeletonExpect {
     Pass,
 }
 
+/// Who sees a test's result on Gradescope, in Gradescope's own words.
+///
+/// Only the Gradescope report carries it: the grader runs, scores and
+/// reports a test alike whatever its visibility.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Students always see it.
+    #[default]
+    Visible,
+    /// Students never see it; instructors do.
+    Hidden,
+    /// Students see it once the assignment's due date has passed (the late due date, if there is one).
+    AfterDueDate,
+    /// Students see it once the instructor publishes the grades.
+    AfterPublished,
+}
+
+impl Visibility {
+    /// `visible`, `hidden`, `after_due_date` or `after_published`, as the
+    /// spec and Gradescope write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::Hidden => "hidden",
+            Visibility::AfterDueDate => "after_due_date",
+            Visibility::AfterPublished => "after_published",
+        }
+    }
+}
+
 /// One test: the processes it starts, what it does to them, what it checks.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +203,11 @@ pub struct TestSpec {
     /// What `grader check` expects of the skeleton in this test.
     #[serde(default)]
     pub skeleton: SkeletonExpect,
+    /// Who sees the test's result on Gradescope: `visible` (default),
+    /// `hidden`, `after_due_date` or `after_published`. The grader itself
+    /// runs and scores every test alike, and shows every result locally.
+    #[serde(default)]
+    pub visibility: Visibility,
     /// Time limit of the whole test (default: the lab's `timeout`).
     #[serde(default)]
     pub timeout: Option<Dur>,
@@ -141,6 +230,10 @@ pub struct TestSpec {
     )]
     #[schemars(with = "Vec<WireCheck>")]
     pub wire: Vec<WireCheck>,
+    /// Not a field of the format: the file of extra tests the test was read
+    /// from, or `None` for the lab's own spec.yaml.
+    #[serde(skip)]
+    pub origin: Option<PathBuf>,
 }
 
 fn one() -> u32 {
@@ -876,12 +969,7 @@ impl LabSpec {
     /// A [`SpecError`] with file, line and column for unreadable files, YAML
     /// errors, unknown fields, and references to nodes that do not exist.
     pub fn load(path: &Path) -> Result<LabSpec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            message: format!("cannot read the spec: {e}"),
-        })?;
+        let text = read(path)?;
         LabSpec::parse(path, &text)
     }
 
@@ -890,25 +978,25 @@ impl LabSpec {
     /// # Errors
     /// As [`LabSpec::load`].
     pub fn parse(path: &Path, text: &str) -> Result<LabSpec, SpecError> {
-        let spec: LabSpec = serde_yaml::from_str(text).map_err(|e| {
-            let loc = e.location();
-            SpecError {
-                file: path.to_path_buf(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message: strip_location(&e.to_string()),
-            }
-        })?;
-        validate::lab(&spec).map_err(|e| {
-            let (line, column) = locate(text, e.test.as_deref(), &e.needle, e.occurrence);
-            SpecError {
-                file: path.to_path_buf(),
-                line,
-                column,
-                message: e.message,
-            }
-        })?;
+        let spec: LabSpec = from_yaml(path, text)?;
+        validate::lab(&spec).map_err(|e| located(path, text, e))?;
         Ok(spec)
+    }
+
+    /// Adds the tests of a file of extra tests after the spec's own, once
+    /// they are valid for this lab: its `lab:`, names that no test of the
+    /// lab has, and every test as valid as a spec's.
+    ///
+    /// # Errors
+    /// A [`SpecError`] located in the extra file.
+    pub fn add(&mut self, extra: &ExtraFile) -> Result<(), SpecError> {
+        validate::extra(self, &extra.tests).map_err(|e| located(&extra.path, &extra.text, e))?;
+        self.tests
+            .extend(extra.tests.tests.iter().cloned().map(|mut t| {
+                t.origin = Some(extra.path.clone());
+                t
+            }));
+        Ok(())
     }
 
     /// The tests whose name is `name`, or all of them.
@@ -917,6 +1005,40 @@ impl LabSpec {
             .iter()
             .filter(|t| name.is_none_or(|n| t.name == n))
             .collect()
+    }
+}
+
+/// The text of a spec file, or an error naming it.
+fn read(path: &Path) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("cannot read the spec: {e}"),
+    })
+}
+
+/// Parses YAML text into `T`, with serde_yaml's location as the error's.
+fn from_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, SpecError> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let loc = e.location();
+        SpecError {
+            file: path.to_path_buf(),
+            line: loc.as_ref().map(|l| l.line()),
+            column: loc.as_ref().map(|l| l.column()),
+            message: strip_location(&e.to_string()),
+        }
+    })
+}
+
+/// A validation error of the file at `path`, with its place found in `text`.
+fn located(path: &Path, text: &str, e: validate::Invalid) -> SpecError {
+    let (line, column) = locate(text, e.test.as_deref(), &e.needle, e.occurrence);
+    SpecError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message: e.message,
     }
 }
 

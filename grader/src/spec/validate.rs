@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::pattern::{self, Token};
 use super::transcript;
-use super::{LabSpec, NodeSpec, Rule, ScriptStep, SendStep, Step, TestSpec, WireCheck, parse_hex};
+use super::{
+    ExtraTests, LabSpec, NodeSpec, Rule, ScriptStep, SendStep, Step, TestSpec, WireCheck, parse_hex,
+};
 
 /// A spec error before it is located: where to look, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,61 @@ pub fn lab(spec: &LabSpec) -> Result<(), Invalid> {
         if !names.insert(t.name.as_str()) {
             return Err(at_nth(
                 &format!("name: {}", t.name),
+                1,
+                format!("two tests are named `{}`: names must be unique", t.name),
+            ));
+        }
+        test(t, &spec.binaries).map_err(|mut e| {
+            e.test = Some(t.name.clone());
+            e
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks a file of extra tests against the spec they are added to:
+/// the same lab, names of their own, and every test as a spec's test
+/// (with the spec's binaries).
+///
+/// # Errors
+/// The first problem found, to be located in the extra file.
+pub fn extra(spec: &LabSpec, extra: &ExtraTests) -> Result<(), Invalid> {
+    if extra.lab != spec.lab {
+        return Err(at(
+            "lab:",
+            format!(
+                "`lab: {}`, but these tests are added to lab {}: a file of extra tests names the lab it is for",
+                extra.lab, spec.lab
+            ),
+        ));
+    }
+    if extra.tests.is_empty() {
+        return Err(at("tests", "the file has no tests".into()));
+    }
+    let mut names = BTreeSet::new();
+    for t in &extra.tests {
+        let needle = format!("name: {}", t.name);
+        if let Some(other) = spec.tests.iter().find(|o| o.name == t.name) {
+            let place = other
+                .origin
+                .as_ref()
+                .map_or("the lab's spec.yaml".to_string(), |p| {
+                    p.display().to_string()
+                });
+            return Err(Invalid {
+                test: Some(t.name.clone()),
+                ..at(
+                    &needle,
+                    format!(
+                        "the lab already has a test named `{}` (in {place}): an extra test needs a name of its own",
+                        t.name
+                    ),
+                )
+            });
+        }
+        if !names.insert(t.name.as_str()) {
+            return Err(at_nth(
+                &needle,
                 1,
                 format!("two tests are named `{}`: names must be unique", t.name),
             ));
