@@ -193,10 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            grader::out!(
-                "containment: {}",
-                grader::run::family::describe()
-            );
+            grader::out!("containment: {}", grader::run::family::describe());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { lab, seed, jobs: j }) => {

@@ -250,9 +250,9 @@ impl What {
     pub fn decides(&self) -> bool {
         match self {
             What::ScriptEnded { error: Some(e) } => e.actual != super::script::ENDED,
-            What::SendRateExceeded { .. }
-            | What::LimitExceeded { .. }
-            | What::Flooded { .. } => true,
+            What::SendRateExceeded { .. } | What::LimitExceeded { .. } | What::Flooded { .. } => {
+                true
+            }
             _ => false,
         }
     }
