@@ -479,23 +479,20 @@ impl Family {
 }
 
 /// Leaders of programs whose exit a thread of their own waits for: never
-/// reaped here.
+/// reaped by [`reap_strays`].
 static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
-/// Registers or unregisters a leader with [`reap_strays`].
-pub fn leader(pid: Pid, live: bool) {
-    let mut l = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
-    if live {
-        l.insert(pid.as_raw());
-    } else {
-        l.remove(&pid.as_raw());
-    }
+/// The registry of leaders. Hold it across the start of a program and
+/// its registration: [`reap_strays`] holds it while it looks for
+/// zombies, so a program that exits at once is never taken for a stray.
+pub fn leaders() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
+    LEADERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Reaps orphans that came back to the grader and exited on their own.
 pub fn reap_strays() {
     let me = getpid().as_raw();
-    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let leaders = leaders();
     for s in all_processes() {
         if s.ppid == me && s.zombie() && !leaders.contains(&s.pid) {
             let _ = waitpid(Pid::from_raw(s.pid), Some(WaitPidFlag::WNOHANG));

@@ -229,6 +229,7 @@ impl Proc {
         let at = rec.now();
         let family = {
             let mut live = live();
+            let mut leaders = family::leaders();
             let pid = match contain::start(start) {
                 Ok(pid) => pid,
                 Err(e) => {
@@ -238,7 +239,7 @@ impl Proc {
             };
             let family = Arc::new(nursery.born(pid));
             live.insert(pid.as_raw(), Arc::clone(&family));
-            family::leader(pid, true);
+            leaders.insert(pid.as_raw());
             family
         };
         let pid = family.leader;
@@ -461,16 +462,22 @@ fn reap(family: &Family, node: usize, rec: &Recorder, limits: &Limits) {
     family.end_by_grader();
     family.kill_all();
     live().remove(&pid.as_raw());
-    let status = loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => break Ended::Code(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => break Ended::Signal(sig as i32),
-            Err(Errno::EINTR) => continue,
-            // Neither can happen without WUNTRACED or a foreign reaper.
-            Ok(_) | Err(_) => break Ended::Code(-1),
-        }
+    // The leader is a zombie: this wait returns at once. Under the lock,
+    // so that its id, free again, is not unregistered from a new program.
+    let status = {
+        let mut leaders = family::leaders();
+        let status = loop {
+            match waitpid(pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => break Ended::Code(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => break Ended::Signal(sig as i32),
+                Err(Errno::EINTR) => continue,
+                // Neither can happen without WUNTRACED or a foreign reaper.
+                Ok(_) | Err(_) => break Ended::Code(-1),
+            }
+        };
+        leaders.remove(&pid.as_raw());
+        status
     };
-    family::leader(pid, false);
     family.release();
     let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
@@ -866,5 +873,45 @@ mod tests {
             r.nodes[0].texts(Stream::Stdout),
             ["0", "256", "10", &(4u64 << 20).to_string()]
         );
+    }
+
+    #[test]
+    fn reaping_strays_never_takes_a_program_that_exits_at_once() {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sweeper = {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                // As often as programs end in a busy grader, and more.
+                for _ in 0..20_000 {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    family::reap_strays();
+                    thread::sleep(Duration::from_micros(200));
+                }
+            })
+        };
+        let spawners: Vec<_> = (0..3)
+            .map(|_| {
+                thread::spawn(|| {
+                    (0..20)
+                        .map(|_| {
+                            let rec = recorder();
+                            let mut p = sh(&rec, "exit 3", 1 << 20);
+                            assert!(wait_exit(&rec, 0, soon()));
+                            p.kill();
+                            rec.finish().exit_of(0).map(|e| e.1)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for s in spawners {
+            for status in s.join().unwrap() {
+                assert_eq!(status, Some(Ended::Code(3)));
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        sweeper.join().unwrap();
     }
 }
