@@ -272,6 +272,7 @@ fn every_hostile_program_is_contained(cgroups: bool) {
         // The time limit is 4 s; killing and reaping what is left takes a
         // moment more when four hostile tests share two cores.
         let ms = t["duration_ms"].as_u64().unwrap();
+        eprintln!("{tag}: {name} failed in {ms} ms");
         assert!(ms < 5_000, "{name} took {ms} ms");
     }
     let left = settle(&mark);

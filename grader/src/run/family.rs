@@ -248,7 +248,7 @@ impl Stat {
 }
 
 /// Every process on the machine.
-fn all_processes() -> Vec<Stat> {
+pub fn all_processes() -> Vec<Stat> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };

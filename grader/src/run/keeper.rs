@@ -103,11 +103,8 @@ fn sweep() -> usize {
     let me = getpid().as_raw();
     let mut killed = std::collections::BTreeSet::new();
     for _ in 0..1000 {
-        let mine: Vec<Stat> = std::fs::read_dir("/proc")
+        let mine: Vec<Stat> = family::all_processes()
             .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter_map(Stat::of)
             .filter(|s| s.ppid == me)
             .collect();
         if mine.is_empty() {
