@@ -517,20 +517,21 @@ struct Warden {
     wake: Condvar,
 }
 
-static WARDEN: OnceLock<Warden> = OnceLock::new();
+static WARDEN: Warden = Warden {
+    watched: Mutex::new(Vec::new()),
+    wake: Condvar::new(),
+};
 
 /// Has the warden measure `w` until it is dropped.
 pub fn watch(w: &Arc<Watch>) {
-    let warden = WARDEN.get_or_init(|| {
+    static PATROL: std::sync::Once = std::sync::Once::new();
+    PATROL.call_once(|| {
         thread::Builder::new()
             .name("warden".into())
             .spawn(patrol)
             .expect("a thread for the warden");
-        Warden {
-            watched: Mutex::new(Vec::new()),
-            wake: Condvar::new(),
-        }
     });
+    let warden = &WARDEN;
     warden
         .watched
         .lock()
@@ -544,12 +545,7 @@ fn patrol() {
         .ok()
         .flatten()
         .unwrap_or(4096) as u64;
-    let warden = loop {
-        if let Some(w) = WARDEN.get() {
-            break w;
-        }
-        thread::yield_now();
-    };
+    let warden = &WARDEN;
     let mut watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         watched.retain(|w| w.strong_count() > 0);

@@ -533,18 +533,26 @@ mod tests {
     }
 
     fn sh_under(rec: &Recorder, script: &str, limits: &Limits) -> Proc {
-        let args = ["-c".to_string(), script.to_string()];
+        start(rec, "/bin/sh", &["-c", script], limits).unwrap()
+    }
+
+    fn start(
+        rec: &Recorder,
+        program: &str,
+        args: &[&str],
+        limits: &Limits,
+    ) -> Result<Proc, String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         Proc::spawn(
             &Launch {
                 node: 0,
-                program: Path::new("/bin/sh"),
+                program: Path::new(program),
                 args: &args,
                 limits,
                 deadline: soon(),
             },
             rec,
         )
-        .unwrap()
     }
 
     fn soon() -> Instant {
@@ -598,16 +606,11 @@ mod tests {
         set.add(Signal::SIGINT);
         set.add(Signal::SIGTERM);
         set.thread_block().unwrap();
-        let args = ["^Sig(Blk|Ign)".to_string(), "/proc/self/status".to_string()];
-        let mut p = Proc::spawn(
-            &Launch {
-                node: 0,
-                program: Path::new("/bin/grep"),
-                args: &["-E".to_string(), args[0].clone(), args[1].clone()],
-                limits: &Limits::default(),
-                deadline: soon(),
-            },
+        let mut p = start(
             &rec,
+            "/bin/grep",
+            &["-E", "^Sig(Blk|Ign)", "/proc/self/status"],
+            &Limits::default(),
         )
         .unwrap();
         assert!(wait_exit(&rec, 0, soon()));
@@ -721,18 +724,9 @@ mod tests {
     #[test]
     fn a_missing_program_is_explained() {
         let rec = recorder();
-        let err = Proc::spawn(
-            &Launch {
-                node: 0,
-                program: Path::new("/nonexistent/server"),
-                args: &[],
-                limits: &Limits::default(),
-                deadline: soon(),
-            },
-            &rec,
-        )
-        .err()
-        .unwrap();
+        let err = start(&rec, "/nonexistent/server", &[], &Limits::default())
+            .err()
+            .unwrap();
         assert!(err.starts_with("ENOENT: there is no such file"), "{err}");
     }
 
