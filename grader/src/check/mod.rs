@@ -45,8 +45,11 @@ use std::time::Duration;
 
 use crate::run::record::{Ended, Problem, Record, ScriptError, What};
 use crate::run::script;
-use crate::spec::{ExitExpect, NodeExpect, Step, Stream, TestSpec};
+use crate::spec::pattern;
+use crate::spec::{ExitExpect, NodeExpect, NumberCheck, Step, Stream, TestSpec, expr};
 
+pub mod flow;
+pub mod model;
 pub mod transcript;
 pub mod wire;
 
@@ -132,6 +135,18 @@ pub enum Kind {
     Count,
     /// A network rule found its datagrams.
     Rule,
+    /// No datagram in a window.
+    None,
+    /// Every request reached the node of its partition.
+    Routed,
+    /// One datagram happened before another (`before`, `followed_by`).
+    Order,
+    /// Reads see the last write.
+    Store,
+    /// A node behaves as an LRU cache.
+    LruCache,
+    /// A number a program printed.
+    Number,
 }
 
 impl Kind {
@@ -157,6 +172,12 @@ impl Kind {
             Kind::WellFormed => "well_formed",
             Kind::Count => "count",
             Kind::Rule => "rule",
+            Kind::None => "none",
+            Kind::Routed => "routed",
+            Kind::Order => "order",
+            Kind::Store => "store",
+            Kind::LruCache => "lru_cache",
+            Kind::Number => "number",
         }
     }
 }
@@ -886,12 +907,95 @@ fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
             }
         });
     }
+    for number in &e.numbers {
+        out.push(number_check(record, i, number));
+    }
     if let Some(other) = &e.stdout_same_as
         && let Some(j) = record.node_index(other)
     {
         out.push(same_stdout(record, i, j));
     }
     out
+}
+
+/// A `numbers` check: the number in the last line that matches, against
+/// its bounds.
+fn number_check(record: &Record, i: usize, c: &NumberCheck) -> Check {
+    let node = &record.nodes[i];
+    let name = node.name.as_str();
+    let vars = transcript_vars(record, i);
+    let lines = node.lines(c.stream);
+    let found = pattern::parse(&c.line).ok().and_then(|tokens| {
+        lines.iter().enumerate().rev().find_map(|(k, l)| {
+            let got = pattern::match_line(&tokens, &l.text, &vars, 0)?;
+            let text = got.into_iter().find(|(n, _)| n == "number")?.1;
+            Some((k, text))
+        })
+    });
+    let Some((k, text)) = found else {
+        return fail(
+            Kind::Number,
+            Some(name),
+            Failure {
+                expected: Some(c.line.clone()),
+                ..Failure::new(format!(
+                    "{name} printed no line like `{}` on {}",
+                    c.line, c.stream
+                ))
+            }
+            .showing(i, &[c.stream]),
+        );
+    };
+    let place = Place::Line {
+        stream: c.stream,
+        line: k + 1,
+    };
+    let Ok(number) = text.parse::<f64>() else {
+        return fail(
+            Kind::Number,
+            Some(name),
+            Failure::new(format!(
+                "{name} printed `{text}` where a number was expected, in `{}`",
+                lines[k].text
+            ))
+            .at(place),
+        );
+    };
+    let lookup = |n: &str| record.vars.get(n).cloned();
+    for (bound, low) in [(&c.at_least, true), (&c.at_most, false)] {
+        let Some(e) = bound else { continue };
+        let limit = match expr::eval(&e.0, &lookup) {
+            Ok(v) => v,
+            Err(m) => return fail(Kind::Number, Some(name), Failure::new(m)),
+        };
+        let bad = if low { number < limit } else { number > limit };
+        if bad {
+            let (word, sign) = if low {
+                ("at least", ">=")
+            } else {
+                ("at most", "<=")
+            };
+            let shown = if e.0.contains(['{', '*', '/', '+']) {
+                format!("{limit:.3} (= {})", e.0)
+            } else {
+                format!("{limit}")
+            };
+            return fail(
+                Kind::Number,
+                Some(name),
+                Failure {
+                    expected: Some(format!("{sign} {shown}")),
+                    actual: Some(text.clone()),
+                    ..Failure::new(format!(
+                        "{name} printed {text} in `{}`; expected {word} {shown}",
+                        lines[k].text
+                    ))
+                }
+                .at(place),
+            );
+        }
+    }
+    pass(Kind::Number, Some(name))
 }
 
 fn exit_ok(want: ExitExpect, status: Ended) -> bool {
@@ -905,7 +1009,7 @@ fn exit_ok(want: ExitExpect, status: Ended) -> bool {
 /// The names the grader binds in a node's transcripts: `{seed}`,
 /// `{port}`, `{peer:X}`, `{seed:X}`, as in its arguments.
 fn transcript_vars(record: &Record, i: usize) -> transcript::Vars {
-    let mut v = transcript::Vars::new();
+    let mut v: transcript::Vars = record.vars.clone().into_iter().collect();
     let node = &record.nodes[i];
     v.insert("seed".into(), node.seed.to_string());
     if let Some(p) = node.port {
@@ -1074,6 +1178,7 @@ mod tests {
             traffic: Traffic::of(2, &log),
             datagrams: log,
             duration: ms(1400),
+            vars: Default::default(),
             limit: Duration::from_secs(10),
         };
         let v = judge(&spec.tests[0], &record);

@@ -24,9 +24,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::flow::{self, Selector};
+use super::model;
 use super::{Check, Failure, Kind, Place, fail, pass};
 use crate::run::record::{Datagram, Record};
-use crate::spec::{TestSpec, WireCheck};
+use crate::spec::{Match, OneOrMany, TestSpec, TypeName, WireCheck, expr};
 
 fn at(d: &Datagram) -> String {
     format!("{} ms", d.sent.as_millis())
@@ -49,10 +51,17 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             reply,
             value,
         } => {
-            let Some(by_i) = idx(by) else {
-                return out;
-            };
-            let unanswered = answered(record, by_i, request.0, reply.0, value.as_deref(), &mut out);
+            let mut unanswered = Vec::new();
+            for by_i in record.members(by) {
+                unanswered.extend(answered(
+                    record,
+                    by_i,
+                    request.0,
+                    reply,
+                    value.as_deref(),
+                    &mut out,
+                ));
+            }
             let claim = format!("{by} answered every {}", request.0);
             if record.unkept() == 0 {
                 out.extend(unanswered);
@@ -138,11 +147,13 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             min,
             max,
         } => {
-            let (Some(f), Some(t)) = (idx(from), idx(to)) else {
-                return out;
-            };
             // The counts cover every datagram, kept in the record or not.
-            let n = record.traffic.links[f][t].of(kind.map(|k| k.0));
+            let (fs, ts) = (record.members(from), record.members(to));
+            let n: usize = fs
+                .iter()
+                .flat_map(|&f| ts.iter().map(move |&t| (f, t)))
+                .map(|(f, t)| record.traffic.links[f][t].of(kind.map(|k| k.0)))
+                .sum();
             let what = |n: usize| {
                 let s = if n == 1 { "" } else { "s" };
                 kind.map_or(format!("datagram{s}"), |k| format!("{}{s}", k.0))
@@ -169,6 +180,90 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
                 ));
             }
             Kind::Count
+        }
+        WireCheck::None {
+            from,
+            to,
+            kind,
+            after,
+            until,
+        } => {
+            let m = Match {
+                from: Some(from.clone()),
+                to: Some(to.clone()),
+                kind: kind.clone(),
+            };
+            let sel = Selector::new(record, &m);
+            let after = after.as_ref().map(|a| Selector::new(record, a));
+            let until = until.as_ref().map(|u| Selector::new(record, u));
+            flow::none(record, &sel, after.as_ref(), until.as_ref(), &mut out);
+            unsure = Some((format!("{from} sent nothing to {to} then"), String::new()));
+            Kind::None
+        }
+        WireCheck::Routed { from, to, kind, by } => {
+            flow::routed(record, from, to, kind.as_ref(), *by, &mut out);
+            unsure = Some((
+                format!("every datagram from {from} reached the member of {to} its key belongs to"),
+                String::new(),
+            ));
+            Kind::Routed
+        }
+        WireCheck::Before {
+            first,
+            then,
+            same_key,
+            same_value,
+        } => {
+            let (f, t) = (Selector::new(record, first), Selector::new(record, then));
+            flow::before(record, &f, &t, *same_key, *same_value, &mut out);
+            unsure = Some((format!("{} came first", f.describe(None)), String::new()));
+            Kind::Order
+        }
+        WireCheck::FollowedBy { each, by, same_key } => {
+            let (e, b) = (Selector::new(record, each), Selector::new(record, by));
+            flow::followed_by(record, &e, &b, *same_key, &mut out);
+            unsure = Some((
+                format!("{} followed every {}", b.describe(None), e.describe(None)),
+                String::new(),
+            ));
+            Kind::Order
+        }
+        WireCheck::Store {
+            writes,
+            reads,
+            replies,
+            initial,
+        } => {
+            let (w, r, p) = (
+                Selector::new(record, writes),
+                Selector::new(record, reads),
+                Selector::new(record, replies),
+            );
+            model::store(record, &w, &r, &p, initial, &mut out);
+            unsure = Some(("every read saw the last write".into(), String::new()));
+            Kind::Store
+        }
+        WireCheck::LruCache { node, capacity } => {
+            let Some(i) = idx(node) else {
+                return out;
+            };
+            let vars = |n: &str| record.vars.get(n).cloned();
+            match expr::eval(&capacity.0, &vars) {
+                Ok(c) if c >= 0.0 && c.fract() == 0.0 => {
+                    model::lru(record, i, c as usize, &mut out);
+                }
+                Ok(c) => out.push(fail(
+                    Kind::LruCache,
+                    Some(node),
+                    Failure::new(format!(
+                        "the capacity `{}` is {c}, not a whole number",
+                        capacity.0
+                    )),
+                )),
+                Err(e) => out.push(fail(Kind::LruCache, Some(node), Failure::new(e))),
+            }
+            unsure = Some((format!("{node} behaved as an LRU cache"), String::new()));
+            Kind::LruCache
         }
     };
     // On a cut record, a check that found nothing wrong among the datagrams
@@ -214,7 +309,7 @@ fn answered(
     record: &Record,
     by_i: usize,
     request: handout::MsgType,
-    reply: handout::MsgType,
+    reply: &OneOrMany<TypeName>,
     value: Option<&str>,
     out: &mut Vec<Check>,
 ) -> Vec<Check> {
@@ -232,7 +327,7 @@ fn answered(
             continue;
         }
         if let Ok(m) = d.message()
-            && m.kind == reply
+            && reply.has(m.kind)
         {
             replies
                 .entry((d.to, m.key.clone()))
@@ -278,14 +373,19 @@ fn answered(
                     let elsewhere = by_key.get(&req.key).and_then(|e| e.first_after(i, d.from));
                     let summary = match elsewhere {
                         Some(to) => format!(
-                            "{by} sent the {reply} for key {} (a {request} from {}) to {} instead of back to {}",
-                            req.key, names[d.from], names[to], names[d.from]
+                            "{by} sent the {} for key {} (a {request} from {}) to {} instead of back to {}",
+                            reply.names(),
+                            req.key,
+                            names[d.from],
+                            names[to],
+                            names[d.from]
                         ),
                         None => format!(
-                            "{by} never answered the {request} for key {} that {} sent at {} (expected a {reply} with the same key, sent back to {})",
+                            "{by} never answered the {request} for key {} that {} sent at {} (expected a {} with the same key, sent back to {})",
                             req.key,
                             names[d.from],
                             at(d),
+                            reply.names(),
                             names[d.from]
                         ),
                     };
@@ -343,6 +443,12 @@ fn wire_node(c: &WireCheck) -> Option<&str> {
         WireCheck::Length { from, .. } => from.as_deref(),
         WireCheck::WellFormed { from } => Some(from),
         WireCheck::Count { from, .. } => Some(from),
+        WireCheck::None { from, .. } => Some(from),
+        WireCheck::Routed { from, .. } => Some(from),
+        WireCheck::Before { then, .. } => then.from.as_deref(),
+        WireCheck::FollowedBy { by, .. } => by.from.as_deref(),
+        WireCheck::Store { replies, .. } => replies.to.as_deref(),
+        WireCheck::LruCache { node, .. } => Some(node),
     }
 }
 
@@ -410,6 +516,7 @@ mod tests {
             datagrams: log,
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),
+            vars: Default::default(),
         }
     }
 
@@ -424,7 +531,7 @@ mod tests {
         WireCheck::Answered {
             by: "server".into(),
             request: TypeName(MsgType::ReadReq),
-            reply: TypeName(MsgType::ReadRep),
+            reply: crate::spec::OneOrMany::One(TypeName(MsgType::ReadRep)),
             value: None,
         }
     }

@@ -331,6 +331,7 @@ mod tests {
                     datagrams: vec![],
                     traffic: Default::default(),
                     duration: Duration::ZERO,
+                    vars: Default::default(),
                     limit: Duration::ZERO,
                 },
                 verdict: Verdict {

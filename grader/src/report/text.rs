@@ -522,6 +522,7 @@ mod tests {
             traffic,
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),
+            vars: Default::default(),
         }
     }
 

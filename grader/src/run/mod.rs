@@ -103,10 +103,17 @@ pub fn run_test(
                 script: node.is_script(),
                 seed,
                 port,
+                member: node.member.clone(),
                 ..NodeRecord::new(&node.name)
             })
             .collect(),
     );
+    let test_vars: BTreeMap<String, String> = test
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    rec.update(|l| l.record.vars = test_vars.clone());
     let index = |name: &str| test.index(name).expect("validated: the node exists");
     let net = Network::start(
         Setup {
@@ -145,7 +152,7 @@ pub fn run_test(
     });
     let vars: Vec<Vars> = (0..n)
         .map(|i| {
-            let mut v = Vars::new();
+            let mut v = test_vars.clone();
             v.insert("seed".into(), seeds[i].to_string());
             if let Some(p) = homes[i] {
                 v.insert("port".into(), p.to_string());

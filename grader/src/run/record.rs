@@ -68,6 +68,8 @@ pub struct Record {
     pub duration: Duration,
     /// The test's time limit.
     pub limit: Duration,
+    /// The test's `vars`, as text.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// One node of the run.
@@ -88,12 +90,15 @@ pub struct NodeRecord {
     pub stdout: Vec<Line>,
     /// What it printed on stderr.
     pub stderr: Vec<Line>,
+    /// The group (`count`) it is a member of, and its number in it.
+    pub member: Option<(String, usize)>,
 }
 
 impl NodeRecord {
     /// A program node called `name` that has done nothing yet.
     pub fn new(name: &str) -> NodeRecord {
         NodeRecord {
+            member: None,
             name: name.to_string(),
             script: false,
             seed: 0,
@@ -620,6 +625,25 @@ impl Record {
             .filter_map(move |e| pick(&e.what).map(|t| (e.node, e.at, t)))
     }
 
+    /// The nodes `name` stands for: the node of that name, or the members
+    /// of the group of that name, in order.
+    pub fn members(&self, name: &str) -> Vec<usize> {
+        if let Some(i) = self.node_index(name) {
+            return vec![i];
+        }
+        let mut members: Vec<(usize, usize)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match &n.member {
+                Some((group, k)) if group == name => Some((*k, i)),
+                _ => None,
+            })
+            .collect();
+        members.sort_unstable();
+        members.into_iter().map(|(_, i)| i).collect()
+    }
+
     /// The index of a node by name.
     pub fn node_index(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
@@ -661,8 +685,18 @@ impl Live {
         self.open[node] == 0
     }
 
-    /// Whether nothing can reach `node` any more: no other node is running
-    /// or can still be started, and nothing is on its way to it.
+    /// Whether a peer that serves (`serve`) can stop: every program (not
+    /// the scripted nodes, which may be serving too) has ended and will not
+    /// start again, and nothing is on its way to `node`.
+    pub fn programs_done_for(&self, node: usize) -> bool {
+        self.pending_to[node] == 0
+            && (0..self.alive.len())
+                .filter(|&j| j != node && !self.record.nodes[j].script)
+                .all(|j| !self.alive[j] && !self.may_start[j])
+    }
+
+    /// Whether nothing can arrive at `node` any more: nothing is on its way
+    /// to it, and every other node has ended and will not start again.
     pub fn nobody_left_for(&self, node: usize) -> bool {
         self.pending_to[node] == 0
             && (0..self.alive.len())
@@ -699,6 +733,7 @@ impl Recorder {
                     traffic: Traffic::new(n),
                     duration: Duration::ZERO,
                     limit,
+                    vars: std::collections::BTreeMap::new(),
                 },
                 open: vec![0; n],
                 delivered_to: vec![0; n],

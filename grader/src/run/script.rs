@@ -25,11 +25,11 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use handout::Message;
+use handout::{Message, Rng};
 
 use super::record::{Fate, Live, Recorder, ScriptError};
 use crate::spec::pattern::{self, Lookup};
-use crate::spec::{RecvStep, ScriptStep, SendStep, parse_hex};
+use crate::spec::{RecvStep, ScriptStep, SendStep, ServeStep, parse_hex};
 
 /// What a script that the end of the test interrupted says.
 pub const ENDED: &str = "the test ended before the script did";
@@ -61,79 +61,174 @@ pub struct Context {
 /// What went wrong, for the report: which step, what was expected, what
 /// happened.
 pub fn run(steps: &[ScriptStep], cx: &Context) -> Result<(), ScriptError> {
-    let mut script = Script { cx, read: 0 };
+    let seed = cx
+        .vars
+        .get("seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut script = Script {
+        cx,
+        read: 0,
+        locals: BTreeMap::new(),
+        rng: Rng::new(seed),
+        rounds: Vec::new(),
+    };
     for (i, step) in steps.iter().enumerate() {
-        let fail = |kind: &'static str, expected: String, actual: String| ScriptError {
-            step: i + 1,
-            kind,
-            expected,
-            actual,
-        };
-        if cx.rec.read(|l| l.ending) {
-            return Err(fail("end", "to finish".into(), ENDED.into()));
-        }
-        match step {
-            ScriptStep::Send(s) => script
-                .send(s)
-                .map_err(|e| fail("send", "to send a datagram".into(), e))?,
-            ScriptStep::Recv(r) => script.recv(r).map_err(|(e, a)| fail("recv", e, a))?,
-            ScriptStep::Silence { window } => {
-                let until = (Instant::now() + window.0).min(cx.deadline);
-                let expected = format!("nothing to arrive for {window}");
-                match script.next(until, None) {
-                    Ok(None) => {}
-                    Ok(Some((bytes, from))) => {
-                        let actual = format!("{from} sent {}", describe(&bytes));
-                        return Err(fail("silence", expected, actual));
-                    }
-                    Err(actual) => return Err(fail("silence", expected, actual)),
-                }
-            }
-            ScriptStep::Sleep(d) => {
-                let until = (Instant::now() + d.0).min(cx.deadline);
-                cx.rec.wait_until(until, |l| l.ending);
-            }
-        }
+        script
+            .exec(step)
+            .map_err(|(kind, expected, actual)| ScriptError {
+                step: i + 1,
+                kind,
+                expected: script.round_note(expected),
+                actual,
+            })?;
+        script.rounds.clear();
     }
     Ok(())
 }
+
+/// A failed step: its kind, what was expected, what happened.
+type Failed = (&'static str, String, String);
 
 struct Script<'a> {
     cx: &'a Context,
     /// Datagrams this node has read from its socket.
     read: usize,
+    /// Names bound inside a script: `{i}` of a `repeat`, `{req.key}` and
+    /// `{stored}` in a `serve` reply.
+    locals: BTreeMap<String, String>,
+    /// For `{random:N}`, seeded with the node's seed.
+    rng: Rng,
+    /// The rounds of the `repeat`s the failing step is in, outermost first.
+    rounds: Vec<(usize, usize)>,
 }
 
-/// The names a script may use: the node's own values, and what any
-/// scripted node has bound.
+/// The names a script may use: its locals, the node's own values, and what
+/// any scripted node has bound.
 struct Values<'a> {
+    locals: &'a BTreeMap<String, String>,
     vars: &'a BTreeMap<String, String>,
     bound: &'a BTreeMap<String, String>,
 }
 
 impl Lookup for Values<'_> {
     fn value(&self, name: &str) -> Option<&str> {
-        self.vars
+        self.locals
             .get(name)
+            .or_else(|| self.vars.get(name))
             .or_else(|| self.bound.get(name))
             .map(String::as_str)
     }
 }
 
 impl Script<'_> {
+    /// "round 3 of 20: " before what a step inside a `repeat` expected.
+    fn round_note(&self, expected: String) -> String {
+        let rounds: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|(i, n)| format!("round {} of {n}", i + 1))
+            .collect();
+        if rounds.is_empty() {
+            expected
+        } else {
+            format!("{}: {expected}", rounds.join(", "))
+        }
+    }
+
+    fn exec(&mut self, step: &ScriptStep) -> Result<(), Failed> {
+        let cx = self.cx;
+        if cx.rec.read(|l| l.ending) {
+            return Err(("end", "to finish".into(), ENDED.into()));
+        }
+        match step {
+            ScriptStep::Send(s) => self
+                .send(s)
+                .map_err(|e| ("send", "to send a datagram".into(), e))?,
+            ScriptStep::Recv(r) => self.recv(r).map_err(|(e, a)| ("recv", e, a))?,
+            ScriptStep::Silence { window } => {
+                let until = (Instant::now() + window.0).min(cx.deadline);
+                let expected = format!("nothing to arrive for {window}");
+                match self.next(until, None, false) {
+                    Ok(None) => {}
+                    Ok(Some((bytes, from))) => {
+                        let actual = format!("{from} sent {}", describe(&bytes));
+                        return Err(("silence", expected, actual));
+                    }
+                    Err(actual) => return Err(("silence", expected, actual)),
+                }
+            }
+            ScriptStep::Sleep(d) => {
+                let until = (Instant::now() + d.0).min(cx.deadline);
+                cx.rec.wait_until(until, |l| l.ending);
+            }
+            ScriptStep::Repeat { times, steps } => {
+                let outer = self.locals.get("i").cloned();
+                for round in 0..*times {
+                    self.locals.insert("i".into(), round.to_string());
+                    // A round draws its own `{random:N}`, once.
+                    self.locals.retain(|k, _| !k.starts_with("random:"));
+                    self.rounds.push((round, *times));
+                    for s in steps {
+                        self.exec(s)?;
+                    }
+                    self.rounds.pop();
+                }
+                match outer {
+                    Some(i) => self.locals.insert("i".into(), i),
+                    None => self.locals.remove("i"),
+                };
+            }
+            ScriptStep::If(c) => {
+                let value = self
+                    .fill(&c.value)
+                    .map_err(|e| ("if", "a value to test".into(), e))?;
+                let branch = if c.is.all().contains(&value) {
+                    &c.then
+                } else {
+                    &c.otherwise
+                };
+                for s in branch {
+                    self.exec(s)?;
+                }
+            }
+            ScriptStep::Serve(sv) => self.serve(sv).map_err(|(e, a)| ("serve", e, a))?,
+        }
+        Ok(())
+    }
+
     /// `text` with its names filled in, waiting for names other scripts
-    /// have not bound yet.
-    fn fill(&self, text: &str) -> Result<String, String> {
+    /// have not bound yet. `{random:N}` is a number below N from the node's
+    /// seeded generator, drawn once per round of a `repeat` (and once
+    /// outside one), so every use in a round has the same value.
+    fn fill(&mut self, text: &str) -> Result<String, String> {
         let cx = self.cx;
         let tokens = pattern::parse(text)?;
+        for name in pattern::names(&tokens) {
+            if let Some(n) = name.strip_prefix("random:")
+                && !self.locals.contains_key(name)
+            {
+                let n: u64 = n
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("`{{{name}}}`: N must be a whole number above 0"))?;
+                let drawn = self.rng.below(n).to_string();
+                self.locals.insert(name.to_string(), drawn);
+            }
+        }
+        let locals = &self.locals;
         let missing = |l: &Live| {
-            pattern::names(&tokens).any(|n| !cx.vars.contains_key(n) && !l.bindings.contains_key(n))
+            pattern::names(&tokens).any(|n| {
+                !locals.contains_key(n) && !cx.vars.contains_key(n) && !l.bindings.contains_key(n)
+            })
         };
         cx.rec.wait_until(cx.deadline, |l| l.ending || !missing(l));
         cx.rec.read(|l| {
             pattern::substitute(
                 text,
                 &Values {
+                    locals,
                     vars: &cx.vars,
                     bound: &l.bindings,
                 },
@@ -141,7 +236,70 @@ impl Script<'_> {
         })
     }
 
-    fn bytes(&self, s: &SendStep) -> Result<Vec<u8>, String> {
+    /// `serve`: answers what arrives until the programs are done.
+    fn serve(&mut self, sv: &ServeStep) -> Result<(), (String, String)> {
+        let cx = self.cx;
+        let until = sv
+            .window
+            .map_or(cx.deadline, |w| (Instant::now() + w.0).min(cx.deadline));
+        let expected = "a datagram one of its rules takes".to_string();
+        let mut store: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            let Some((bytes, from)) = self
+                .next(until, None, true)
+                .map_err(|e| (expected.clone(), e))?
+            else {
+                return Ok(());
+            };
+            let msg = Message::decode(&bytes);
+            let rule = sv.rules.iter().find(|r| {
+                r.from.as_ref().is_none_or(|f| *f == from)
+                    && match (&r.kinds, &msg) {
+                        (None, _) => msg.is_ok(),
+                        (Some(k), Ok(m)) => k.has(m.kind),
+                        (Some(_), Err(_)) => false,
+                    }
+            });
+            let (Some(rule), Ok(msg)) = (rule, msg) else {
+                return Err((expected, format!("{from} sent {}", describe(&bytes))));
+            };
+            if rule.store {
+                store.insert(msg.key.clone(), msg.value.clone());
+            }
+            let Some(reply) = &rule.reply else {
+                continue;
+            };
+            let stored = store.get(&msg.key).unwrap_or(&sv.initial).clone();
+            self.locals.insert("req.key".into(), msg.key.clone());
+            self.locals.insert("req.value".into(), msg.value.clone());
+            self.locals
+                .insert("req.type".into(), msg.kind.name().into());
+            self.locals.insert("stored".into(), stored);
+            let send = SendStep {
+                to: from.clone(),
+                from: None,
+                kind: Some(reply.kind),
+                key: Some(reply.key.clone().unwrap_or_else(|| "{req.key}".into())),
+                value: reply.value.clone(),
+                len: reply.len,
+                hex: None,
+                text: None,
+            };
+            if cx.names.iter().all(|n| *n != from) {
+                return Err((
+                    expected,
+                    format!(
+                        "{from} sent {}: a stranger gets no answer",
+                        describe(&bytes)
+                    ),
+                ));
+            }
+            self.send_one(&send, false)
+                .map_err(|e| ("to answer".to_string(), e))?;
+        }
+    }
+
+    fn bytes(&mut self, s: &SendStep) -> Result<Vec<u8>, String> {
         if let Some(h) = &s.hex {
             return parse_hex(h);
         }
@@ -158,7 +316,7 @@ impl Script<'_> {
 
     /// Sends one datagram, and returns once the proxy has passed it on
     /// (`wait`), so that the order of sends is the order of arrival.
-    fn send_one(&self, s: &SendStep, wait: bool) -> Result<(), String> {
+    fn send_one(&mut self, s: &SendStep, wait: bool) -> Result<(), String> {
         let cx = self.cx;
         let bytes = self.bytes(s)?;
         let index = |name: &str| cx.names.iter().position(|n| n == name);
@@ -200,12 +358,14 @@ impl Script<'_> {
     }
 
     /// The next datagram to this node and who sent it, or None at `until`,
-    /// or when nothing can arrive any more. With `meanwhile`, sends that
-    /// datagram every period while it waits.
+    /// or when nothing can arrive any more (`serving`: when the programs
+    /// are done, whatever other scripted nodes do). With `meanwhile`, sends
+    /// that datagram every period while it waits.
     fn next(
         &mut self,
         until: Instant,
         meanwhile: Option<&crate::spec::Meanwhile>,
+        serving: bool,
     ) -> Result<Option<(Vec<u8>, String)>, String> {
         let cx = self.cx;
         let me = cx.me;
@@ -220,12 +380,18 @@ impl Script<'_> {
             }
             let wake = next_send.map_or(until, |s| s.min(until));
             let read = self.read;
-            cx.rec.wait_until(wake, |l| {
-                l.ending || l.delivered_to[me] > read || l.nobody_left_for(me)
-            });
+            let done = |l: &Live| {
+                if serving {
+                    l.programs_done_for(me)
+                } else {
+                    l.nobody_left_for(me)
+                }
+            };
+            cx.rec
+                .wait_until(wake, |l| l.ending || l.delivered_to[me] > read || done(l));
             let (ending, arrived, gone) = cx
                 .rec
-                .read(|l| (l.ending, l.delivered_to[me] > read, l.nobody_left_for(me)));
+                .read(|l| (l.ending, l.delivered_to[me] > read, done(l)));
             if ending {
                 return Err(ENDED.into());
             }
@@ -265,7 +431,7 @@ impl Script<'_> {
         let cx = self.cx;
         let within = r.within.map_or(DEFAULT_WITHIN, |d| d.0);
         let started = Instant::now();
-        let fill = |t: &Option<String>| {
+        let mut fill = |t: &Option<String>| {
             t.as_deref()
                 .map(|t| self.fill(t))
                 .transpose()
@@ -274,8 +440,8 @@ impl Script<'_> {
         let key = fill(&r.key)?;
         let value = fill(&r.value)?;
         let mut want = Vec::new();
-        if let Some(k) = r.kind {
-            want.push(k.0.name().to_string());
+        if let Some(k) = &r.kind {
+            want.push(k.names());
         }
         if let Some(k) = &key {
             want.push(format!("key {k}"));
@@ -303,7 +469,7 @@ impl Script<'_> {
         }
         let until = (started + within).min(cx.deadline);
         let got = self
-            .next(until, r.meanwhile.as_ref())
+            .next(until, r.meanwhile.as_ref(), false)
             .map_err(|e| (want.clone(), e))?;
         let Some((bytes, from)) = got else {
             let why = cx.rec.read(|l| {
@@ -326,7 +492,7 @@ impl Script<'_> {
         if r.from.as_ref().is_some_and(|f| *f != from) {
             return wrong("wrong sender");
         }
-        if r.kind.is_some_and(|k| k.0 != msg.kind) {
+        if r.kind.as_ref().is_some_and(|k| !k.has(msg.kind)) {
             return wrong("wrong type");
         }
         if key.as_ref().is_some_and(|k| *k != msg.key) {

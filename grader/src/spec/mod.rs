@@ -17,6 +17,8 @@
 //!
 //! # Layout
 //! - this file: the types of the format, loading, errors and their location;
+//! - [`expand`]: node groups (`count`) unrolled into nodes, steps and checks;
+//! - [`expr`]: arithmetic over numbers and test variables;
 //! - [`limits`]: hard limits of programs and bounds of the record;
 //! - [`pattern`]: the one placeholder and pattern syntax (`{name}`, `*`, `{#}`);
 //! - [`transcript`]: expected transcripts (lines, repeats, unordered groups);
@@ -33,6 +35,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
+pub mod expand;
+pub mod expr;
 pub mod limits;
 pub mod pattern;
 pub mod schema;
@@ -96,7 +100,8 @@ impl ExtraFile {
     /// A [`SpecError`] with file, line and column.
     pub fn load(path: &Path) -> Result<ExtraFile, SpecError> {
         let text = read(path)?;
-        let tests = from_yaml(path, &text)?;
+        let mut tests: ExtraTests = from_yaml(path, &text)?;
+        expand::lab(&mut tests.tests).map_err(|e| located(path, &text, e))?;
         Ok(ExtraFile {
             path: path.to_path_buf(),
             text,
@@ -211,7 +216,15 @@ pub struct TestSpec {
     /// Time limit of the whole test (default: the lab's `timeout`).
     #[serde(default)]
     pub timeout: Option<Dur>,
-    /// The processes and scripted peers of the test.
+    /// Named values of the test, bound as `{name}` wherever the grader
+    /// fills in or matches text (arguments, scripts, transcripts) and usable
+    /// in the expressions of `number` checks and `lru_cache`: `vars: {
+    /// capacity: 3 }` with `args: [--capacity, "{capacity}"]`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, VarValue>")]
+    pub vars: BTreeMap<String, VarValue>,
+    /// The processes and scripted peers of the test. A node with `count: N`
+    /// stands for N nodes (see [`NodeSpec::count`]).
     pub nodes: Vec<NodeSpec>,
     /// What the interposed network does to datagrams.
     #[serde(default)]
@@ -234,6 +247,26 @@ pub struct TestSpec {
     /// from, or `None` for the lab's own spec.yaml.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
+    /// Not a field of the format: each group of nodes made by `count`, by
+    /// its name, with its members in order.
+    #[serde(skip)]
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+/// The value of a test variable: text or a number, used as text.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[serde(transparent)]
+pub struct VarValue(#[schemars(with = "serde_json::Value")] pub String);
+
+impl<'de> Deserialize<'de> for VarValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(VarValue(s)),
+            serde_yaml::Value::Number(n) => Ok(VarValue(n.to_string())),
+            serde_yaml::Value::Bool(b) => Ok(VarValue(b.to_string())),
+            _ => Err(de::Error::custom("a test variable is text or a number")),
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -280,6 +313,19 @@ pub struct NodeSpec {
     )]
     #[schemars(with = "Option<Vec<ScriptStep>>")]
     pub script: Option<Vec<ScriptStep>>,
+    /// Make N nodes of this one, named NAME0 ... NAME(N-1): a group. The
+    /// group's name stands for all of them, in order, where a step starts,
+    /// stops, kills or pauses nodes, in `expect` (each member must meet
+    /// it), and where a wire check names a sender or receiver; in
+    /// arguments, `{peers:NAME}` as a whole argument becomes one argument
+    /// per member, the port through which this node reaches it, and in a
+    /// member's own arguments `{index}` is its number in the group.
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// Not a field of the format: the group this node was made for by
+    /// `count`, and its number in it.
+    #[serde(skip)]
+    pub member: Option<(String, usize)>,
 }
 
 impl NodeSpec {
@@ -638,6 +684,127 @@ pub enum ScriptStep {
     },
     /// Let time pass.
     Sleep(Dur),
+    /// Run steps again and again: `repeat: { times: 20, steps: [...] }`.
+    /// Inside, `{i}` is the number of the round, from 0.
+    Repeat {
+        /// How many rounds.
+        times: usize,
+        /// The steps of one round.
+        #[schemars(with = "Vec<ScriptStep>")]
+        steps: Vec<ScriptStep>,
+    },
+    /// Run `then` when a value (after its names are filled in) is one of
+    /// `is`, else `else`: `if: { value: "{a.type}", is: [CACHE_MISS], then: [...] }`.
+    If(IfStep),
+    /// Answer every datagram that arrives by the first rule that matches
+    /// it, keeping a store of keys and values, until every program of the
+    /// test has ended (or `for` passes).
+    Serve(ServeStep),
+}
+
+/// `if`: a choice in a script.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IfStep {
+    /// A text with names (`"{a.type}"`).
+    pub value: String,
+    /// The values that choose `then`.
+    pub is: OneOrMany<String>,
+    /// Steps when the value is one of `is`.
+    #[serde(default)]
+    #[schemars(with = "Vec<ScriptStep>")]
+    pub then: Vec<ScriptStep>,
+    /// Steps otherwise.
+    #[serde(default, rename = "else")]
+    #[schemars(with = "Vec<ScriptStep>")]
+    pub otherwise: Vec<ScriptStep>,
+}
+
+/// `serve`: a peer that reacts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServeStep {
+    /// The rules, tried in order for each datagram; a datagram no rule
+    /// matches fails the script.
+    pub rules: Vec<ServeRule>,
+    /// The value `{stored}` has for a key never stored (default empty).
+    #[serde(default)]
+    pub initial: String,
+    /// Serve for this long at most (default: until the programs end).
+    #[serde(default, rename = "for")]
+    pub window: Option<Dur>,
+}
+
+/// One rule of `serve`: which datagrams it takes and what it does.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServeRule {
+    /// The message types it takes (any record, if not given).
+    #[serde(default, rename = "on")]
+    pub kinds: Option<OneOrMany<TypeName>>,
+    /// Only from this node.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Store the datagram's value under its key first.
+    #[serde(default)]
+    pub store: bool,
+    /// The answer, sent back to the sender. Its fields may use `{req.key}`,
+    /// `{req.value}`, `{req.type}` (the datagram), and `{stored}` (the
+    /// value stored under its key). No `reply`: the datagram is taken
+    /// silently.
+    #[serde(default)]
+    pub reply: Option<ReplyStep>,
+}
+
+/// The answer a `serve` rule sends back.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyStep {
+    /// Message type.
+    #[serde(rename = "type")]
+    pub kind: TypeName,
+    /// Key (default `{req.key}`).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Value (default empty).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Send only this many bytes of the record (default: the type's length on the wire).
+    #[serde(default)]
+    pub len: Option<usize>,
+}
+
+/// One value, or a list of them: `type: READ_REP` or `type: [CACHE_HIT, CACHE_MISS]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// One.
+    One(T),
+    /// Any of these.
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    /// The values, one or many.
+    pub fn all(&self) -> &[T] {
+        match self {
+            OneOrMany::One(t) => std::slice::from_ref(t),
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl OneOrMany<TypeName> {
+    /// Whether `kind` is one of the types.
+    pub fn has(&self, kind: MsgType) -> bool {
+        self.all().iter().any(|t| t.0 == kind)
+    }
+
+    /// The types as the course prints them, joined with ` or `.
+    pub fn names(&self) -> String {
+        let v: Vec<&str> = self.all().iter().map(|t| t.0.name()).collect();
+        v.join(" or ")
+    }
 }
 
 /// Expectations on a datagram a scripted node receives.
@@ -647,9 +814,9 @@ pub struct RecvStep {
     /// The node it must come from.
     #[serde(default)]
     pub from: Option<String>,
-    /// Its message type.
+    /// Its message type, or one of several (`[CACHE_HIT, CACHE_MISS]`).
     #[serde(default, rename = "type")]
-    pub kind: Option<TypeName>,
+    pub kind: Option<OneOrMany<TypeName>>,
     /// Its key (`{r.key}` refers to a datagram bound earlier with `as`).
     #[serde(default)]
     pub key: Option<String>,
@@ -731,6 +898,9 @@ pub struct NodeExpect {
     /// other program node (a rerun with the same seed, say).
     #[serde(default)]
     pub stdout_same_as: Option<String>,
+    /// Checks on numbers it prints.
+    #[serde(default)]
+    pub numbers: Vec<NumberCheck>,
 }
 
 /// The exit status a program must end with.
@@ -785,12 +955,12 @@ pub enum WireCheck {
     /// Every `request` delivered to `by` is answered by `by` with a `reply`
     /// carrying the same key, sent back to the requester's own address.
     Answered {
-        /// The answering node.
+        /// The answering node (a group: each member).
         by: String,
         /// Request type.
         request: TypeName,
-        /// Reply type.
-        reply: TypeName,
+        /// Reply type, or the types of which one answers (`[CACHE_HIT, CACHE_MISS]`).
+        reply: OneOrMany<TypeName>,
         /// If set, the value every reply must carry.
         #[serde(default)]
         value: Option<String>,
@@ -813,9 +983,9 @@ pub enum WireCheck {
     },
     /// The number of datagrams sent from one node to another lies in a range.
     Count {
-        /// Sender.
+        /// Sender (a group: any member).
         from: String,
-        /// Receiver.
+        /// Receiver (a group: any member).
         to: String,
         /// Only this type.
         #[serde(default, rename = "type")]
@@ -827,6 +997,157 @@ pub enum WireCheck {
         #[serde(default)]
         max: Option<usize>,
     },
+    /// No datagram from one node to another, over the whole run or in a
+    /// window: after the first datagram that matches `after`, and before
+    /// the first that matches `until` after it.
+    None {
+        /// Sender (a group: any member).
+        from: String,
+        /// Receiver (a group: any member).
+        to: String,
+        /// Only this type, or these types.
+        #[serde(default, rename = "type")]
+        kind: Option<OneOrMany<TypeName>>,
+        /// The window opens after the first datagram that matches.
+        #[serde(default)]
+        after: Option<Match>,
+        /// The window closes at the first datagram that matches, after it opened.
+        #[serde(default)]
+        until: Option<Match>,
+    },
+    /// Every datagram `from` sends to a member of the group `to` (of the
+    /// types given) goes to the member of its key's partition: with
+    /// `by: hash64`, member number `hash64(key) % N` of the N in the group.
+    Routed {
+        /// The sender.
+        from: String,
+        /// The group of receivers, in order.
+        to: String,
+        /// Only these types (default: every record).
+        #[serde(default, rename = "type")]
+        kind: Option<OneOrMany<TypeName>>,
+        /// The partition function: `hash64` (`hash64(key) % N`).
+        by: RouteBy,
+    },
+    /// A happens-before check: every datagram that matches `then` comes
+    /// after one that matches `first` (sent earlier; with the same key
+    /// unless `same_key: false`; with the same value if `same_value`).
+    Before {
+        /// What must come first.
+        first: Match,
+        /// What must come after it.
+        then: Match,
+        /// The two carry the same key (default true).
+        #[serde(default = "yes")]
+        same_key: bool,
+        /// The two carry the same value (default false).
+        #[serde(default)]
+        same_value: bool,
+    },
+    /// Every datagram that matches `each` is followed, later, by one that
+    /// matches `by` (with the same key unless `same_key: false`).
+    FollowedBy {
+        /// What must be followed.
+        each: Match,
+        /// What must follow.
+        by: Match,
+        /// The two carry the same key (default true).
+        #[serde(default = "yes")]
+        same_key: bool,
+    },
+    /// The replies to reads carry what was last written, key by key, as a
+    /// store of registers would: each datagram that matches `replies`
+    /// answers the last earlier datagram that matches `reads` with its key,
+    /// sent by the reply's receiver; its value must be the value the key
+    /// held when that read was sent (the last write that matches `writes`
+    /// and was delivered, or `initial`), or one written while the read was
+    /// in flight.
+    Store {
+        /// The datagrams that write a value (when delivered).
+        writes: Match,
+        /// The datagrams that start a read.
+        reads: Match,
+        /// The datagrams that answer a read with a value.
+        replies: Match,
+        /// The value of a key never written.
+        #[serde(default)]
+        initial: String,
+    },
+    /// A node behaves as a least-recently-used cache of `capacity` entries:
+    /// replayed in the order they were delivered, each READ_REQ is answered
+    /// CACHE_HIT with the value last stored if the key is held, else
+    /// CACHE_MISS; each WRITE_REQ stores its value; a read or a write makes
+    /// its key the most recently used, and a write that makes one entry
+    /// too many evicts the least recently used.
+    LruCache {
+        /// The cache node.
+        node: String,
+        /// How many entries it holds: a number or an expression (`"{capacity}"`).
+        capacity: Expr,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which datagrams a wire check is about; every field given must hold.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// Sent by this node (a group: any member).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Sent to this node (a group: any member).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Of this type, or one of these types.
+    #[serde(default, rename = "type")]
+    pub kind: Option<OneOrMany<TypeName>>,
+}
+
+/// How `routed` finds the partition of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteBy {
+    /// `hash64(key) % N`, with the course's `hash64`.
+    Hash64,
+}
+
+/// A number, or arithmetic over numbers and test variables:
+/// `"0.5 * {capacity} / {keys}"` (`+ - * /` and parentheses).
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[serde(transparent)]
+pub struct Expr(#[schemars(with = "serde_json::Value")] pub String);
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(Expr(s)),
+            serde_yaml::Value::Number(n) => Ok(Expr(n.to_string())),
+            _ => Err(de::Error::custom(
+                "expected a number or an expression in quotes",
+            )),
+        }
+    }
+}
+
+/// A check on a number a program prints.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberCheck {
+    /// A transcript pattern with `{number}` where the number is:
+    /// `"client: hit ratio * = {number}"`. The last line that matches counts.
+    pub line: String,
+    /// `stdout` (default) or `stderr`.
+    #[serde(default)]
+    pub stream: Stream,
+    /// The number must be at least this.
+    #[serde(default)]
+    pub at_least: Option<Expr>,
+    /// The number must be at most this.
+    #[serde(default)]
+    pub at_most: Option<Expr>,
 }
 
 /// A message type written as the course prints it (`READ_REQ`).
@@ -978,7 +1299,8 @@ impl LabSpec {
     /// # Errors
     /// As [`LabSpec::load`].
     pub fn parse(path: &Path, text: &str) -> Result<LabSpec, SpecError> {
-        let spec: LabSpec = from_yaml(path, text)?;
+        let mut spec: LabSpec = from_yaml(path, text)?;
+        expand::lab(&mut spec.tests).map_err(|e| located(path, text, e))?;
         validate::lab(&spec).map_err(|e| located(path, text, e))?;
         Ok(spec)
     }
@@ -1168,6 +1490,39 @@ tests:
         LabSpec::parse(Path::new("labs/hw1/spec.yaml"), text)
     }
 
+    /// A test of the kit's own scripted forms: serve, repeat, if, random.
+    const REACTIVE: &str = "\
+lab: hw1
+title: t
+binaries: [server, client]
+tests:
+  - name: r
+    description: d
+    vars: { capacity: 3 }
+    nodes:
+      - name: store
+        script:
+          - serve:
+              rules:
+                - { on: WRITE_REQ, store: true, reply: { type: WRITE_REP } }
+                - { on: [READ_REQ], reply: { type: READ_REP, value: \"{stored}\" } }
+      - name: tester
+        script:
+          - repeat:
+              times: 3
+              steps:
+                - send: { to: store, type: READ_REQ, key: \"K{random:4}-{i}\" }
+                - recv: { from: store, type: [READ_REP, CACHE_HIT], as: a }
+                - if: { value: \"{a.type}\", is: READ_REP, then: [{ sleep: 1ms }] }
+      - name: client
+        run: client
+        args: [--capacity, \"{capacity}\"]
+    steps: [{ start: store }, { start: tester }, { start: client }, { wait_exit: tester }]
+    expect:
+      client:
+        numbers: [{ line: \"ratio {number}\", at_least: \"{capacity} / 10\" }]
+";
+
     #[test]
     fn a_minimal_spec_parses() {
         let s = parse(MINIMAL).unwrap();
@@ -1289,5 +1644,37 @@ tests:
         assert_eq!(parse_hex("00 41 ff").unwrap(), vec![0, 0x41, 0xff]);
         assert!(parse_hex("0").is_err());
         assert!(parse_hex("zz").is_err());
+    }
+
+    #[test]
+    fn reactive_scripts_and_numbers_validate() {
+        parse(REACTIVE).unwrap();
+        for (from, to, says) in [
+            (
+                "K{random:4}-{i}",
+                "K{i}{random:0}",
+                "must be a whole number above 0",
+            ),
+            ("{stored}", "{stowed}", "unknown placeholder `{stowed}`"),
+            ("ratio {number}", "ratio {num}", "has no `{number}`"),
+            ("{capacity} / 10", "{cap} / 10", "no variable `cap`"),
+            (
+                "is: READ_REP, then",
+                "is: READ_REP, than",
+                "unknown field `than`",
+            ),
+        ] {
+            let text = REACTIVE.replace(from, to);
+            assert_ne!(text, REACTIVE, "{from}");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(says), "{to}: {e}");
+        }
+        // `{i}` means something only inside a repeat.
+        let text = REACTIVE.replace(
+            "      - name: client\n",
+            "          - send: { to: store, type: READ_REQ, key: \"{i}\" }\n      - name: client\n",
+        );
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("unknown placeholder `{i}`"), "{e}");
     }
 }

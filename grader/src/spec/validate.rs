@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::pattern::{self, Token};
 use super::transcript;
 use super::{
-    ExtraTests, LabSpec, NodeSpec, Rule, ScriptStep, SendStep, Step, TestSpec, WireCheck, parse_hex,
+    Expr, ExtraTests, LabSpec, Match, NodeSpec, Rule, ScriptStep, SendStep, Step, TestSpec,
+    WireCheck, expr, parse_hex,
 };
 
 /// A spec error before it is located: where to look, and what is wrong.
@@ -216,6 +217,38 @@ fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Invalid> {
     })
 }
 
+/// A node or a group of nodes (`count`), where a wire check names one.
+fn node_or_group(t: &TestSpec, name: &str) -> Result<(), Invalid> {
+    if t.groups.contains_key(name) {
+        return Ok(());
+    }
+    known(t, name).map(|_| ())
+}
+
+fn matcher(t: &TestSpec, m: &Match) -> Result<(), Invalid> {
+    for n in [&m.from, &m.to].into_iter().flatten() {
+        node_or_group(t, n)?;
+    }
+    Ok(())
+}
+
+/// An expression of a check: its syntax, and that its names are the test's `vars`.
+fn expression(t: &TestSpec, e: &Expr) -> Result<(), Invalid> {
+    let names = expr::names(&e.0).map_err(|m| at(&e.0, m))?;
+    for name in names {
+        if !t.vars.contains_key(&name) {
+            return Err(at(
+                &e.0,
+                format!(
+                    "in `{}`: the test has no variable `{name}` in its `vars`",
+                    e.0
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn program<'a>(t: &'a TestSpec, name: &str, what: &str) -> Result<&'a NodeSpec, Invalid> {
     let n = known(t, name)?;
     if n.is_script() {
@@ -230,11 +263,11 @@ fn program<'a>(t: &'a TestSpec, name: &str, what: &str) -> Result<&'a NodeSpec, 
 /// Whether `name` has a value in a node's `args`.
 fn arg_value(t: &TestSpec, name: &str) -> Result<(), String> {
     match name.split_once(':') {
-        None if name == "port" || name == "seed" => Ok(()),
+        None if name == "port" || name == "seed" || t.vars.contains_key(name) => Ok(()),
         Some(("peer" | "seed", node)) if t.node(node).is_some() => Ok(()),
         Some(("peer" | "seed", node)) => Err(format!("test `{}` has no node `{node}`", t.name)),
         _ => Err(format!(
-            "unknown placeholder `{{{name}}}`: use {{port}}, {{seed}}, {{peer:NODE}} or {{seed:NODE}}"
+            "unknown placeholder `{{{name}}}`: use {{port}}, {{seed}}, {{peer:NODE}}, {{seed:NODE}} or a name of the test's `vars`"
         )),
     }
 }
@@ -257,68 +290,165 @@ fn placeholders(text: &str, value: &dyn Fn(&str) -> Result<(), String>) -> Resul
 fn script(t: &TestSpec, n: &NodeSpec, steps: &[ScriptStep]) -> Result<(), Invalid> {
     // Names bound by `as` in the other scripts may be used anywhere (the
     // step waits until they are bound); in this one, only after the binding.
-    let elsewhere: BTreeSet<&str> = t
+    let elsewhere: BTreeSet<String> = t
         .nodes
         .iter()
         .filter(|o| o.name != n.name)
         .flat_map(|o| o.script.iter().flatten())
-        .filter_map(bound_by)
+        .flat_map(bound_by)
         .collect();
-    let mut here = BTreeSet::new();
-    for s in steps {
-        let value = |name: &str| -> Result<(), String> {
-            if let Some((bind, field)) = name.rsplit_once('.') {
-                if !matches!(field, "key" | "value" | "type") {
-                    return Err(format!(
-                        "`{{{name}}}`: a bound datagram has `.key`, `.value` and `.type`"
-                    ));
-                }
-                if here.contains(bind) || elsewhere.contains(bind) {
-                    return Ok(());
-                }
-                return Err(format!(
-                    "`{bind}` is not bound by a `recv` with `as: {bind}` before this step"
-                ));
-            }
-            arg_value(t, name)
-                .map_err(|e| format!("{e} (or a datagram bound with `as`, as in `{{r.key}}`)"))
-        };
-        match s {
-            ScriptStep::Recv(r) => {
-                if let Some(f) = &r.from {
-                    known(t, f)?;
-                }
-                for text in [&r.key, &r.value].into_iter().flatten() {
-                    placeholders(text, &value)?;
-                    fits(text)?;
-                }
-                if let Some(m) = &r.meanwhile {
-                    if m.every.0.is_zero() {
-                        return Err(at("every", "`meanwhile.every` must be more than 0".into()));
-                    }
-                    send(t, n, &m.send, &value)?;
-                }
-                if let Some(b) = &r.bind {
-                    if !is_name(b) {
-                        return Err(at(
-                            b,
-                            format!("`as: {b}`: a name is letters, digits, `_` and `-`"),
-                        ));
-                    }
-                    here.insert(b.as_str());
-                }
-            }
-            ScriptStep::Send(s) => send(t, n, s, &value)?,
-            ScriptStep::Silence { .. } | ScriptStep::Sleep(_) => {}
-        }
-    }
-    Ok(())
+    let mut scope = Scope {
+        t,
+        n,
+        elsewhere: &elsewhere,
+        here: BTreeSet::new(),
+        locals: BTreeSet::new(),
+    };
+    scope.steps(steps)
 }
 
-fn bound_by(s: &ScriptStep) -> Option<&str> {
+/// What a script step may name where it stands.
+struct Scope<'a> {
+    t: &'a TestSpec,
+    n: &'a NodeSpec,
+    /// Bound by `as` in other scripts.
+    elsewhere: &'a BTreeSet<String>,
+    /// Bound by `as` in this script, before this step.
+    here: BTreeSet<String>,
+    /// `i` inside a `repeat`, `req.*` and `stored` in a `serve` reply.
+    locals: BTreeSet<&'static str>,
+}
+
+impl Scope<'_> {
+    fn value(&self, name: &str) -> Result<(), String> {
+        if self.locals.contains(name) {
+            return Ok(());
+        }
+        if let Some(n) = name.strip_prefix("random:") {
+            return match n.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(()),
+                _ => Err(format!(
+                    "`{{{name}}}`: N in {{random:N}} must be a whole number above 0"
+                )),
+            };
+        }
+        if let Some((bind, field)) = name.rsplit_once('.') {
+            if !matches!(field, "key" | "value" | "type") {
+                return Err(format!(
+                    "`{{{name}}}`: a bound datagram has `.key`, `.value` and `.type`"
+                ));
+            }
+            if self.here.contains(bind) || self.elsewhere.contains(bind) {
+                return Ok(());
+            }
+            return Err(format!(
+                "`{bind}` is not bound by a `recv` with `as: {bind}` before this step"
+            ));
+        }
+        arg_value(self.t, name).map_err(|e| {
+            format!("{e} (or a datagram bound with `as`, as in `{{r.key}}`, or `{{random:N}}`)")
+        })
+    }
+
+    fn steps(&mut self, steps: &[ScriptStep]) -> Result<(), Invalid> {
+        let (t, n) = (self.t, self.n);
+        for s in steps {
+            match s {
+                ScriptStep::Recv(r) => {
+                    if let Some(f) = &r.from {
+                        known(t, f)?;
+                    }
+                    for text in [&r.key, &r.value].into_iter().flatten() {
+                        placeholders(text, &|x| self.value(x))?;
+                        fits(text)?;
+                    }
+                    if let Some(m) = &r.meanwhile {
+                        if m.every.0.is_zero() {
+                            return Err(at(
+                                "every",
+                                "`meanwhile.every` must be more than 0".into(),
+                            ));
+                        }
+                        send(t, n, &m.send, &|x| self.value(x))?;
+                    }
+                    if let Some(b) = &r.bind {
+                        if !is_name(b) {
+                            return Err(at(
+                                b,
+                                format!("`as: {b}`: a name is letters, digits, `_` and `-`"),
+                            ));
+                        }
+                        self.here.insert(b.clone());
+                    }
+                }
+                ScriptStep::Send(s) => send(t, n, s, &|x| self.value(x))?,
+                ScriptStep::Silence { .. } | ScriptStep::Sleep(_) => {}
+                ScriptStep::Repeat { times, steps } => {
+                    if *times == 0 {
+                        return Err(at("times", "`repeat` needs `times` of at least 1".into()));
+                    }
+                    let outer = self.locals.insert("i");
+                    self.steps(steps)?;
+                    if outer {
+                        self.locals.remove("i");
+                    }
+                }
+                ScriptStep::If(c) => {
+                    placeholders(&c.value, &|x| self.value(x))?;
+                    let before = self.here.clone();
+                    self.steps(&c.then)?;
+                    // A name bound in one branch only is not bound after it.
+                    let then = std::mem::replace(&mut self.here, before.clone());
+                    self.steps(&c.otherwise)?;
+                    let otherwise = std::mem::replace(&mut self.here, before);
+                    self.here.extend(then.intersection(&otherwise).cloned());
+                }
+                ScriptStep::Serve(sv) => {
+                    if sv.rules.is_empty() {
+                        return Err(at("rules", "`serve` needs at least one rule".into()));
+                    }
+                    let added: Vec<&'static str> = ["req.key", "req.value", "req.type", "stored"]
+                        .into_iter()
+                        .filter(|l| self.locals.insert(l))
+                        .collect();
+                    for r in &sv.rules {
+                        if let Some(f) = &r.from {
+                            known(t, f)?;
+                        }
+                        if let Some(reply) = &r.reply {
+                            for text in [&reply.key, &reply.value].into_iter().flatten() {
+                                placeholders(text, &|x| self.value(x))?;
+                            }
+                            if reply.len.is_some_and(|l| l > handout::RECORD_LEN) {
+                                return Err(at(
+                                    "len",
+                                    format!("`len` is at most {}", handout::RECORD_LEN),
+                                ));
+                            }
+                        }
+                    }
+                    for l in added {
+                        self.locals.remove(l);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The names a step binds with `as`, inner steps included.
+fn bound_by(s: &ScriptStep) -> Vec<String> {
     match s {
-        ScriptStep::Recv(r) => r.bind.as_deref(),
-        _ => None,
+        ScriptStep::Recv(r) => r.bind.iter().cloned().collect(),
+        ScriptStep::Repeat { steps, .. } => steps.iter().flat_map(bound_by).collect(),
+        ScriptStep::If(c) => c
+            .then
+            .iter()
+            .chain(&c.otherwise)
+            .flat_map(bound_by)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -619,6 +749,28 @@ fn expect(t: &TestSpec, started: &BTreeSet<String>) -> Result<(), Invalid> {
         {
             transcript::validate(items).map_err(|m| at(name, m))?;
         }
+        for number in &e.numbers {
+            let tokens = pattern::parse(&number.line)
+                .map_err(|m| at(&number.line, format!("in `{}`: {m}", number.line)))?;
+            if !pattern::names(&tokens).any(|n| n == "number") {
+                return Err(at(
+                    &number.line,
+                    format!(
+                        "`{}` has no `{{number}}`: put it where the number is printed",
+                        number.line
+                    ),
+                ));
+            }
+            if number.at_least.is_none() && number.at_most.is_none() {
+                return Err(at(
+                    &number.line,
+                    "a number check needs `at_least`, `at_most` or both".into(),
+                ));
+            }
+            for e in [&number.at_least, &number.at_most].into_iter().flatten() {
+                expression(t, e)?;
+            }
+        }
         if let Some(other) = &e.stdout_same_as {
             program(t, other, "`stdout_same_as`")?;
             if other == name {
@@ -638,7 +790,46 @@ fn expect(t: &TestSpec, started: &BTreeSet<String>) -> Result<(), Invalid> {
 fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
     match w {
         WireCheck::Answered { by, .. } => {
-            known(t, by)?;
+            node_or_group(t, by)?;
+        }
+        WireCheck::None {
+            from,
+            to,
+            after,
+            until,
+            ..
+        } => {
+            node_or_group(t, from)?;
+            node_or_group(t, to)?;
+            for m in [after, until].into_iter().flatten() {
+                matcher(t, m)?;
+            }
+        }
+        WireCheck::Routed { from, to, .. } => {
+            node_or_group(t, from)?;
+            node_or_group(t, to)?;
+        }
+        WireCheck::Before { first, then, .. } => {
+            matcher(t, first)?;
+            matcher(t, then)?;
+        }
+        WireCheck::FollowedBy { each, by, .. } => {
+            matcher(t, each)?;
+            matcher(t, by)?;
+        }
+        WireCheck::Store {
+            writes,
+            reads,
+            replies,
+            ..
+        } => {
+            for m in [writes, reads, replies] {
+                matcher(t, m)?;
+            }
+        }
+        WireCheck::LruCache { node, capacity } => {
+            known(t, node)?;
+            expression(t, capacity)?;
         }
         WireCheck::Length { from, bytes, .. } => {
             if let Some(f) = from {
@@ -654,8 +845,8 @@ fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
         WireCheck::Count {
             from, to, min, max, ..
         } => {
-            known(t, from)?;
-            known(t, to)?;
+            node_or_group(t, from)?;
+            node_or_group(t, to)?;
             if let (Some(a), Some(b)) = (min, max)
                 && a > b
             {

@@ -111,6 +111,17 @@ pub fn generate_key(rng: &mut Rng, dataset_size: u64) -> String {
     key_from_number(rng.below(dataset_size))
 }
 
+/// A random value for a write: `key_from_number(rng.next_u64())`, 15
+/// base-62 letters like a key (and like a key it starts with at least four
+/// `A`s).
+///
+/// Labs whose clients write draw each value from the same seeded [`Rng`] as
+/// their keys, so every write stores a value no other write stored, and a
+/// read shows which write it sees.
+pub fn generate_value(rng: &mut Rng) -> String {
+    key_from_number(rng.next_u64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,12 @@
 //!   [`key_from_number`]), [`hash64`], and [`partition_for`], which picks the
 //!   server that owns a key.
 //! - [`rng`]: [`Rng`], a small seeded random generator, so that `--seed S`
-//!   replays a run exactly, and [`seed_from_clock`] for when no seed is given.
+//!   replays a run exactly, [`seed_from_clock`] for when no seed is given,
+//!   and [`Zipf`], a skewed choice among N keys (lab 3's workload).
+//! - `net` (with the `net` feature, labs hw2 on): the socket layer hw1's
+//!   students wrote: a UDP `Endpoint`, Ctrl+C as a file descriptor
+//!   (`StopSignals`), and `ask`, which sends a request again until its
+//!   answer comes.
 //!
 //! # Example
 //!
@@ -32,13 +37,20 @@
 
 pub mod keys;
 pub mod message;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod rng;
 
+/// The line a program prints, after an empty line, when Ctrl+C (or SIGTERM)
+/// asks it to stop.
+pub const GOODBYE: &str = "Ctrl+C pressed. Exit the program after closing the socket";
+
 pub use keys::{
-    DATASET_SIZE, HW1_DATASET_SIZE, generate_key, hash64, key_from_number, partition_for,
+    DATASET_SIZE, HW1_DATASET_SIZE, generate_key, generate_value, hash64, key_from_number,
+    partition_for,
 };
 pub use message::{
     DecodeError, Field, FieldError, HEADER_LEN, KEY_SIZE, MAX_TEXT_LEN, Message, MsgType,
     RECORD_LEN, VALUE_SIZE,
 };
-pub use rng::{Rng, seed_from_clock};
+pub use rng::{Rng, Zipf, seed_from_clock};

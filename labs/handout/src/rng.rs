@@ -107,6 +107,56 @@ impl Rng {
     }
 }
 
+/// A skewed choice among `n` items, as real caches see it: item `r`
+/// (counting from 0) is drawn with probability proportional to
+/// `1 / (r + 1)^s`.
+///
+/// A few items are asked for very often and most rarely, which is what
+/// makes a small cache worth having. Web and key-value workloads are often
+/// modelled this way (Breslau et al., "Web caching and Zipf-like
+/// distributions", INFOCOM 1999); `s` near 1 is typical, `s = 0` is
+/// uniform.
+///
+/// # Format
+///
+/// The weights `w[r] = 1 / (r + 1)^s` are summed in order of `r` into a
+/// running total `c[r] = w[0] + ... + w[r]` (in `f64`). A draw takes one
+/// `u = rng.next_f64() * c[n - 1]` and returns the smallest `r` with
+/// `u < c[r]`.
+#[derive(Debug, Clone)]
+pub struct Zipf {
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    /// A choice among `n` items with exponent `s`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0, or `s` is negative or not finite.
+    pub fn new(n: u64, s: f64) -> Zipf {
+        assert!(n > 0, "Zipf::new: need at least one item");
+        assert!(s.is_finite() && s >= 0.0, "Zipf::new: bad exponent {s}");
+        let mut total = 0.0;
+        let cumulative = (0..n)
+            .map(|r| {
+                total += 1.0 / ((r + 1) as f64).powf(s);
+                total
+            })
+            .collect();
+        Zipf { cumulative }
+    }
+
+    /// Draws one item, from 0 to `n - 1`, with one number of `rng`.
+    pub fn sample(&self, rng: &mut Rng) -> u64 {
+        let total = self.cumulative[self.cumulative.len() - 1];
+        let u = rng.next_f64() * total;
+        // The first running total above u; u < total, so there is one.
+        let r = self.cumulative.partition_point(|&c| c <= u);
+        r.min(self.cumulative.len() - 1) as u64
+    }
+}
+
 /// A seed for when none is given: the clock's nanoseconds since the Unix
 /// epoch mixed with the process id, so that two programs started in the same
 /// instant still get different seeds.
@@ -261,6 +311,27 @@ mod tests {
         a.chance(0.0);
         b.chance(0.7);
         assert_eq!(a.next_u64(), b.next_u64());
+    }
+
+    #[test]
+    fn zipf_favours_the_first_items() {
+        let zipf = Zipf::new(100, 1.0);
+        let mut rng = Rng::new(1);
+        let mut counts = [0u32; 100];
+        for _ in 0..100_000 {
+            counts[zipf.sample(&mut rng) as usize] += 1;
+        }
+        // P(0) = 1 / H(100) = 0.193; P(1) half of it.
+        assert!((18_500..20_100).contains(&counts[0]), "{}", counts[0]);
+        assert!((9_000..10_300).contains(&counts[1]), "{}", counts[1]);
+        assert!(counts[99] > 0 && counts[99] < 400, "{}", counts[99]);
+        let uniform = Zipf::new(4, 0.0);
+        let mut seen = [0u32; 4];
+        for _ in 0..4_000 {
+            seen[uniform.sample(&mut rng) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&c| (900..1100).contains(&c)), "{seen:?}");
+        assert_eq!(Zipf::new(1, 1.0).sample(&mut rng), 0);
     }
 
     #[test]

@@ -1,0 +1,267 @@
+//! Node groups: `count: N` unrolled, right after parsing.
+//!
+//! A test of five servers names one node `server` with `count: 5`; this
+//! module turns it into `server0` ... `server4`, each with the template's
+//! arguments (`{index}` replaced by its number), and rewrites what names
+//! the group:
+//!
+//! - an argument that is exactly `{peers:server}` becomes five arguments,
+//!   `{peer:server0}` ... `{peer:server4}`, in order;
+//! - a step on `server` (start, stop, wait for the exit, kill, pause,
+//!   resume, signal, idle, wait for output) becomes that step on each
+//!   member, in order; a partition lists the members;
+//! - `expect: { server: ... }` applies to each member;
+//! - a link's faults (`network.links`) from or to `server` apply to the
+//!   link of each member.
+//!
+//! Wire checks keep the group's name: a check resolves it against the
+//! record, where every member knows its group (see
+//! [`crate::check::wire`]), because a check about a group is not a check
+//! about each member (`routed` needs the order of all of them).
+//!
+//! The rest of the grader sees only plain nodes, so the runner, the proxy
+//! and the reports need nothing new.
+
+use std::collections::BTreeMap;
+
+use super::validate::Invalid;
+use super::{LinkFaults, NodeSpec, Step, StopStep, TestSpec};
+
+/// Unrolls the groups of every test.
+///
+/// # Errors
+/// A group of 0 nodes, a member whose name another node has, a name given
+/// to a group and to an `expect` of one of its members.
+pub fn lab(tests: &mut [TestSpec]) -> Result<(), Invalid> {
+    for t in tests.iter_mut() {
+        test(t).map_err(|mut e| {
+            e.test = Some(t.name.clone());
+            e
+        })?;
+    }
+    Ok(())
+}
+
+fn invalid(needle: &str, message: String) -> Invalid {
+    Invalid {
+        test: None,
+        needle: needle.to_string(),
+        occurrence: 0,
+        message,
+    }
+}
+
+fn test(t: &mut TestSpec) -> Result<(), Invalid> {
+    if t.nodes.iter().all(|n| n.count.is_none()) {
+        return Ok(());
+    }
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for node in std::mem::take(&mut t.nodes) {
+        let Some(count) = node.count else {
+            nodes.push(node);
+            continue;
+        };
+        if count == 0 {
+            return Err(invalid(
+                "count: 0",
+                format!(
+                    "node `{}` has `count: 0`: a group needs at least one node",
+                    node.name
+                ),
+            ));
+        }
+        let members: Vec<String> = (0..count).map(|i| format!("{}{i}", node.name)).collect();
+        for (i, name) in members.iter().enumerate() {
+            nodes.push(NodeSpec {
+                name: name.clone(),
+                args: node
+                    .args
+                    .iter()
+                    .map(|a| a.replace("{index}", &i.to_string()))
+                    .collect(),
+                count: None,
+                member: Some((node.name.clone(), i)),
+                ..node.clone()
+            });
+        }
+        groups.insert(node.name, members);
+    }
+    for n in &nodes {
+        let taken = groups.contains_key(&n.name) && n.member.is_none();
+        let twice = nodes.iter().filter(|m| m.name == n.name).count() > 1;
+        if taken || twice {
+            return Err(invalid(
+                &format!("name: {}", n.name),
+                format!(
+                    "two nodes would be named `{}` (a group of `count` nodes is named NAME0, NAME1, ...): rename one",
+                    n.name
+                ),
+            ));
+        }
+    }
+    for n in &mut nodes {
+        n.args = n
+            .args
+            .iter()
+            .flat_map(|a| {
+                let group = a
+                    .strip_prefix("{peers:")
+                    .and_then(|r| r.strip_suffix('}'))
+                    .and_then(|g| groups.get(g));
+                match group {
+                    Some(members) => members.iter().map(|m| format!("{{peer:{m}}}")).collect(),
+                    None => vec![a.clone()],
+                }
+            })
+            .collect();
+    }
+    t.nodes = nodes;
+    t.steps = std::mem::take(&mut t.steps)
+        .into_iter()
+        .flat_map(|s| step(s, &groups))
+        .collect();
+    let names_of = |n: &str| {
+        groups
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| vec![n.to_string()])
+    };
+    t.network.links = std::mem::take(&mut t.network.links)
+        .into_iter()
+        .flat_map(|l| {
+            let tos = names_of(&l.to);
+            names_of(&l.from)
+                .into_iter()
+                .flat_map(|from| {
+                    let l = l.clone();
+                    tos.iter().map(move |to| LinkFaults {
+                        from: from.clone(),
+                        to: to.clone(),
+                        ..l.clone()
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let expect = std::mem::take(&mut t.expect);
+    for (name, e) in expect {
+        match groups.get(&name) {
+            Some(members) => {
+                for m in members {
+                    if t.expect.insert(m.clone(), e.clone()).is_some() {
+                        return Err(invalid(
+                            &format!("{m}:"),
+                            format!("`expect` has `{m}` and its group `{name}`: give one of them"),
+                        ));
+                    }
+                }
+            }
+            None => {
+                if t.expect.insert(name.clone(), e).is_some() {
+                    return Err(invalid(
+                        &format!("{name}:"),
+                        format!("`expect` has `{name}` and its group: give one of them"),
+                    ));
+                }
+            }
+        }
+    }
+    t.groups = groups;
+    Ok(())
+}
+
+/// A step on a group, as steps on each member.
+fn step(s: Step, groups: &BTreeMap<String, Vec<String>>) -> Vec<Step> {
+    let each = |name: &str, make: &dyn Fn(String) -> Step| -> Option<Vec<Step>> {
+        groups
+            .get(name)
+            .map(|members| members.iter().map(|m| make(m.clone())).collect())
+    };
+    let expanded = match &s {
+        Step::Start(n) => each(n, &Step::Start),
+        Step::WaitExit(n) => each(n, &Step::WaitExit),
+        Step::Pause(n) => each(n, &Step::Pause),
+        Step::Resume(n) => each(n, &Step::Resume),
+        Step::Kill(n) => each(n, &Step::Kill),
+        Step::Stop(stop) => each(&stop.node, &|node| {
+            Step::Stop(StopStep {
+                node,
+                ..stop.clone()
+            })
+        }),
+        Step::Signal { node, signal } => each(node, &|node| Step::Signal {
+            node,
+            signal: *signal,
+        }),
+        Step::Idle {
+            node,
+            window,
+            max_cpu,
+        } => each(node, &|node| Step::Idle {
+            node,
+            window: *window,
+            max_cpu: *max_cpu,
+        }),
+        Step::WaitOutput { node, line, stream } => each(node, &|node| Step::WaitOutput {
+            node,
+            line: line.clone(),
+            stream: *stream,
+        }),
+        Step::Partition(names) => Some(vec![Step::Partition(
+            names
+                .iter()
+                .flat_map(|n| groups.get(n).cloned().unwrap_or_else(|| vec![n.clone()]))
+                .collect(),
+        )]),
+        _ => None,
+    };
+    expanded.unwrap_or_else(|| vec![s])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::LabSpec;
+    use std::path::Path;
+
+    const SPEC: &str = "lab: hw2\ntitle: t\nbinaries: [server, client]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}', '--id', '{index}'], count: 3 }\n      - { name: client, run: client, args: ['{peers:server}', --seed, '{seed}'] }\n    steps: [{ start: server }, { start: client }, { wait_exit: client }, { stop: server }]\n    expect:\n      server: { exit: 0 }\n    wire:\n      - routed: { from: client, to: server, by: hash64 }\n";
+
+    #[test]
+    fn a_group_becomes_its_members_everywhere() {
+        let spec = LabSpec::parse(Path::new("spec.yaml"), SPEC).unwrap();
+        let t = &spec.tests[0];
+        let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["server0", "server1", "server2", "client"]);
+        assert_eq!(t.nodes[1].args, ["{port}", "--id", "1"]);
+        assert_eq!(
+            t.nodes[3].args,
+            [
+                "{peer:server0}",
+                "{peer:server1}",
+                "{peer:server2}",
+                "--seed",
+                "{seed}"
+            ]
+        );
+        assert_eq!(t.steps.len(), 3 + 1 + 1 + 3);
+        assert_eq!(t.expect.len(), 3);
+        assert_eq!(t.groups["server"], ["server0", "server1", "server2"]);
+        assert_eq!(t.nodes[2].member, Some(("server".to_string(), 2)));
+    }
+
+    #[test]
+    fn groups_are_checked() {
+        let zero = SPEC.replace("count: 3", "count: 0");
+        let e = LabSpec::parse(Path::new("spec.yaml"), &zero).unwrap_err();
+        assert!(e.to_string().contains("`count: 0`"), "{e}");
+        let clash = SPEC.replace(
+            "      - { name: client,",
+            "      - { name: server1, run: server }\n      - { name: client,",
+        );
+        let e = LabSpec::parse(Path::new("spec.yaml"), &clash).unwrap_err();
+        assert!(
+            e.to_string().contains("two nodes would be named `server1`"),
+            "{e}"
+        );
+    }
+}
