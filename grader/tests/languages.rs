@@ -89,3 +89,20 @@ fn the_courses_programs_fail_the_robust_tests_for_their_real_causes() {
         );
     }
 }
+
+/// A hw2 written in Python from specs/hw2.md and specs/protocol.md alone
+/// passes every test.
+#[test]
+fn a_python_hw2_passes_every_test() {
+    let spec = std::fs::read_to_string(common::root().join("labs/hw2-kv-store/spec.yaml")).unwrap();
+    let tests = spec.matches("\n  - name: ").count();
+    let (code, out, err) = run(grader()
+        .args(["hw2", "--seed", "23", "-j", "2", "--bin-dir"])
+        .arg(other_language("hw2-python")));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("{tests} passed, 0 failed")),
+        "{out}"
+    );
+}
