@@ -89,8 +89,7 @@ pub fn routed(
     let group = record.members(to);
     let n = group.len() as u64;
     let names: Vec<&str> = record.nodes.iter().map(|x| x.name.as_str()).collect();
-    // Requests numbered as the sender's distinct keys come, like the
-    // course's `Request ID` when keys do not repeat.
+    let RouteBy::Hash64 = by;
     for (i, d) in record.datagrams.iter().enumerate() {
         if !senders.contains(&d.from) {
             continue;
@@ -102,7 +101,6 @@ pub fn routed(
         if kind.is_some_and(|k| !k.has(m.kind)) {
             continue;
         }
-        let RouteBy::Hash64 = by;
         let h = hash64(&m.key);
         let p = (h % n) as usize;
         if p == reached {
@@ -165,13 +163,8 @@ pub fn none(
                     expected: Some("nothing".into()),
                     actual: Some(format!("{m}")),
                     ..Failure::new(format!(
-                        "{} sent {} {} to {} at {}{window}; expected nothing from {} to {} then",
+                        "{} sent a {} to {} at {}{window}; expected nothing from {} to {} then",
                         names[d.from],
-                        if m.kind.name().starts_with(['A', 'E', 'I', 'O', 'U']) {
-                            "an"
-                        } else {
-                            "a"
-                        },
                         m.kind,
                         names[d.to],
                         ms(d),

@@ -251,6 +251,16 @@ impl Script<'_> {
             else {
                 return Ok(());
             };
+            // A stranger neither writes to the store nor gets an answer.
+            if cx.names.iter().all(|n| *n != from) {
+                return Err((
+                    expected,
+                    format!(
+                        "{from} sent {}: a stranger gets no answer",
+                        describe(&bytes)
+                    ),
+                ));
+            }
             let msg = Message::decode(&bytes);
             let rule = sv.rules.iter().find(|r| {
                 r.from.as_ref().is_none_or(|f| *f == from)
@@ -285,15 +295,6 @@ impl Script<'_> {
                 hex: None,
                 text: None,
             };
-            if cx.names.iter().all(|n| *n != from) {
-                return Err((
-                    expected,
-                    format!(
-                        "{from} sent {}: a stranger gets no answer",
-                        describe(&bytes)
-                    ),
-                ));
-            }
             self.send_one(&send, false)
                 .map_err(|e| ("to answer".to_string(), e))?;
         }
