@@ -27,7 +27,8 @@
 //!
 //! # Bounds
 //!
-//! Every check is one pass over what it reads (or n log n), so judging
+//! Every check is one pass over what it reads (or n log n; `linearizable`
+//! searches, within a bound, see [`linear`]), so judging
 //! costs time in proportion to the record, which is itself bounded. A
 //! check that finds many alike failures (every request of a flood
 //! unanswered) lists the first [`LISTED_ALIKE`] and counts the rest in the
@@ -39,7 +40,15 @@
 //! # Layout
 //! - this file: the verdict, its order, and checks on processes;
 //! - [`transcript`]: matching output against expected transcripts;
-//! - [`wire`]: checks on the recorded datagrams.
+//! - [`wire`]: checks on the recorded datagrams, dispatching to:
+//!   - [`flow`]: where datagrams go and in what order;
+//!   - [`model`]: a store and an LRU cache replayed as reference models;
+//!   - [`causal`]: happens-before across nodes, and printed lines on the
+//!     proxy's timeline;
+//!   - [`balance`]: choices among candidates against requests in flight,
+//!     and shares of traffic;
+//!   - [`replicas`]: the clients' history and the replicas' end state,
+//!     with [`linear`], the linearizability checker.
 
 use std::time::Duration;
 
@@ -48,8 +57,12 @@ use crate::run::script;
 use crate::spec::pattern;
 use crate::spec::{ExitExpect, NodeExpect, NumberCheck, Step, Stream, TestSpec, expr};
 
+pub mod balance;
+pub mod causal;
 pub mod flow;
+pub mod linear;
 pub mod model;
+pub mod replicas;
 pub mod transcript;
 pub mod wire;
 
@@ -147,6 +160,18 @@ pub enum Kind {
     LruCache,
     /// A number a program printed.
     Number,
+    /// A datagram came only after its causes were delivered.
+    HappensBefore,
+    /// A node's choices among candidates.
+    Choice,
+    /// The share of a node's datagrams that went to one peer.
+    Share,
+    /// The clients' history is linearizable.
+    Linearizable,
+    /// The replicas hold the same values at the end.
+    Replicas,
+    /// A line was printed before a datagram was delivered.
+    PrintedBefore,
 }
 
 impl Kind {
@@ -178,6 +203,12 @@ impl Kind {
             Kind::Store => "store",
             Kind::LruCache => "lru_cache",
             Kind::Number => "number",
+            Kind::HappensBefore => "happens_before",
+            Kind::Choice => "choices",
+            Kind::Share => "share",
+            Kind::Linearizable => "linearizable",
+            Kind::Replicas => "replicas",
+            Kind::PrintedBefore => "printed_before",
         }
     }
 }
@@ -750,6 +781,16 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 exited(subject.unwrap_or(0))
             ))
             .showing(subject.unwrap_or(0), &all),
+            Problem::Unanswered { node, key, within } => Failure::new(format!(
+                "{} did not answer the grader's READ_REQ for key {key} within {}",
+                name(*node),
+                crate::spec::Dur(*within)
+            ))
+            .note("at the end of the test the grader reads every key from every replica: each must answer READ_REQ with READ_REP and the value it holds")
+            .showing(*node, &[Stream::Stderr]),
+            Problem::NoKeys { keys } => Failure::new(format!(
+                "the grader had no key to read back: nothing on the wire was {keys}"
+            )),
         };
         out.push(fail(
             Kind::Step,
@@ -792,11 +833,22 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
 /// The node a step is about.
 fn step_node(test: &TestSpec, step: &Step) -> Option<usize> {
     let name = match step {
-        Step::Start(n) | Step::WaitExit(n) | Step::Pause(n) | Step::Resume(n) | Step::Kill(n) => n,
+        Step::Start(n)
+        | Step::WaitExit(n)
+        | Step::Pause(n)
+        | Step::Resume(n)
+        | Step::Kill(n)
+        | Step::Restart(n) => n,
+        Step::Query(q) => &q.by,
         Step::Stop(s) => &s.node,
         Step::Signal { node, .. } | Step::WaitOutput { node, .. } | Step::Idle { node, .. } => node,
         Step::WaitSent { from, .. } => from,
-        Step::Sleep(_) | Step::Partition(_) | Step::Heal => return None,
+        Step::Sleep(_)
+        | Step::Partition(_)
+        | Step::Heal
+        | Step::Cut(_)
+        | Step::HealLink(_)
+        | Step::Faults(_) => return None,
     };
     test.index(name)
 }
@@ -1008,7 +1060,7 @@ fn exit_ok(want: ExitExpect, status: Ended) -> bool {
 
 /// The names the grader binds in a node's transcripts: `{seed}`,
 /// `{port}`, `{peer:X}`, `{seed:X}`, as in its arguments.
-fn transcript_vars(record: &Record, i: usize) -> transcript::Vars {
+pub(crate) fn transcript_vars(record: &Record, i: usize) -> transcript::Vars {
     let mut v: transcript::Vars = record.vars.clone().into_iter().collect();
     let node = &record.nodes[i];
     v.insert("seed".into(), node.seed.to_string());
@@ -1179,6 +1231,7 @@ mod tests {
             datagrams: log,
             duration: ms(1400),
             vars: Default::default(),
+            queries: Vec::new(),
             limit: Duration::from_secs(10),
         };
         let v = judge(&spec.tests[0], &record);

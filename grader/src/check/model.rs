@@ -294,6 +294,7 @@ mod tests {
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),
             vars: [("capacity".to_string(), capacity.to_string())].into(),
+            queries: Vec::new(),
         }
     }
 

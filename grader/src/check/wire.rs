@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::flow::{self, Selector};
 use super::model;
 use super::{Check, Failure, Kind, Place, fail, pass};
+use super::{balance, causal, replicas};
 use crate::run::record::{Datagram, Record};
 use crate::spec::{Match, OneOrMany, TestSpec, TypeName, WireCheck, expr};
 
@@ -265,6 +266,42 @@ pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
             unsure = Some((format!("{node} behaved as an LRU cache"), String::new()));
             Kind::LruCache
         }
+        WireCheck::HappensBefore {
+            effect,
+            causes,
+            since,
+        } => {
+            causal::happens_before(record, effect, causes, since, &mut out);
+            unsure = Some(("every answer waited for its causes".into(), String::new()));
+            Kind::HappensBefore
+        }
+        WireCheck::Choices(ch) => {
+            balance::choices(record, ch, &mut out);
+            unsure = Some((format!("{} chose well", ch.node), String::new()));
+            Kind::Choice
+        }
+        WireCheck::Share(sh) => {
+            balance::share(record, sh, &mut out);
+            unsure = Some((
+                format!("{}'s share to {} was small enough", sh.from, sh.to),
+                String::new(),
+            ));
+            Kind::Share
+        }
+        WireCheck::Linearizable(l) => {
+            replicas::linearizable(record, l, &mut out);
+            unsure = Some(("the history was linearizable".into(), String::new()));
+            Kind::Linearizable
+        }
+        WireCheck::Replicas { nodes } => {
+            replicas::replicas(record, nodes, &mut out);
+            Kind::Replicas
+        }
+        WireCheck::PrintedBefore(pb) => {
+            causal::printed_before(record, pb, &mut out);
+            unsure = Some((format!("{} printed in time", pb.node), String::new()));
+            Kind::PrintedBefore
+        }
     };
     // On a cut record, a check that found nothing wrong among the datagrams
     // kept is not judged: the rest could break it.
@@ -449,6 +486,12 @@ fn wire_node(c: &WireCheck) -> Option<&str> {
         WireCheck::FollowedBy { by, .. } => by.from.as_deref(),
         WireCheck::Store { replies, .. } => replies.to.as_deref(),
         WireCheck::LruCache { node, .. } => Some(node),
+        WireCheck::HappensBefore { effect, .. } => effect.from.as_deref(),
+        WireCheck::Choices(c) => Some(&c.node),
+        WireCheck::Share(c) => Some(&c.from),
+        WireCheck::Linearizable(c) => Some(&c.server),
+        WireCheck::Replicas { .. } => None,
+        WireCheck::PrintedBefore(c) => Some(&c.node),
     }
 }
 
@@ -517,6 +560,7 @@ mod tests {
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),
             vars: Default::default(),
+            queries: Vec::new(),
         }
     }
 

@@ -332,6 +332,7 @@ mod tests {
                     traffic: Default::default(),
                     duration: Duration::ZERO,
                     vars: Default::default(),
+                    queries: Vec::new(),
                     limit: Duration::ZERO,
                 },
                 verdict: Verdict {

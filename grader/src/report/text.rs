@@ -380,7 +380,24 @@ pub fn timeline(record: &Record) -> Vec<String> {
             What::Partitioned { a, b } => {
                 format!("partition: {} and {} cut off", name(*a), name(*b))
             }
-            What::Healed => "partitions healed".to_string(),
+            What::Healed => "every partition and cut healed".to_string(),
+            What::Cut { from, to } => format!("link cut: {} to {}", name(*from), name(*to)),
+            What::LinkHealed { from, to } => {
+                format!("link healed: {} to {}", name(*from), name(*to))
+            }
+            What::FaultsChanged { link, faults } => {
+                let on = link.map_or("every link".to_string(), |(f, t)| {
+                    format!("{} to {}", name(f), name(t))
+                });
+                format!(
+                    "faults on {on} now: drop {}, duplicate {}, delay {}, jitter {}",
+                    faults.drop, faults.duplicate, faults.delay, faults.jitter
+                )
+            }
+            What::ScriptHeld { how } => format!("the grader's {who} {how}"),
+            What::Queried { keys, nodes } => {
+                format!("the grader's {who} read {keys} key(s) from {nodes} node(s)")
+            }
             What::CpuMeasured { percent, .. } => {
                 format!("{who} used {percent:.0}% of a CPU while idle")
             }
@@ -523,6 +540,7 @@ mod tests {
             duration: Duration::ZERO,
             limit: Duration::from_secs(10),
             vars: Default::default(),
+            queries: Vec::new(),
         }
     }
 

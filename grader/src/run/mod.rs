@@ -176,13 +176,14 @@ pub fn run_test(
         sockets: Arc::new(sockets),
         procs: (0..n).map(|_| None).collect(),
         scripts: Vec::new(),
+        network: test.network.clone(),
     };
     for (i, step) in test.steps.iter().enumerate() {
         run.rec.update(|l| {
             for (j, node) in test.nodes.iter().enumerate() {
                 l.may_start[j] = test.steps[i..]
                     .iter()
-                    .any(|s| matches!(s, Step::Start(x) if *x == node.name));
+                    .any(|s| matches!(s, Step::Start(x) | Step::Restart(x) if *x == node.name));
             }
         });
         run.rec.event(None, What::Step { index: i });
@@ -230,6 +231,8 @@ struct Run<'a> {
     sockets: Arc<Vec<Option<UdpSocket>>>,
     procs: Vec<Option<Proc>>,
     scripts: Vec<JoinHandle<()>>,
+    /// The random faults in force, as `faults` steps changed them.
+    network: crate::spec::NetworkSpec,
 }
 
 impl Run<'_> {
@@ -295,6 +298,20 @@ impl Run<'_> {
             }
             Step::Signal { node, signal } => {
                 self.signal(node, signal.0);
+                Ok(())
+            }
+            Step::Pause(node) if self.scripted(node) => {
+                self.hold(node, "paused", |l, i| l.paused[i] = true);
+                Ok(())
+            }
+            Step::Resume(node) if self.scripted(node) => {
+                self.hold(node, "resumed", |l, i| l.paused[i] = false);
+                Ok(())
+            }
+            Step::Kill(node) if self.scripted(node) => {
+                let i = self.idx(node);
+                self.hold(node, "killed", |l, i| l.halted[i] = true);
+                self.wait(None, |l| !l.alive[i])?;
                 Ok(())
             }
             Step::Pause(node) => {
@@ -394,22 +411,136 @@ impl Run<'_> {
                 self.rec.event(None, What::Healed);
                 Ok(())
             }
+            Step::Cut(link) => {
+                let (from, to) = (self.idx(&link.from), self.idx(&link.to));
+                self.net.cut(from, to);
+                self.rec.event(None, What::Cut { from, to });
+                Ok(())
+            }
+            Step::HealLink(which) => {
+                for (from, to) in which.directions() {
+                    let (from, to) = (self.idx(&from), self.idx(&to));
+                    self.net.heal_link(from, to);
+                    self.rec.event(None, What::LinkHealed { from, to });
+                }
+                Ok(())
+            }
+            Step::Faults(change) => {
+                self.change_faults(change);
+                Ok(())
+            }
+            Step::Restart(node) => {
+                let i = self.idx(node);
+                self.rec.update(|l| {
+                    l.halted[i] = false;
+                    l.paused[i] = false;
+                });
+                if let Some(mut old) = self.procs[i].take() {
+                    old.kill();
+                }
+                self.launch(node, true)
+            }
+            Step::Query(q) => self.query(q),
+        }
+    }
+
+    fn scripted(&self, name: &str) -> bool {
+        self.test.nodes[self.idx(name)].is_script()
+    }
+
+    /// Pauses, resumes or kills a scripted node: its script reads the flag.
+    fn hold(&self, name: &str, how: &'static str, set: impl FnOnce(&mut Live, usize)) {
+        let i = self.idx(name);
+        self.rec.update(|l| set(l, i));
+        self.rec.event(Some(i), What::ScriptHeld { how });
+    }
+
+    /// `faults`: new random faults for one link, or for every link (the
+    /// spec's `links` still override them, as do earlier `faults` steps
+    /// that named a link).
+    fn change_faults(&mut self, change: &crate::spec::FaultsStep) {
+        let names: Vec<&str> = self.test.nodes.iter().map(|n| n.name.as_str()).collect();
+        let link = change.link().map(|(f, t)| (self.idx(f), self.idx(t)));
+        match change.link() {
+            Some((from, to)) => self.network.links.push(change.as_link(from, to)),
+            None => self.network.faults = change.as_faults(),
+        }
+        for (a, from) in names.iter().enumerate() {
+            for (b, to) in names.iter().enumerate() {
+                self.net.set_faults(a, b, self.network.faults_for(from, to));
+            }
+        }
+        let faults = match link {
+            Some((a, b)) => self.network.faults_for(names[a], names[b]),
+            None => self.network.faults,
+        };
+        self.rec.event(None, What::FaultsChanged { link, faults });
+    }
+
+    /// `query`: the scripted node `by` reads every key that matching
+    /// datagrams carried from every node named, into the record.
+    fn query(&mut self, q: &crate::spec::QueryStep) -> Result<(), Stop> {
+        let me = self.idx(&q.by);
+        let nodes: Vec<usize> = q
+            .nodes
+            .all()
+            .iter()
+            .flat_map(|n| self.rec.read(|l| l.record.members(n)))
+            .collect();
+        let keys = self.rec.read(|l| {
+            let select = crate::check::flow::Selector::new(&l.record, &q.keys);
+            let mut keys: Vec<String> = Vec::new();
+            for m in l.record.datagrams.iter().filter_map(|d| select.take(d)) {
+                if !keys.contains(&m.key) {
+                    keys.push(m.key);
+                }
+            }
+            keys
+        });
+        if keys.is_empty() {
+            let select = self
+                .rec
+                .read(|l| crate::check::flow::Selector::new(&l.record, &q.keys).describe(None));
+            return Err(Stop::Failed(Problem::NoKeys { keys: select }));
+        }
+        let cx = self.context(me, false);
+        let within = q.within.map_or(Duration::from_secs(2), |w| w.0);
+        let answers = script::query(&cx, &nodes, &keys, within).map_err(Stop::Failed)?;
+        self.rec.update(|l| l.record.queries.extend(answers));
+        self.rec.event(
+            Some(me),
+            What::Queried {
+                keys: keys.len(),
+                nodes: nodes.len(),
+            },
+        );
+        Ok(())
+    }
+
+    /// What a script of node `i` needs.
+    fn context(&self, i: usize, restarted: bool) -> script::Context {
+        script::Context {
+            me: i,
+            names: self.test.nodes.iter().map(|n| n.name.clone()).collect(),
+            faces: self.faces.clone(),
+            sockets: Arc::clone(&self.sockets),
+            vars: self.vars[i].clone(),
+            rec: self.rec.clone(),
+            deadline: self.deadline,
+            restarted,
         }
     }
 
     fn start(&mut self, name: &str) -> Result<(), Stop> {
+        self.launch(name, false)
+    }
+
+    /// Starts a node, or starts it again (`restarted`).
+    fn launch(&mut self, name: &str, restarted: bool) -> Result<(), Stop> {
         let i = self.idx(name);
         let spec = &self.test.nodes[i];
         if let Some(steps) = &spec.script {
-            let cx = script::Context {
-                me: i,
-                names: self.test.nodes.iter().map(|n| n.name.clone()).collect(),
-                faces: self.faces.clone(),
-                sockets: Arc::clone(&self.sockets),
-                vars: self.vars[i].clone(),
-                rec: self.rec.clone(),
-                deadline: self.deadline,
-            };
+            let cx = self.context(i, restarted);
             let steps = steps.clone();
             self.rec.event(Some(i), What::ScriptStarted);
             self.scripts.push(std::thread::spawn(move || {

@@ -115,6 +115,17 @@ const SECOND: Duration = Duration::from_secs(1);
 struct Control {
     /// Pairs (a, b) with a < b that cannot reach each other.
     partitions: Vec<(usize, usize)>,
+    /// Links (from, to) cut in one direction.
+    cuts: Vec<(usize, usize)>,
+    /// `faults[from * n + to]`: the random faults of each link now.
+    faults: Vec<Faults>,
+}
+
+impl Control {
+    /// Whether the link `from -> to` is cut, one way or both.
+    fn cut(&self, from: usize, to: usize) -> bool {
+        self.partitions.contains(&(from.min(to), from.max(to))) || self.cuts.contains(&(from, to))
+    }
 }
 
 /// The running proxy of one test.
@@ -271,7 +282,10 @@ impl Network {
             .map(|f| f.socket.local_addr().map(|a| a.port()))
             .collect::<Result<Vec<_>, _>>()?;
         let (wake_rx, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-        let control = Arc::new(Mutex::new(Control::default()));
+        let control = Arc::new(Mutex::new(Control {
+            faults: setup.faults.into_iter().flatten().collect(),
+            ..Control::default()
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let counts = setup.rules.iter().map(|_| RuleCount::default()).collect();
         let addrs = setup
@@ -286,7 +300,6 @@ impl Network {
             paces: (0..n).map(|_| Pace::default()).collect(),
             faces,
             addrs,
-            faults: setup.faults.into_iter().flatten().collect(),
             rngs,
             rules: setup.rules,
             counts,
@@ -325,13 +338,38 @@ impl Network {
             .push((a.min(b), a.max(b)));
     }
 
-    /// Ends every partition.
+    /// Cuts the direction `from -> to` only.
+    pub fn cut(&self, from: usize, to: usize) {
+        self.control().cuts.push((from, to));
+    }
+
+    /// Ends every partition and every cut.
     pub fn heal(&self) {
-        self.control
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .partitions
-            .clear();
+        let mut c = self.control();
+        c.partitions.clear();
+        c.cuts.clear();
+    }
+
+    /// Heals the direction `from -> to`: a cut of it, and the partition
+    /// between the two (which then still cuts `to -> from`).
+    pub fn heal_link(&self, from: usize, to: usize) {
+        let mut c = self.control();
+        c.cuts.retain(|&l| l != (from, to));
+        let pair = (from.min(to), from.max(to));
+        if c.partitions.contains(&pair) {
+            c.partitions.retain(|&p| p != pair);
+            c.cuts.push((to, from));
+        }
+    }
+
+    /// From now on, the random faults of the link `from -> to` are `f`.
+    pub fn set_faults(&self, from: usize, to: usize, f: Faults) {
+        let n = self.n;
+        self.control().faults[from * n + to] = f;
+    }
+
+    fn control(&self) -> std::sync::MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits until the proxy has read every datagram that has reached its
@@ -368,7 +406,6 @@ struct Proxy {
     faces: Vec<Face>,
     /// Per node: the address it last sent from, or its own port.
     addrs: Vec<Option<SocketAddr>>,
-    faults: Vec<Faults>,
     rngs: Vec<Rng>,
     rules: Vec<(usize, usize, Rule)>,
     counts: Vec<RuleCount>,
@@ -502,29 +539,38 @@ impl Proxy {
         }
         let back = to * self.n + from;
         let dest = self.faces[back].peer.or(self.addrs[to]);
-        let f = self.faults[k];
+        let (f, cut) = {
+            let c = self.control.lock().unwrap_or_else(|e| e.into_inner());
+            (c.faults[k], c.cut(from, to))
+        };
         let rng = &mut self.rngs[k];
         // Always draw the same numbers per datagram, so that one decision
         // never shifts the draws of the next.
         let drop = rng.chance(f.drop);
         let dup = rng.chance(f.duplicate);
         let jitters = [rng.next_f64(), rng.next_f64()];
-        let cut = {
-            let c = self.control.lock().unwrap_or_else(|e| e.into_inner());
-            c.partitions.contains(&(from.min(to), from.max(to)))
-        };
         // Every datagram of the link counts for its rules; a rule decides
         // only one that can be delivered at all.
         let named = self.rule_for(from, to, bytes);
         let rule = named.filter(|_| dest.is_some() && !cut);
-        let mut extra = Duration::ZERO;
+        // A rule's `by`: for `delay` every copy; for `duplicate`, the
+        // second copy comes `by` after the first (it takes the first's
+        // jitter, so that it is late whatever the jitter).
+        let mut extra = [Duration::ZERO; 2];
+        let mut jitters = jitters;
         let fate = match (dest, rule.map(|r| &self.rules[r].2)) {
             (None, _) => Fate::Undeliverable,
             (Some(_), _) if cut => Fate::Partitioned,
             (Some(_), Some(Rule::Drop(_))) => Fate::Dropped,
-            (Some(_), Some(Rule::Duplicate(_))) => Fate::Duplicated,
+            (Some(_), Some(Rule::Duplicate(m))) => {
+                if let Some(by) = m.by {
+                    extra[1] = by.0;
+                    jitters[1] = jitters[0];
+                }
+                Fate::Duplicated
+            }
             (Some(_), Some(Rule::Delay(m))) => {
-                extra = m.by.map_or(Duration::ZERO, |d| d.0);
+                extra = [m.by.map_or(Duration::ZERO, |d| d.0); 2];
                 Fate::Delivered
             }
             (Some(_), None) if drop => Fate::Dropped,
@@ -533,8 +579,9 @@ impl Proxy {
         };
         let delays: Vec<Duration> = jitters
             .iter()
+            .zip(extra)
             .take(fate.copies())
-            .map(|j| f.delay.0 + f.jitter.0.mul_f64(*j) + extra)
+            .map(|(j, extra)| f.delay.0 + f.jitter.0.mul_f64(*j) + extra)
             .collect();
         let mut delivered = Vec::new();
         let mut held = Vec::new();
@@ -982,5 +1029,211 @@ mod tests {
         assert_eq!(named.iter().filter(|&&n| n).count(), 1);
         assert!(named[1]);
         assert!(count.keys.is_empty(), "a rule by place alone keeps no key");
+    }
+
+    /// Sends `bytes` from the client (node 1) to the server (node 0).
+    fn up(client: &UdpSocket, net: &Network, bytes: &[u8]) {
+        client
+            .send_to(bytes, ("127.0.0.1", net.face_port(1, 0)))
+            .unwrap();
+    }
+
+    /// Sends `bytes` from the server (node 0) to the client (node 1).
+    fn down(server: &UdpSocket, net: &Network, bytes: &[u8]) {
+        server
+            .send_to(bytes, ("127.0.0.1", net.face_port(0, 1)))
+            .unwrap();
+    }
+
+    /// Receives one datagram on `socket`, which must be `want`.
+    fn expect(socket: &UdpSocket, want: &[u8]) {
+        let mut buf = [0u8; 64];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], want);
+    }
+
+    /// The fates of the record's datagrams, with their links.
+    fn links(r: &Record) -> Vec<(usize, usize, Fate)> {
+        r.datagrams.iter().map(|d| (d.from, d.to, d.fate)).collect()
+    }
+
+    #[test]
+    fn a_cut_drops_one_direction_only() {
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);
+        net.cut(1, 0);
+        up(&client, &net, b"lost");
+        wait_for(&rec, 1);
+        // The client's address is known from the datagram the cut lost.
+        down(&server, &net, b"down");
+        expect(&client, b"down");
+        net.heal();
+        up(&client, &net, b"up");
+        expect(&server, b"up");
+        wait_for(&rec, 3);
+        assert_eq!(
+            links(&finish(net, &rec)),
+            [
+                (1, 0, Fate::Partitioned),
+                (0, 1, Fate::Delivered),
+                (1, 0, Fate::Delivered),
+            ]
+        );
+    }
+
+    #[test]
+    fn heal_link_heals_one_direction_of_a_partition() {
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);
+        net.partition(0, 1);
+        net.heal_link(1, 0);
+        up(&client, &net, b"up");
+        expect(&server, b"up");
+        down(&server, &net, b"lost");
+        wait_for(&rec, 2);
+        // Healing it again changes nothing; healing the other direction
+        // ends the partition.
+        net.heal_link(1, 0);
+        down(&server, &net, b"still lost");
+        wait_for(&rec, 3);
+        net.heal_link(0, 1);
+        down(&server, &net, b"down");
+        expect(&client, b"down");
+        wait_for(&rec, 4);
+        assert_eq!(
+            links(&finish(net, &rec)),
+            [
+                (1, 0, Fate::Delivered),
+                (0, 1, Fate::Partitioned),
+                (0, 1, Fate::Partitioned),
+                (0, 1, Fate::Delivered),
+            ]
+        );
+    }
+
+    #[test]
+    fn heal_link_heals_a_cut_and_heal_clears_every_cut() {
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);
+        net.cut(1, 0);
+        // Healing the other direction leaves the cut.
+        net.heal_link(0, 1);
+        up(&client, &net, b"lost");
+        wait_for(&rec, 1);
+        net.heal_link(1, 0);
+        up(&client, &net, b"one");
+        expect(&server, b"one");
+        net.cut(1, 0);
+        net.cut(0, 1);
+        up(&client, &net, b"lost");
+        wait_for(&rec, 3);
+        down(&server, &net, b"lost");
+        wait_for(&rec, 4);
+        net.heal();
+        up(&client, &net, b"two");
+        expect(&server, b"two");
+        down(&server, &net, b"three");
+        expect(&client, b"three");
+        wait_for(&rec, 6);
+        assert_eq!(
+            links(&finish(net, &rec)),
+            [
+                (1, 0, Fate::Partitioned),
+                (1, 0, Fate::Delivered),
+                (1, 0, Fate::Partitioned),
+                (0, 1, Fate::Partitioned),
+                (1, 0, Fate::Delivered),
+                (0, 1, Fate::Delivered),
+            ]
+        );
+    }
+
+    #[test]
+    fn set_faults_changes_one_link_while_the_test_runs() {
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);
+        up(&client, &net, b"before");
+        expect(&server, b"before");
+        let lossy = Faults {
+            drop: 1.0,
+            ..Faults::default()
+        };
+        net.set_faults(1, 0, lossy);
+        for _ in 0..5 {
+            up(&client, &net, b"lost");
+        }
+        wait_for(&rec, 6);
+        // The other direction keeps its faults.
+        down(&server, &net, b"down");
+        expect(&client, b"down");
+        net.set_faults(1, 0, Faults::default());
+        up(&client, &net, b"after");
+        expect(&server, b"after");
+        wait_for(&rec, 8);
+        let fates: Vec<Fate> = finish(net, &rec).datagrams.iter().map(|d| d.fate).collect();
+        assert_eq!(
+            fates,
+            [
+                Fate::Delivered,
+                Fate::Dropped,
+                Fate::Dropped,
+                Fate::Dropped,
+                Fate::Dropped,
+                Fate::Dropped,
+                Fate::Delivered,
+                Fate::Delivered,
+            ]
+        );
+    }
+
+    /// A rule that duplicates every READ_REQ from the client, the second
+    /// copy `by` later.
+    fn duplicate_by(by: Duration) -> (usize, usize, Rule) {
+        let mut dup = rule(Rule::Duplicate, None, None, None);
+        if let Rule::Duplicate(m) = &mut dup.2 {
+            m.by = Some(Dur(by));
+        }
+        dup
+    }
+
+    #[test]
+    fn a_duplicate_rule_with_by_delivers_the_second_copy_later() {
+        let by = Duration::from_millis(150);
+        let (server, client, net, rec) = pair(Faults::default(), 1, vec![duplicate_by(by)]);
+        let t = Instant::now();
+        let m = Message::new(handout::MsgType::ReadReq, "K", "").unwrap();
+        up(&client, &net, &m.encode());
+        expect(&server, &m.encode());
+        expect(&server, &m.encode());
+        assert!(t.elapsed() >= by);
+        assert!(
+            rec.wait_until(Instant::now() + Duration::from_secs(5), |l| l.delivered_to
+                [0]
+                == 2)
+        );
+        let d = &finish(net, &rec).datagrams[0];
+        assert_eq!(d.fate, Fate::Duplicated);
+        assert_eq!(d.rule, Some(0));
+        assert_eq!(d.delays, [Duration::ZERO, by]);
+        assert_eq!(d.delivered.len(), 2);
+        assert!(d.delivered[1] >= d.sent + by, "{d:?}");
+    }
+
+    #[test]
+    fn with_jitter_the_second_copy_still_comes_by_after_the_first() {
+        // spec-format.md, Network rules: "the second copy arrives `by`
+        // later than the first would, so a stale copy turns up after newer
+        // traffic".
+        let by = Duration::from_millis(50);
+        let jitter = Faults {
+            jitter: Dur(Duration::from_millis(100)),
+            ..Faults::default()
+        };
+        let (_server, client, net, rec) = pair(jitter, 1, vec![duplicate_by(by)]);
+        for i in 0..20 {
+            let m = Message::new(handout::MsgType::ReadReq, &format!("K{i}"), "").unwrap();
+            up(&client, &net, &m.encode());
+        }
+        wait_for(&rec, 20);
+        for d in &finish(net, &rec).datagrams {
+            assert_eq!(d.fate, Fate::Duplicated);
+            assert!(d.delays[1] >= d.delays[0] + by, "{:?}", d.delays);
+        }
     }
 }

@@ -70,6 +70,8 @@ pub struct Record {
     pub limit: Duration,
     /// The test's `vars`, as text.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// The answers of the test's `query` steps, in the order received.
+    pub queries: Vec<QueryAnswer>,
 }
 
 /// One node of the run.
@@ -228,8 +230,41 @@ pub enum What {
         /// The other.
         b: usize,
     },
-    /// Every partition ended.
+    /// Every partition and every cut ended.
     Healed,
+    /// One direction of a link was cut.
+    Cut {
+        /// Sender.
+        from: usize,
+        /// Receiver.
+        to: usize,
+    },
+    /// One direction of a link was healed.
+    LinkHealed {
+        /// Sender.
+        from: usize,
+        /// Receiver.
+        to: usize,
+    },
+    /// The random faults changed: of one link, or of every link.
+    FaultsChanged {
+        /// The link, if only one.
+        link: Option<(usize, usize)>,
+        /// The faults from now on (of every link: before the spec's `links`).
+        faults: crate::spec::Faults,
+    },
+    /// The grader paused, resumed or killed a scripted node.
+    ScriptHeld {
+        /// `paused`, `resumed` or `killed`.
+        how: &'static str,
+    },
+    /// A `query` read keys from nodes; the answers are in [`Record::queries`].
+    Queried {
+        /// Keys asked.
+        keys: usize,
+        /// Nodes asked.
+        nodes: usize,
+    },
     /// The CPU a program used over a window of the `idle` step.
     CpuMeasured {
         /// The window.
@@ -320,6 +355,33 @@ pub enum Problem {
     },
     /// `idle`: the program exited during the window.
     ExitedWhileIdle,
+    /// `query`: a node never answered a read of a key.
+    Unanswered {
+        /// The node.
+        node: usize,
+        /// The key.
+        key: String,
+        /// How long the grader asked.
+        within: Duration,
+    },
+    /// `query`: no datagram carried a key to ask for.
+    NoKeys {
+        /// The datagrams that were to carry them.
+        keys: String,
+    },
+}
+
+/// One answer of an end-state `query`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryAnswer {
+    /// The node asked.
+    pub node: usize,
+    /// The key.
+    pub key: String,
+    /// What it answered.
+    pub value: String,
+    /// When the answer arrived.
+    pub at: Duration,
 }
 
 /// Why a scripted node's script failed.
@@ -590,9 +652,9 @@ impl Record {
         self.traffic.received().saturating_sub(self.datagrams.len())
     }
 
-    /// How `node` ended, if it exited.
+    /// How `node` ended, if it exited (its last run, if it was restarted).
     pub fn exit_of(&self, node: usize) -> Option<(Duration, Ended, usize)> {
-        self.events.iter().find_map(|e| match e.what {
+        self.events.iter().rev().find_map(|e| match e.what {
             What::Exited { status, leftovers } if e.node == Some(node) => {
                 Some((e.at, status, leftovers))
             }
@@ -668,6 +730,10 @@ pub struct Live {
     pub may_start: Vec<bool>,
     /// The test is ending: scripts must stop.
     pub ending: bool,
+    /// Per scripted node: paused by the test (it neither acts nor reads).
+    pub paused: Vec<bool>,
+    /// Per scripted node: killed by the test (its script must stop).
+    pub halted: Vec<bool>,
     /// The outcome of the test is known (an event that
     /// [decides](What::decides) it was recorded): the runner ends it.
     pub decided: bool,
@@ -734,6 +800,7 @@ impl Recorder {
                     duration: Duration::ZERO,
                     limit,
                     vars: std::collections::BTreeMap::new(),
+                    queries: Vec::new(),
                 },
                 open: vec![0; n],
                 delivered_to: vec![0; n],
@@ -741,6 +808,8 @@ impl Recorder {
                 alive: vec![false; n],
                 may_start: vec![true; n],
                 ending: false,
+                paused: vec![false; n],
+                halted: vec![false; n],
                 decided: false,
                 settled: 0,
                 bindings: std::collections::BTreeMap::new(),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use handout::{Message, Rng};
 
-use super::record::{Fate, Live, Recorder, ScriptError};
+use super::record::{Fate, Live, Problem, QueryAnswer, Recorder, ScriptError};
 use crate::spec::pattern::{self, Lookup};
 use crate::spec::{RecvStep, ScriptStep, SendStep, ServeStep, parse_hex};
 
@@ -53,6 +53,16 @@ pub struct Context {
     pub rec: Recorder,
     /// The test's time limit.
     pub deadline: Instant,
+    /// Whether the node was killed and is starting again: what arrived
+    /// while it was dead is lost, as it would be for a restarted program.
+    pub restarted: bool,
+}
+
+impl Context {
+    /// Whether the script must stop: the test is ending, or the node was killed.
+    fn over(&self, l: &Live) -> bool {
+        l.ending || l.halted[self.me]
+    }
 }
 
 /// Runs `steps` until they end, one fails, or the test ends.
@@ -66,25 +76,88 @@ pub fn run(steps: &[ScriptStep], cx: &Context) -> Result<(), ScriptError> {
         .get("seed")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let read = if cx.restarted { forget(cx) } else { 0 };
     let mut script = Script {
         cx,
-        read: 0,
+        read,
         locals: BTreeMap::new(),
         rng: Rng::new(seed),
         rounds: Vec::new(),
     };
     for (i, step) in steps.iter().enumerate() {
-        script
-            .exec(step)
-            .map_err(|(kind, expected, actual)| ScriptError {
-                step: i + 1,
-                kind,
-                expected: script.round_note(expected),
-                actual,
-            })?;
+        let done = script.exec(step);
+        // A killed node's script just stops: the kill was the test's doing.
+        if cx.rec.read(|l| l.halted[cx.me]) {
+            return Ok(());
+        }
+        done.map_err(|(kind, expected, actual)| ScriptError {
+            step: i + 1,
+            kind,
+            expected: script.round_note(expected),
+            actual,
+        })?;
         script.rounds.clear();
     }
     Ok(())
+}
+
+/// Throws away what reached the node's socket while it was dead, and
+/// returns how many datagrams have been delivered to it so far: a
+/// restarted node reads only what arrives from now on.
+fn forget(cx: &Context) -> usize {
+    let delivered = cx.rec.read(|l| l.delivered_to[cx.me]);
+    if let Some(socket) = cx.sockets[cx.me].as_ref()
+        && socket.set_nonblocking(true).is_ok()
+    {
+        let mut buf = [0u8; 65536];
+        while socket.recv_from(&mut buf).is_ok() {}
+        let _ = socket.set_nonblocking(false);
+    }
+    delivered
+}
+
+/// How long the grader waits for one answer of a `query` before asking again.
+const QUERY_RETRY: Duration = Duration::from_millis(100);
+
+/// `query`: the node `cx.me` reads each of `keys` from each of `nodes`,
+/// asking again every [`QUERY_RETRY`], up to `within` per read. Other
+/// datagrams (late answers to earlier traffic) are passed over.
+///
+/// # Errors
+/// The first read that no answer came for.
+pub fn query(
+    cx: &Context,
+    nodes: &[usize],
+    keys: &[String],
+    within: Duration,
+) -> Result<Vec<QueryAnswer>, Problem> {
+    let mut script = Script {
+        cx,
+        read: forget(cx),
+        locals: BTreeMap::new(),
+        rng: Rng::new(0),
+        rounds: Vec::new(),
+    };
+    let mut answers = Vec::new();
+    for &node in nodes {
+        for key in keys {
+            let value = script.read_key(node, key, within);
+            let Some(value) = value else {
+                return Err(Problem::Unanswered {
+                    node,
+                    key: key.clone(),
+                    within,
+                });
+            };
+            answers.push(QueryAnswer {
+                node,
+                key: key.clone(),
+                value,
+                at: cx.rec.now(),
+            });
+        }
+    }
+    Ok(answers)
 }
 
 /// A failed step: its kind, what was expected, what happened.
@@ -138,7 +211,10 @@ impl Script<'_> {
 
     fn exec(&mut self, step: &ScriptStep) -> Result<(), Failed> {
         let cx = self.cx;
-        if cx.rec.read(|l| l.ending) {
+        // A paused node waits, doing nothing, until it is resumed.
+        cx.rec
+            .wait_until(cx.deadline, |l| cx.over(l) || !l.paused[cx.me]);
+        if cx.rec.read(|l| cx.over(l)) {
             return Err(("end", "to finish".into(), ENDED.into()));
         }
         match step {
@@ -160,7 +236,7 @@ impl Script<'_> {
             }
             ScriptStep::Sleep(d) => {
                 let until = (Instant::now() + d.0).min(cx.deadline);
-                cx.rec.wait_until(until, |l| l.ending);
+                cx.rec.wait_until(until, |l| cx.over(l));
             }
             ScriptStep::Repeat { times, steps } => {
                 let outer = self.locals.get("i").cloned();
@@ -223,7 +299,8 @@ impl Script<'_> {
                 !locals.contains_key(n) && !cx.vars.contains_key(n) && !l.bindings.contains_key(n)
             })
         };
-        cx.rec.wait_until(cx.deadline, |l| l.ending || !missing(l));
+        cx.rec
+            .wait_until(cx.deadline, |l| cx.over(l) || !missing(l));
         cx.rec.read(|l| {
             pattern::substitute(
                 text,
@@ -276,7 +353,7 @@ impl Script<'_> {
             if rule.store {
                 store.insert(msg.key.clone(), msg.value.clone());
             }
-            let Some(reply) = &rule.reply else {
+            let Some(replies) = &rule.reply else {
                 continue;
             };
             let stored = store.get(&msg.key).unwrap_or(&sv.initial).clone();
@@ -285,18 +362,21 @@ impl Script<'_> {
             self.locals
                 .insert("req.type".into(), msg.kind.name().into());
             self.locals.insert("stored".into(), stored);
-            let send = SendStep {
-                to: from.clone(),
-                from: None,
-                kind: Some(reply.kind),
-                key: Some(reply.key.clone().unwrap_or_else(|| "{req.key}".into())),
-                value: reply.value.clone(),
-                len: reply.len,
-                hex: None,
-                text: None,
-            };
-            self.send_one(&send, false)
-                .map_err(|e| ("to answer".to_string(), e))?;
+            for reply in replies.all() {
+                let send = SendStep {
+                    to: from.clone(),
+                    from: reply.from.clone(),
+                    kind: Some(reply.kind),
+                    key: Some(reply.key.clone().unwrap_or_else(|| "{req.key}".into())),
+                    value: reply.value.clone(),
+                    len: reply.len,
+                    hex: None,
+                    text: None,
+                };
+                // Several replies reach the sender in the order of the rule.
+                self.send_one(&send, replies.all().len() > 1)
+                    .map_err(|e| ("to answer".to_string(), e))?;
+            }
         }
     }
 
@@ -340,7 +420,7 @@ impl Script<'_> {
             return Ok(());
         }
         cx.rec
-            .wait_until(cx.deadline, |l| l.ending || sent_before(l) > before);
+            .wait_until(cx.deadline, |l| cx.over(l) || sent_before(l) > before);
         // A datagram nobody can receive would make the step prove nothing.
         let undeliverable = cx
             .rec
@@ -352,6 +432,44 @@ impl Script<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// One read of a `query`: the value `node` answers for `key`, or None.
+    fn read_key(&mut self, node: usize, key: &str, within: Duration) -> Option<String> {
+        let cx = self.cx;
+        let give_up = (Instant::now() + within).min(cx.deadline);
+        let ask = SendStep {
+            to: cx.names[node].clone(),
+            from: None,
+            kind: Some(crate::spec::TypeName(handout::MsgType::ReadReq)),
+            key: Some(key.to_string()),
+            value: None,
+            len: None,
+            hex: None,
+            text: None,
+        };
+        while Instant::now() < give_up {
+            self.send_one(&ask, false).ok()?;
+            let again = (Instant::now() + QUERY_RETRY).min(give_up);
+            loop {
+                match self.next(again, None, false) {
+                    Ok(Some((bytes, from))) => {
+                        if from == cx.names[node]
+                            && let Ok(m) = Message::decode(&bytes)
+                            && m.kind == handout::MsgType::ReadRep
+                            && m.key == key
+                        {
+                            return Some(m.value);
+                        }
+                    }
+                    // Nobody left to answer, or the test is ending.
+                    Ok(None) if Instant::now() < again => return None,
+                    Ok(None) => break,
+                    Err(_) => return None,
+                }
+            }
+        }
+        None
     }
 
     fn send(&mut self, s: &SendStep) -> Result<(), String> {
@@ -388,11 +506,13 @@ impl Script<'_> {
                     l.nobody_left_for(me)
                 }
             };
+            // A paused node reads nothing: what arrives waits in its socket.
+            let arrived = |l: &Live| l.delivered_to[me] > read && !l.paused[me];
             cx.rec
-                .wait_until(wake, |l| l.ending || l.delivered_to[me] > read || done(l));
+                .wait_until(wake, |l| cx.over(l) || arrived(l) || done(l));
             let (ending, arrived, gone) = cx
                 .rec
-                .read(|l| (l.ending, l.delivered_to[me] > read, done(l)));
+                .read(|l| (cx.over(l), arrived(l), done(l) && !l.paused[me]));
             if ending {
                 return Err(ENDED.into());
             }

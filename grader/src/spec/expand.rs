@@ -184,6 +184,7 @@ fn step(s: Step, groups: &BTreeMap<String, Vec<String>>) -> Vec<Step> {
         Step::Pause(n) => each(n, &Step::Pause),
         Step::Resume(n) => each(n, &Step::Resume),
         Step::Kill(n) => each(n, &Step::Kill),
+        Step::Restart(n) => each(n, &Step::Restart),
         Step::Stop(stop) => each(&stop.node, &|node| {
             Step::Stop(StopStep {
                 node,

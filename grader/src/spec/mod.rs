@@ -589,8 +589,125 @@ pub enum Step {
     },
     /// Cut both directions between two nodes until `heal`.
     Partition(Vec<String>),
-    /// Undo every partition.
+    /// Undo every partition and every cut.
     Heal,
+    /// Cut one direction of a link until `heal_link` or `heal`:
+    /// `cut: { from: client, to: server }`.
+    Cut(Link),
+    /// Heal one direction of a link (`{ from: A, to: B }`) or both (`[A, B]`).
+    HealLink(LinkOrPair),
+    /// Change the random faults from now on: of every link, or of the link
+    /// `from -> to` when both are given (overriding field by field).
+    Faults(FaultsStep),
+    /// Start a node that has ended again: a program with the same command
+    /// line and port, a scripted node from the first step of its script.
+    Restart(String),
+    /// Read keys from nodes: the end state of replicas.
+    Query(QueryStep),
+}
+
+/// One direction of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Sending node.
+    pub from: String,
+    /// Receiving node.
+    pub to: String,
+}
+
+/// `heal_link`: one direction, or both directions between two nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LinkOrPair {
+    /// `{ from: A, to: B }`: that direction only.
+    One(Link),
+    /// `[A, B]`: both directions.
+    Both(Vec<String>),
+}
+
+impl LinkOrPair {
+    /// The directions it names, as (from, to).
+    pub fn directions(&self) -> Vec<(String, String)> {
+        match self {
+            LinkOrPair::One(l) => vec![(l.from.clone(), l.to.clone())],
+            LinkOrPair::Both(p) => match p.as_slice() {
+                [a, b] => vec![(a.clone(), b.clone()), (b.clone(), a.clone())],
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// `faults`: the random faults from this step on.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsStep {
+    /// With `to`: change only the link `from -> to`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// With `from`: change only the link `from -> to`.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Probability that a datagram is lost (test-wide: 0 when not given;
+    /// on one link: unchanged when not given).
+    #[serde(default)]
+    pub drop: Option<f64>,
+    /// Probability that a datagram is delivered twice.
+    #[serde(default)]
+    pub duplicate: Option<f64>,
+    /// Fixed delay added to every datagram.
+    #[serde(default)]
+    pub delay: Option<Dur>,
+    /// Extra random delay, uniform in 0..jitter.
+    #[serde(default)]
+    pub jitter: Option<Dur>,
+}
+
+impl FaultsStep {
+    /// The link it changes, if it names one.
+    pub fn link(&self) -> Option<(&str, &str)> {
+        Some((self.from.as_deref()?, self.to.as_deref()?))
+    }
+
+    /// As an override of one link's faults.
+    pub fn as_link(&self, from: &str, to: &str) -> LinkFaults {
+        LinkFaults {
+            from: from.to_string(),
+            to: to.to_string(),
+            drop: self.drop,
+            duplicate: self.duplicate,
+            delay: self.delay,
+            jitter: self.jitter,
+        }
+    }
+
+    /// As test-wide faults: a field not given is 0.
+    pub fn as_faults(&self) -> Faults {
+        Faults {
+            drop: self.drop.unwrap_or(0.0),
+            duplicate: self.duplicate.unwrap_or(0.0),
+            delay: self.delay.unwrap_or_default(),
+            jitter: self.jitter.unwrap_or_default(),
+        }
+    }
+}
+
+/// `query`: a scripted node reads keys from nodes, for checks of the end
+/// state (`replicas`, `linearizable` with `query: true`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryStep {
+    /// The scripted node that asks (`script: []` is enough).
+    pub by: String,
+    /// The nodes (or groups) to read from.
+    pub nodes: OneOrMany<String>,
+    /// The keys: every key carried by a datagram that matches, in the order
+    /// first seen.
+    pub keys: Match,
+    /// How long to keep asking one node for one key (default `2s`).
+    #[serde(default)]
+    pub within: Option<Dur>,
 }
 
 fn default_max_cpu() -> f64 {
@@ -753,7 +870,7 @@ pub struct ServeRule {
     /// value stored under its key). No `reply`: the datagram is taken
     /// silently.
     #[serde(default)]
-    pub reply: Option<ReplyStep>,
+    pub reply: Option<OneOrMany<ReplyStep>>,
 }
 
 /// The answer a `serve` rule sends back.
@@ -763,6 +880,10 @@ pub struct ReplyStep {
     /// Message type.
     #[serde(rename = "type")]
     pub kind: TypeName,
+    /// Send it from another scripted node's address: the receiver sees a
+    /// stranger (default: this node).
+    #[serde(default)]
+    pub from: Option<String>,
     /// Key (default `{req.key}`).
     #[serde(default)]
     pub key: Option<String>,
@@ -1085,6 +1206,116 @@ pub enum WireCheck {
         /// How many entries it holds: a number or an expression (`"{capacity}"`).
         capacity: Expr,
     },
+    /// A happens-before check across nodes: each datagram that matches
+    /// `effect` (key k, to node c) comes after a datagram that matches
+    /// `causes` with key k was *delivered*, from each node `causes.from`
+    /// names (a group: every member), since the request it answers: the
+    /// first datagram that matches `since`, sent by c with key k after the
+    /// previous `effect` to c with key k.
+    HappensBefore {
+        /// What may happen only after its causes.
+        effect: Match,
+        /// What must have been delivered first; `from` names every node
+        /// that must have sent one.
+        causes: Match,
+        /// The request that opens the window of each effect.
+        since: Match,
+    },
+    /// Choices a node prints among candidates, checked against the
+    /// record: the candidates differ, and the chosen one had no more
+    /// requests in flight than the other.
+    Choices(ChoicesCheck),
+    /// The share of a node's datagrams that go to one node among a group.
+    Share(ShareCheck),
+    /// The clients' history of reads and writes, key by key, is
+    /// linearizable for a register.
+    Linearizable(LinearCheck),
+    /// The end-state `query` found every key with the same value on every node.
+    Replicas {
+        /// The nodes (or groups) that must agree.
+        nodes: OneOrMany<String>,
+    },
+    /// A printed line comes before a datagram is delivered: the k-th line
+    /// that matches, before the k-th delivery of a datagram that matches.
+    PrintedBefore(PrintedBeforeCheck),
+}
+
+/// `choices`: see [`WireCheck::Choices`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChoicesCheck {
+    /// The node that chooses.
+    pub node: String,
+    /// The line that states a choice: a pattern with `{chosen}`, `{first}`
+    /// and `{second}` (indexes into `peers`) and `{key}` (the request's key).
+    pub line: String,
+    /// The stream it prints it on (default stdout).
+    #[serde(default)]
+    pub stream: Stream,
+    /// The group of candidates, in order: index 0 is its first member.
+    pub peers: String,
+    /// The request type the node sends.
+    pub request: TypeName,
+    /// The reply type that ends a request.
+    pub reply: TypeName,
+    /// The two candidates differ.
+    #[serde(default)]
+    pub distinct: bool,
+    /// The chosen candidate had no more requests in flight than the other.
+    #[serde(default)]
+    pub least_in_flight: bool,
+}
+
+/// `share`: see [`WireCheck::Share`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareCheck {
+    /// The sender.
+    pub from: String,
+    /// The node whose share is measured.
+    pub to: String,
+    /// The group of all receivers (`to` among them).
+    pub among: String,
+    /// Only this type.
+    #[serde(default, rename = "type")]
+    pub kind: Option<TypeName>,
+    /// The highest share allowed; with `versus`, the highest ratio of the
+    /// two shares.
+    pub at_most: f64,
+    /// Another sender: its share to `to` among `among` is the yardstick.
+    #[serde(default)]
+    pub versus: Option<String>,
+}
+
+/// `linearizable`: see [`WireCheck::Linearizable`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinearCheck {
+    /// The clients (a node or a group).
+    pub clients: String,
+    /// The node they send their reads and writes to.
+    pub server: String,
+    /// The value of a key never written.
+    #[serde(default)]
+    pub initial: String,
+    /// Add the end-state `query`'s reads, after everything else.
+    #[serde(default)]
+    pub query: bool,
+}
+
+/// `printed_before`: see [`WireCheck::PrintedBefore`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrintedBeforeCheck {
+    /// The program that prints.
+    pub node: String,
+    /// The line, a transcript pattern.
+    pub line: String,
+    /// The stream (default stdout).
+    #[serde(default)]
+    pub stream: Stream,
+    /// The datagrams whose delivery the lines must come before.
+    pub delivered: Match,
 }
 
 fn yes() -> bool {

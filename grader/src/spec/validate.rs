@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::pattern::{self, Token};
 use super::transcript;
 use super::{
-    Expr, ExtraTests, LabSpec, Match, NodeSpec, Rule, ScriptStep, SendStep, Step, TestSpec,
-    WireCheck, expr, parse_hex,
+    Expr, ExtraTests, LabSpec, LinkOrPair, Match, NodeSpec, OneOrMany, Rule, ScriptStep, SendStep,
+    Step, TestSpec, WireCheck, expr, parse_hex,
 };
 
 /// A spec error before it is located: where to look, and what is wrong.
@@ -218,6 +218,21 @@ fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Invalid> {
 }
 
 /// A node or a group of nodes (`count`), where a wire check names one.
+/// A link between two different nodes, for `cut`, `heal_link` and `faults`.
+fn link_of(t: &TestSpec, from: &str, to: &str) -> Result<(), String> {
+    for n in [from, to] {
+        if t.index(n).is_none() {
+            return Err(format!("no node `{n}` in this test"));
+        }
+    }
+    if from == to {
+        return Err(format!(
+            "a link joins two different nodes, not `{from}` and itself"
+        ));
+    }
+    Ok(())
+}
+
 fn node_or_group(t: &TestSpec, name: &str) -> Result<(), Invalid> {
     if t.groups.contains_key(name) {
         return Ok(());
@@ -415,7 +430,18 @@ impl Scope<'_> {
                         if let Some(f) = &r.from {
                             known(t, f)?;
                         }
-                        if let Some(reply) = &r.reply {
+                        for reply in r.reply.iter().flat_map(OneOrMany::all) {
+                            if let Some(f) = &reply.from {
+                                let node = known(t, f)?;
+                                if !node.is_script() {
+                                    return Err(at(
+                                        f,
+                                        format!(
+                                            "a reply can leave only from a scripted node's address, and `{f}` is a program"
+                                        ),
+                                    ));
+                                }
+                            }
                             for text in [&reply.key, &reply.value].into_iter().flatten() {
                                 placeholders(text, &|x| self.value(x))?;
                             }
@@ -547,11 +573,13 @@ fn network(t: &TestSpec) -> Result<(), Invalid> {
         let here = |msg: String| at(r.action(), format!("rule `{r}`: {msg}"));
         match (r, m.by) {
             (Rule::Delay(_), None) => return Err(here("a `delay` rule needs `by`".into())),
-            (Rule::Delay(_), Some(by)) if by.0.is_zero() => {
+            (Rule::Delay(_) | Rule::Duplicate(_), Some(by)) if by.0.is_zero() => {
                 return Err(here("`by` must be more than 0".into()));
             }
-            (Rule::Drop(_) | Rule::Duplicate(_), Some(_)) => {
-                return Err(here("only a `delay` rule takes `by`".into()));
+            (Rule::Drop(_), Some(_)) => {
+                return Err(here(
+                    "only a `delay` or a `duplicate` rule takes `by`".into(),
+                ));
             }
             _ => {}
         }
@@ -657,16 +685,26 @@ fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
                 life.insert(&stop.node, Life::Ended);
             }
             Step::Kill(n) => {
-                program(t, n, "`kill`")?;
+                known(t, n)?;
                 require_running(n, "kill")?;
                 life.insert(n, Life::Ended);
+            }
+            Step::Restart(n) => {
+                known(t, n)?;
+                require_started(n, "restart")?;
+                if life[n.as_str()] != Life::Ended {
+                    return Err(fail(format!(
+                        "`restart: {n}` needs `{n}` ended first: by `wait_exit`, `stop` or `kill`"
+                    )));
+                }
+                life.insert(n, Life::Running);
             }
             Step::Signal { node, .. } => {
                 program(t, node, "`signal`")?;
                 require_running(node, "signal")?;
             }
             Step::Pause(n) | Step::Resume(n) => {
-                program(t, n, "`pause` and `resume`")?;
+                known(t, n)?;
                 require_running(n, "pause/resume")?;
             }
             Step::Idle { node, window, .. } => {
@@ -699,6 +737,52 @@ fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
                     known(t, n)?;
                 }
             }
+            Step::Cut(link) => {
+                link_of(t, &link.from, &link.to).map_err(&fail)?;
+            }
+            Step::HealLink(which) => {
+                if let LinkOrPair::Both(pair) = which
+                    && pair.len() != 2
+                {
+                    return Err(fail("`heal_link: [A, B]` takes two different nodes".into()));
+                }
+                for (from, to) in which.directions() {
+                    link_of(t, &from, &to).map_err(&fail)?;
+                }
+            }
+            Step::Faults(change) => {
+                match (&change.from, &change.to) {
+                    (Some(from), Some(to)) => link_of(t, from, to).map_err(&fail)?,
+                    (None, None) => {}
+                    _ => {
+                        return Err(fail(
+                            "`faults` changes one link with both `from` and `to`, or every link with neither".into(),
+                        ));
+                    }
+                }
+                for (p, what) in [(change.drop, "drop"), (change.duplicate, "duplicate")] {
+                    if let Some(p) = p
+                        && !(0.0..=1.0).contains(&p)
+                    {
+                        return Err(fail(format!(
+                            "`{what}` is a probability from 0 to 1, got {p}"
+                        )));
+                    }
+                }
+            }
+            Step::Query(q) => {
+                let by = known(t, &q.by)?;
+                if !by.is_script() {
+                    return Err(fail(format!(
+                        "`query` asks from a scripted node's address, and `{}` is a program",
+                        q.by
+                    )));
+                }
+                for n in q.nodes.all() {
+                    node_or_group(t, n)?;
+                }
+                matcher(t, &q.keys)?;
+            }
             Step::Sleep(_) | Step::Heal => {}
         }
     }
@@ -725,6 +809,11 @@ fn step_needle(s: &Step) -> String {
         Step::Partition(_) => "partition:".into(),
         Step::Sleep(_) => "sleep:".into(),
         Step::Heal => "heal".into(),
+        Step::Cut(_) => "cut:".into(),
+        Step::HealLink(_) => "heal_link:".into(),
+        Step::Faults(_) => "faults:".into(),
+        Step::Restart(n) => format!("restart: {n}"),
+        Step::Query(_) => "query:".into(),
     }
 }
 
@@ -831,6 +920,87 @@ fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
             known(t, node)?;
             expression(t, capacity)?;
         }
+        WireCheck::HappensBefore {
+            effect,
+            causes,
+            since,
+        } => {
+            for m in [effect, causes, since] {
+                matcher(t, m)?;
+            }
+            if causes.from.is_none() {
+                return Err(at(
+                    "causes",
+                    "`happens_before` needs `causes.from`: the nodes that must each have answered"
+                        .into(),
+                ));
+            }
+        }
+        WireCheck::Choices(c) => {
+            program(t, &c.node, "`choices`")?;
+            if !t.groups.contains_key(&c.peers) {
+                return Err(at(
+                    &c.peers,
+                    format!(
+                        "`peers: {}` must name a group (a node with `count`)",
+                        c.peers
+                    ),
+                ));
+            }
+            let tokens = pattern::parse(&c.line)
+                .map_err(|m| at(&c.line, format!("in `{}`: {m}", c.line)))?;
+            let names: BTreeSet<&str> = pattern::names(&tokens).collect();
+            for needed in ["chosen", "first", "second", "key"] {
+                if !names.contains(needed) {
+                    return Err(at(
+                        &c.line,
+                        format!(
+                            "`{}` has no `{{{needed}}}`: a choice names the key, the chosen peer and both candidates",
+                            c.line
+                        ),
+                    ));
+                }
+            }
+        }
+        WireCheck::Share(c) => {
+            known(t, &c.from)?;
+            known(t, &c.to)?;
+            node_or_group(t, &c.among)?;
+            if let Some(v) = &c.versus {
+                known(t, v)?;
+            }
+            if c.at_most.is_nan() || c.at_most < 0.0 {
+                return Err(at("at_most", "`at_most` is a number, at least 0".into()));
+            }
+        }
+        WireCheck::Linearizable(c) => {
+            node_or_group(t, &c.clients)?;
+            known(t, &c.server)?;
+            if c.query && !t.steps.iter().any(|s| matches!(s, Step::Query(_))) {
+                return Err(at(
+                    "query: true",
+                    "`query: true` adds the reads of a `query` step, and the test has none".into(),
+                ));
+            }
+        }
+        WireCheck::Replicas { nodes } => {
+            for n in nodes.all() {
+                node_or_group(t, n)?;
+            }
+            if !t.steps.iter().any(|s| matches!(s, Step::Query(_))) {
+                return Err(at(
+                    "replicas",
+                    "`replicas` compares the answers of a `query` step, and the test has none"
+                        .into(),
+                ));
+            }
+        }
+        WireCheck::PrintedBefore(c) => {
+            program(t, &c.node, "`printed_before`")?;
+            transcript::validate(&[transcript::Item::Line(c.line.clone())])
+                .map_err(|m| at(&c.line, m))?;
+            matcher(t, &c.delivered)?;
+        }
         WireCheck::Length { from, bytes, .. } => {
             if let Some(f) = from {
                 known(t, f)?;
@@ -855,4 +1025,184 @@ fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{LabSpec, SpecError};
+
+    /// A test of replicas: two servers, a client that chooses among them
+    /// and is run twice, and a probe that reads the end state.
+    const REPLICAS: &str = "\
+lab: hw5
+title: replicas
+binaries: [server, client]
+tests:
+  - name: end-state
+    description: the servers agree
+    nodes:
+      - name: server
+        run: server
+        args: [\"{port}\"]
+        count: 2
+      - name: client
+        run: client
+        args: [\"{peers:server}\"]
+      - name: probe
+        script: []
+    steps:
+      - start: server
+      - start: client
+      - cut: { from: client, to: server0 }
+      - heal_link: { from: client, to: server0 }
+      - faults: { from: client, to: server1, drop: 0.5 }
+      - wait_exit: client
+      - restart: client
+      - wait_exit: client
+      - query: { by: probe, nodes: server, keys: { from: client, type: WRITE_REQ } }
+      - stop: server
+    wire:
+      - replicas: { nodes: server }
+      - choices:
+          node: client
+          line: \"key {key} to {chosen} of {first} and {second}\"
+          peers: server
+          request: READ_REQ
+          reply: READ_REP
+";
+
+    fn parse(text: &str) -> Result<LabSpec, SpecError> {
+        LabSpec::parse(Path::new("labs/hw5/spec.yaml"), text)
+    }
+
+    /// The error of `REPLICAS` with `from` replaced by `to`; it must say
+    /// `says`, on the line of the first `at` from the test's name on.
+    fn rejected(from: &str, to: &str, says: &str, at: &str) {
+        rejected_at(from, to, says, at, 0);
+    }
+
+    /// [`rejected`], on the line of occurrence `nth` (from 0) of `at`.
+    fn rejected_at(from: &str, to: &str, says: &str, at: &str, nth: usize) {
+        assert!(REPLICAS.contains(from), "{from}");
+        let text = REPLICAS.replacen(from, to, 1);
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains(says), "expected `{says}` in: {e}");
+        let start = text
+            .lines()
+            .position(|l| l.contains("- name: end-state"))
+            .unwrap();
+        let line = text
+            .lines()
+            .enumerate()
+            .skip(start)
+            .filter(|(_, l)| l.contains(at))
+            .nth(nth)
+            .unwrap()
+            .0
+            + 1;
+        assert_eq!(e.line, Some(line), "{e}");
+    }
+
+    #[test]
+    fn the_replicas_test_validates() {
+        let s = parse(REPLICAS).unwrap();
+        assert_eq!(s.tests[0].steps.len(), 12, "start and stop on each server");
+    }
+
+    #[test]
+    fn restart_before_the_node_ended_is_an_error() {
+        rejected(
+            "      - wait_exit: client\n      - restart: client\n",
+            "      - restart: client\n",
+            "`restart: client` needs `client` ended first: by `wait_exit`, `stop` or `kill`",
+            "restart: client",
+        );
+        rejected(
+            "      - restart: client\n",
+            "      - restart: client\n      - restart: probe\n",
+            "the step `restart` acts on `probe` before any step starts it",
+            "restart: probe",
+        );
+        // Restarted, it runs: it must end again before another restart.
+        rejected_at(
+            "      - restart: client\n",
+            "      - restart: client\n      - restart: client\n",
+            "`restart: client` needs `client` ended first",
+            "restart: client",
+            1,
+        );
+    }
+
+    #[test]
+    fn faults_with_only_one_end_of_a_link_is_an_error() {
+        for only in ["{ from: client, drop: 0.5 }", "{ to: server1, drop: 0.5 }"] {
+            rejected(
+                "{ from: client, to: server1, drop: 0.5 }",
+                only,
+                "`faults` changes one link with both `from` and `to`, or every link with neither",
+                "faults:",
+            );
+        }
+        // Neither: every link.
+        let text = REPLICAS.replacen(
+            "{ from: client, to: server1, drop: 0.5 }",
+            "{ drop: 0.5 }",
+            1,
+        );
+        parse(&text).unwrap();
+    }
+
+    #[test]
+    fn a_query_by_a_program_is_an_error() {
+        rejected(
+            "by: probe",
+            "by: client",
+            "`query` asks from a scripted node's address, and `client` is a program",
+            "query:",
+        );
+    }
+
+    #[test]
+    fn replicas_without_a_query_step_is_an_error() {
+        rejected(
+            "      - query: { by: probe, nodes: server, keys: { from: client, type: WRITE_REQ } }\n",
+            "",
+            "`replicas` compares the answers of a `query` step, and the test has none",
+            "replicas",
+        );
+    }
+
+    #[test]
+    fn a_choices_line_without_chosen_is_an_error() {
+        rejected(
+            "to {chosen} of",
+            "to {pick} of",
+            "has no `{chosen}`",
+            "line: \"key {key} to {pick}",
+        );
+    }
+
+    #[test]
+    fn a_link_from_a_node_to_itself_is_an_error() {
+        rejected(
+            "cut: { from: client, to: server0 }",
+            "cut: { from: client, to: client }",
+            "a link joins two different nodes, not `client` and itself",
+            "cut:",
+        );
+        rejected(
+            "heal_link: { from: client, to: server0 }",
+            "heal_link: [server0, server0]",
+            "a link joins two different nodes, not `server0` and itself",
+            "heal_link:",
+        );
+        rejected(
+            "cut: { from: client, to: server0 }",
+            "cut: { from: client, to: server }",
+            "no node `server` in this test",
+            "cut:",
+        );
+    }
 }
