@@ -117,7 +117,7 @@ fn forget(cx: &Context) -> usize {
 }
 
 /// How long the grader waits for one answer of a `query` before asking again.
-const QUERY_RETRY: Duration = Duration::from_millis(100);
+pub const QUERY_RETRY: Duration = Duration::from_millis(100);
 
 /// `query`: the node `cx.me` reads each of `keys` from each of `nodes`,
 /// asking again every [`QUERY_RETRY`], up to `within` per read. Other
