@@ -16,6 +16,10 @@
 //! grows from one choice to the next. The check asks whether *some*
 //! growing prefix explains every choice; it takes, at each choice, the
 //! shortest prefix that does, which leaves the most room for the next.
+//! "Read nothing" would explain any choice made by counting requests
+//! *sent*; the node's window closes that door: a node that keeps at most W
+//! requests in flight had, before its (n+1)-th request, read the replies
+//! to at least n - (W - 1) of the n before.
 //! A choice that no prefix explains is a wrong choice, whatever the timing.
 //!
 //! # Shares
@@ -266,6 +270,17 @@ fn in_flight(
         };
         let known = got.partition_point(|g| g.0 < sent[n]);
         let flying = |ended: &[usize], q: usize| sent_to[q] - ended[q].min(sent_to[q]);
+        // With at most W in flight, the node had read the replies that
+        // ended at least n - (W - 1) of its n earlier requests.
+        if let Some(w) = c.window {
+            let needed = n.saturating_sub(w.saturating_sub(1));
+            while ended.iter().sum::<usize>() < needed && read < known {
+                if let (_, q, Some(_)) = got[read] {
+                    ended[q] += 1;
+                }
+                read += 1;
+            }
+        }
         let before = (read, ended.clone());
         let mut ok = flying(&ended, p.chosen) <= flying(&ended, other);
         while !ok && read < known {
@@ -370,10 +385,10 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
                 expected: Some(format!("at most {:.1}%", 100.0 * c.at_most)),
                 actual: Some(percent(part, whole)),
                 ..Failure::new(format!(
-                    "{} sent {} of its {what} to {} to {}",
+                    "of the {what} {} sent to the group {}, {} went to {}",
                     c.from,
-                    percent(part, whole),
                     c.among,
+                    percent(part, whole),
                     c.to
                 ))
             }));
@@ -398,8 +413,9 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
             )),
             actual: Some(percent(part, whole)),
             ..Failure::new(format!(
-                "{} sent {} of its {what} to {}, against {} for {versus}",
+                "of the {what} {} sent to the group {}, {} went to {}, against {} of {versus}'s",
                 c.from,
+                c.among,
                 percent(part, whole),
                 c.to,
                 percent(vpart, vwhole)
@@ -500,6 +516,7 @@ mod tests {
             reply: TypeName(MsgType::ReadRep),
             distinct,
             least_in_flight,
+            window: None,
         }
     }
 
@@ -524,6 +541,41 @@ mod tests {
         let mut r = record(&[], log);
         r.nodes[CLIENT].stderr = lines;
         failures(&check(false, true), &r)
+    }
+
+    #[test]
+    fn the_window_bounds_what_the_node_may_not_have_read() {
+        // At most two requests in flight (W = 2). server0 never answers K1;
+        // server1 answers K2 and K3. Counting requests *sent*, the fourth
+        // request goes to server0 (1 sent against 2); in flight, server0
+        // has 1 and server1 none, once the node has read server1's replies.
+        let picks = [
+            (10, "K1", 0, 0, 1),
+            (20, "K2", 1, 0, 1),
+            (30, "K3", 1, 0, 1),
+            (40, "K4", 0, 0, 1),
+        ];
+        let more = || vec![reply(25, 1, "K2"), reply(35, 1, "K3")];
+        // Without the window, "it had not read K3's reply" explains it.
+        assert_eq!(in_flight_failures(&picks, more()), []);
+        // With it: before its fourth request, the node had read the replies
+        // to at least two of its three.
+        let (lines, mut log): (Vec<Line>, Vec<Datagram>) = picks
+            .iter()
+            .map(|&(at, key, chosen, first, second)| choose(at, key, chosen, first, second))
+            .unzip();
+        log.extend(more());
+        log.sort_by_key(|d| d.sent);
+        let mut r = record(&[], log);
+        r.nodes[CLIENT].stderr = lines;
+        let windowed = ChoicesCheck {
+            window: Some(2),
+            ..check(false, true)
+        };
+        assert_eq!(
+            summaries(&failures(&windowed, &r)),
+            ["client's request for key K4 at 40 ms went to the more loaded candidate"]
+        );
     }
 
     fn summaries(f: &[Failure]) -> Vec<&str> {
@@ -779,7 +831,7 @@ mod tests {
         let f = share_failures(&share_of(0.1, None), log);
         assert_eq!(
             summaries(&f),
-            ["client sent 20.0% (2 of 10) of its READ_REQs to server to server0"]
+            ["of the READ_REQs client sent to the group server, 20.0% (2 of 10) went to server0"]
         );
         assert_eq!(f[0].expected.as_deref(), Some("at most 10.0%"));
         assert_eq!(f[0].actual.as_deref(), Some("20.0% (2 of 10)"));
@@ -802,7 +854,7 @@ mod tests {
         assert_eq!(
             summaries(&f),
             [
-                "client sent 20.0% (2 of 10) of its READ_REQs to server0, against 50.0% (5 of 10) for other"
+                "of the READ_REQs client sent to the group server, 20.0% (2 of 10) went to server0, against 50.0% (5 of 10) of other's"
             ]
         );
         assert_eq!(

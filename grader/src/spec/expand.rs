@@ -251,6 +251,21 @@ mod tests {
     }
 
     #[test]
+    fn a_member_takes_its_own_variable_through_its_index() {
+        let spec = SPEC
+            .replace("'--id', '{index}'", "'--delay-ms', '{delay{index}}'")
+            .replace(
+                "    nodes:\n",
+                "    vars: { delay0: 2, delay1: 2, delay2: 20 }\n    nodes:\n",
+            );
+        let spec = LabSpec::parse(Path::new("spec.yaml"), &spec).unwrap();
+        assert_eq!(
+            spec.tests[0].nodes[2].args,
+            ["{port}", "--delay-ms", "{delay2}"]
+        );
+    }
+
+    #[test]
     fn groups_are_checked() {
         let zero = SPEC.replace("count: 3", "count: 0");
         let e = LabSpec::parse(Path::new("spec.yaml"), &zero).unwrap_err();

@@ -1264,6 +1264,11 @@ pub struct ChoicesCheck {
     /// The chosen candidate had no more requests in flight than the other.
     #[serde(default)]
     pub least_in_flight: bool,
+    /// The most requests the node keeps in flight (its `--concurrency`):
+    /// before each new request it must have read enough replies to be
+    /// under it, which bounds how stale its counts may be.
+    #[serde(default)]
+    pub window: Option<usize>,
 }
 
 /// `share`: see [`WireCheck::Share`].
