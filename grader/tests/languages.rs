@@ -90,19 +90,55 @@ fn the_courses_programs_fail_the_robust_tests_for_their_real_causes() {
     }
 }
 
-/// A hw2 written in Python from specs/hw2.md and specs/protocol.md alone
-/// passes every test.
-#[test]
-fn a_python_hw2_passes_every_test() {
-    let spec = std::fs::read_to_string(common::root().join("labs/hw2-kv-store/spec.yaml")).unwrap();
+/// Grades the Python implementation of `lab` in solutions/`dir` with the
+/// lab's spec as it is, and expects every test to pass.
+fn python_passes_every_test(lab: &str, spec_dir: &str, dir: &str, seed: &str) {
+    let spec =
+        std::fs::read_to_string(common::root().join("labs").join(spec_dir).join("spec.yaml"))
+            .unwrap();
     let tests = spec.matches("\n  - name: ").count();
     let (code, out, err) = run(grader()
-        .args(["hw2", "--seed", "23", "-j", "2", "--bin-dir"])
-        .arg(other_language("hw2-python")));
+        .args([lab, "--seed", seed, "-j", "2", "--bin-dir"])
+        .arg(other_language(dir)));
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.trim_end()
             .ends_with(&format!("{tests} passed, 0 failed")),
         "{out}"
     );
+}
+
+/// A hw2 written in Python from specs/hw2.md and specs/protocol.md alone
+/// passes every test.
+#[test]
+fn a_python_hw2_passes_every_test() {
+    python_passes_every_test("hw2", "hw2-kv-store", "hw2-python", "23");
+}
+
+/// A hw3 written in Python from specs/hw3.md and specs/protocol.md alone
+/// passes every test.
+#[test]
+fn a_python_hw3_passes_every_test() {
+    python_passes_every_test("hw3", "hw3-cache", "hw3-python", "27");
+}
+
+/// A hw4 written in Python from specs/hw4.md and specs/protocol.md alone
+/// passes every test.
+#[test]
+fn a_python_hw4_passes_every_test() {
+    python_passes_every_test("hw4", "hw4-balance", "hw4-python", "24");
+}
+
+/// A hw5 written in Python from specs/hw5.md and specs/protocol.md alone
+/// passes every test.
+#[test]
+fn a_python_hw5_passes_every_test() {
+    python_passes_every_test("hw5", "hw5-primary-backup", "hw5-python", "25");
+}
+
+/// A hw6 written in Python from specs/hw6.md and specs/protocol.md alone
+/// passes every test.
+#[test]
+fn a_python_hw6_passes_every_test() {
+    python_passes_every_test("hw6", "hw6-voting", "hw6-python", "26");
 }
