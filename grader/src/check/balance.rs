@@ -427,7 +427,7 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::record::{Datagram, Fate, Line, NodeRecord, Traffic};
+    use crate::run::record::{Datagram, Fate, Line, NodeRecord};
     use crate::spec::Stream;
     use handout::{Message, MsgType};
 
@@ -451,18 +451,7 @@ mod tests {
                 text: text.into(),
             })
             .collect();
-        Record {
-            test: "t".into(),
-            seed: 0,
-            traffic: Traffic::of(nodes.len(), &log),
-            nodes,
-            events: vec![],
-            datagrams: log,
-            duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
-            vars: Default::default(),
-            queries: Vec::new(),
-        }
+        Record::of(nodes, log)
     }
 
     /// A datagram sent at `sent` ms; delivered at `delivered` ms, or lost.

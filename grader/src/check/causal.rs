@@ -170,7 +170,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::record::{Datagram, Fate, Line, NodeRecord, Traffic};
+    use crate::run::record::{Datagram, Fate, Line, NodeRecord};
     use crate::spec::{OneOrMany, Stream, TypeName};
     use handout::{Message, MsgType};
 
@@ -187,18 +187,7 @@ mod tests {
             .collect();
         nodes[BACKUP0].member = Some(("backup".into(), 0));
         nodes[BACKUP1].member = Some(("backup".into(), 1));
-        Record {
-            test: "t".into(),
-            seed: 0,
-            traffic: Traffic::of(nodes.len(), &log),
-            nodes,
-            events: vec![],
-            datagrams: log,
-            duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
-            vars: Default::default(),
-            queries: Vec::new(),
-        }
+        Record::of(nodes, log)
     }
 
     /// A datagram the proxy received at `sent` ms, one copy delivered at

@@ -271,7 +271,7 @@ pub fn lru(record: &Record, node: usize, capacity: usize, out: &mut Vec<Check>) 
 #[cfg(test)]
 mod tests {
     use super::super::wire::check;
-    use crate::run::record::{Datagram, Fate, NodeRecord, Record, Traffic};
+    use crate::run::record::{Datagram, Fate, NodeRecord, Record};
     use crate::spec::WireCheck;
     use handout::{Message, MsgType};
     use std::time::Duration;
@@ -285,16 +285,8 @@ mod tests {
         nodes[1].member = Some(("server".into(), 0));
         nodes[2].member = Some(("server".into(), 1));
         Record {
-            test: "t".into(),
-            seed: 0,
-            traffic: Traffic::of(nodes.len(), &log),
-            nodes,
-            events: vec![],
-            datagrams: log,
-            duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
             vars: [("capacity".to_string(), capacity.to_string())].into(),
-            queries: Vec::new(),
+            ..Record::of(nodes, log)
         }
     }
 

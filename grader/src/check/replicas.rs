@@ -190,7 +190,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::run::record::{Datagram, Fate, NodeRecord, QueryAnswer, Traffic};
+    use crate::run::record::{Datagram, Fate, NodeRecord, QueryAnswer};
     use handout::Message;
 
     const CLIENT0: usize = 0;
@@ -211,16 +211,8 @@ mod tests {
         nodes[BACKUP0].member = Some(("backup".into(), 0));
         nodes[BACKUP1].member = Some(("backup".into(), 1));
         Record {
-            test: "t".into(),
-            seed: 0,
-            traffic: Traffic::of(nodes.len(), &log),
-            nodes,
-            events: vec![],
-            datagrams: log,
-            duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
-            vars: Default::default(),
             queries,
+            ..Record::of(nodes, log)
         }
     }
 

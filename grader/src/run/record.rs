@@ -646,6 +646,24 @@ impl Traffic {
 }
 
 impl Record {
+    /// A finished record of test `t` with these nodes and datagrams and
+    /// nothing else, for the checks' tests.
+    #[cfg(test)]
+    pub fn of(nodes: Vec<NodeRecord>, datagrams: Vec<Datagram>) -> Record {
+        Record {
+            test: "t".into(),
+            seed: 0,
+            traffic: Traffic::of(nodes.len(), &datagrams),
+            nodes,
+            events: vec![],
+            datagrams,
+            duration: Duration::ZERO,
+            limit: Duration::from_secs(10),
+            vars: Default::default(),
+            queries: Vec::new(),
+        }
+    }
+
     /// Datagrams the proxy received past `limits.datagrams`: counted in
     /// [`Record::traffic`], not kept in [`Record::datagrams`].
     pub fn unkept(&self) -> usize {
