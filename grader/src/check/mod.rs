@@ -440,17 +440,7 @@ fn holes(record: &Record) -> Vec<(usize, String)> {
 pub fn holes_in(stderr: &[&str]) -> Vec<String> {
     stderr
         .iter()
-        .filter_map(|l| {
-            let rest = l.trim().strip_prefix("not yet implemented")?;
-            Some(rest.trim_start_matches(':').trim().to_string())
-        })
-        .map(|h| {
-            if h.is_empty() {
-                "(a todo!() without text)".into()
-            } else {
-                h
-            }
-        })
+        .filter_map(|l| crate::run::record::hole_in(l))
         .collect()
 }
 

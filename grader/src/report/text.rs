@@ -371,6 +371,9 @@ pub fn timeline(record: &Record) -> Vec<String> {
                 "{who} went over the send rate ({limit} datagrams a second): flooding; the proxy refuses the rest"
             ),
             What::KilledAtEnd => format!("{who} still running at the end: killed"),
+            What::StoppedAtHole { hole } => {
+                format!("{who} stopped at a hole: todo!(\"{hole}\"); the test ends")
+            }
             What::LimitExceeded { limit } => format!("{who} went past its {limit}: killed"),
             What::LeftBehind { total, .. } => {
                 format!("{who} left {total} process(es) of its own running: killed")

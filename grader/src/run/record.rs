@@ -218,6 +218,12 @@ pub enum What {
     },
     /// The program was still running when the steps ended; the grader killed it.
     KilledAtEnd,
+    /// The program stopped at an unfilled `todo!()`: nothing else it does
+    /// can pass the test, so the test ends now.
+    StoppedAtHole {
+        /// The hole's text.
+        hole: String,
+    },
     /// A scripted node's script ended, well or not.
     ScriptEnded {
         /// Why it failed, if it did.
@@ -290,12 +296,25 @@ impl What {
     pub fn decides(&self) -> bool {
         match self {
             What::ScriptEnded { error: Some(e) } => e.actual != super::script::ENDED,
-            What::SendRateExceeded { .. } | What::LimitExceeded { .. } | What::Flooded { .. } => {
-                true
-            }
+            What::SendRateExceeded { .. }
+            | What::LimitExceeded { .. }
+            | What::Flooded { .. }
+            | What::StoppedAtHole { .. } => true,
             _ => false,
         }
     }
+}
+
+/// The text of the `todo!()` a line of stderr reports, if it reports one:
+/// Rust prints `not yet implemented: TEXT` when a program reaches one.
+pub fn hole_in(line: &str) -> Option<String> {
+    let rest = line.trim().strip_prefix("not yet implemented")?;
+    let text = rest.trim_start_matches(':').trim();
+    Some(if text.is_empty() {
+        "(a todo!() without text)".to_string()
+    } else {
+        text.to_string()
+    })
 }
 
 /// Why a step could not be carried out.
@@ -890,14 +909,32 @@ impl Recorder {
         });
     }
 
-    /// Records a line of output now.
+    /// Records a line of output now. A `todo!()` panic on stderr decides
+    /// the test: an unfilled hole explains every failure that would follow.
     pub fn line(&self, node: usize, stream: Stream, text: String) {
         let at = self.now();
+        let hole = match stream {
+            Stream::Stderr => hole_in(&text),
+            Stream::Stdout => None,
+        };
         self.update(|l| {
             let n = &mut l.record.nodes[node];
             match stream {
                 Stream::Stdout => n.stdout.push(Line { at, text }),
                 Stream::Stderr => n.stderr.push(Line { at, text }),
+            }
+            if let Some(hole) = hole {
+                l.decided = true;
+                let place = l.record.events.partition_point(|e| e.at <= at);
+                let what = What::StoppedAtHole { hole };
+                l.record.events.insert(
+                    place,
+                    Event {
+                        at,
+                        node: Some(node),
+                        what,
+                    },
+                );
             }
         });
     }
@@ -976,6 +1013,39 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hole_on_stderr_decides_the_test() {
+        let r = Recorder::new("t", 1, Duration::from_secs(10), vec![NodeRecord::new("a")]);
+        r.line(0, Stream::Stdout, "not yet implemented: on stdout".into());
+        r.line(
+            0,
+            Stream::Stderr,
+            "thread 'main' panicked at src/x.rs:3:5:".into(),
+        );
+        assert!(!r.read(|l| l.decided), "no hole yet");
+        r.line(
+            0,
+            Stream::Stderr,
+            "not yet implemented: route the request".into(),
+        );
+        assert!(r.read(|l| l.decided));
+        let holes: Vec<String> = r.read(|l| {
+            l.record
+                .events
+                .iter()
+                .filter_map(|e| match &e.what {
+                    What::StoppedAtHole { hole } => Some(hole.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        assert_eq!(holes, ["route the request"]);
+        assert_eq!(
+            hole_in("not yet implemented").as_deref(),
+            Some("(a todo!() without text)")
+        );
+    }
 
     #[test]
     fn waiters_wake_on_events() {
