@@ -348,13 +348,15 @@ impl Entry<'_> {
 }
 
 /// The run as a timeline: programs starting, signals, exits, partitions,
-/// and every datagram with its fate; at most [`TIMELINE`] lines. A row of
+/// every line a program printed (`client | True` on stdout, `client ! ...`
+/// on stderr), and every datagram with its fate; at most [`TIMELINE`] lines. A row of
 /// more than [`SHOWN_ALIKE`] alike datagrams (the same sender, receiver and
 /// fate) shows its first ones and a count; where the record stopped keeping
 /// datagrams, a line says how many more there were.
 ///
-/// Events and datagrams are each in time order already: they are merged,
-/// not sorted, and only what is shown is written out.
+/// Events and printed lines are sorted by time (stably: an event before a
+/// line of the same moment), then merged with the datagrams, which are in
+/// time order already; only what is shown is written out.
 pub fn timeline(record: &Record) -> Vec<String> {
     let name = |i: usize| record.nodes[i].name.as_str();
     let mut events = Vec::new();
@@ -408,6 +410,19 @@ pub fn timeline(record: &Record) -> Vec<String> {
         };
         events.push(Entry::Event(e.at, text));
     }
+    // What the programs printed, on the same clock: a decision placed
+    // among the datagrams it depended on.
+    for (i, node) in record.nodes.iter().enumerate() {
+        for (stream, label) in [(Stream::Stdout, "|"), (Stream::Stderr, "!")] {
+            for l in node.lines(stream) {
+                events.push(Entry::Event(
+                    l.at,
+                    format!("{} {label} {}", name(i), l.text),
+                ));
+            }
+        }
+    }
+    events.sort_by_key(Entry::at);
     let unkept = record.unkept();
     let last = record.datagrams.last().map_or(Duration::ZERO, |d| d.sent);
     let total = events.len() + record.datagrams.len() + usize::from(unkept > 0);
