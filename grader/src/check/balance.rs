@@ -227,6 +227,15 @@ fn replies(
     out
 }
 
+/// The node reads one more reply: the one after the `read` it had; a
+/// reply that ended a request ends it at its peer.
+fn read_next(got: &[(Duration, usize, Option<usize>)], read: &mut usize, ended: &mut [usize]) {
+    if let (_, q, Some(_)) = got[*read] {
+        ended[q] += 1;
+    }
+    *read += 1;
+}
+
 /// `least_in_flight`: see the module docs.
 fn in_flight(
     record: &Record,
@@ -275,19 +284,13 @@ fn in_flight(
         if let Some(w) = c.window {
             let needed = n.saturating_sub(w.saturating_sub(1));
             while ended.iter().sum::<usize>() < needed && read < known {
-                if let (_, q, Some(_)) = got[read] {
-                    ended[q] += 1;
-                }
-                read += 1;
+                read_next(&got, &mut read, &mut ended);
             }
         }
         let before = (read, ended.clone());
         let mut ok = flying(&ended, p.chosen) <= flying(&ended, other);
         while !ok && read < known {
-            if let (_, q, Some(_)) = got[read] {
-                ended[q] += 1;
-            }
-            read += 1;
+            read_next(&got, &mut read, &mut ended);
             ok = flying(&ended, p.chosen) <= flying(&ended, other);
         }
         if !ok {
@@ -321,10 +324,7 @@ fn in_flight(
             ));
             // Judge the next choice from everything delivered by now.
             while read < known {
-                if let (_, q, Some(_)) = got[read] {
-                    ended[q] += 1;
-                }
-                read += 1;
+                read_next(&got, &mut read, &mut ended);
             }
         }
         sent_to[p.chosen] += 1;

@@ -37,6 +37,12 @@ pub fn happens_before(
     let names: Vec<&str> = record.nodes.iter().map(|x| x.name.as_str()).collect();
     let (effects, requests) = (Selector::new(record, effect), Selector::new(record, since));
     let cause = Selector::new(record, causes);
+    // What each sender owes, named without the group it is a member of.
+    let without_sender = Match {
+        from: None,
+        ..causes.clone()
+    };
+    let awaited = Selector::new(record, &without_sender);
     let senders = causes
         .from
         .as_deref()
@@ -86,11 +92,7 @@ pub fn happens_before(
                 m.key,
                 names[d.to],
                 ms(d.sent),
-                cause.describe(Some(&m.key)).replacen(
-                    &format!(" from {}", causes.from.as_deref().unwrap_or("")),
-                    "",
-                    1
-                ),
+                awaited.describe(Some(&m.key)),
                 names[s],
             ))
             .note(format!(

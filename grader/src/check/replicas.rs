@@ -45,10 +45,10 @@ pub fn history(record: &Record, clients: &[usize], server: usize) -> Vec<Op> {
             };
             if let Some(&k) = open.get(&d.from) {
                 let same = ops[k].key == m.key
-                    && std::mem::discriminant(&ops[k].kind) == std::mem::discriminant(&kind)
                     && match (&ops[k].kind, &kind) {
                         (OpKind::Write { value: a }, OpKind::Write { value: b }) => a == b,
-                        _ => true,
+                        (OpKind::Read { .. }, OpKind::Read { .. }) => true,
+                        _ => false,
                     };
                 if same {
                     continue;

@@ -487,21 +487,19 @@ impl Run<'_> {
             .iter()
             .flat_map(|n| self.rec.read(|l| l.record.members(n)))
             .collect();
-        let keys = self.rec.read(|l| {
+        // The keys in the order first seen, and what carried them.
+        let (keys, carriers) = self.rec.read(|l| {
             let select = crate::check::flow::Selector::new(&l.record, &q.keys);
-            let mut keys: Vec<String> = Vec::new();
-            for m in l.record.datagrams.iter().filter_map(|d| select.take(d)) {
-                if !keys.contains(&m.key) {
-                    keys.push(m.key);
-                }
-            }
-            keys
+            let mut seen = std::collections::BTreeSet::new();
+            let keys: Vec<String> = (l.record.datagrams.iter())
+                .filter_map(|d| select.take(d))
+                .map(|m| m.key)
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
+            (keys, select.describe(None))
         });
         if keys.is_empty() {
-            let select = self
-                .rec
-                .read(|l| crate::check::flow::Selector::new(&l.record, &q.keys).describe(None));
-            return Err(Stop::Failed(Problem::NoKeys { keys: select }));
+            return Err(Stop::Failed(Problem::NoKeys { keys: carriers }));
         }
         let cx = self.context(me, false);
         let within = q.within.map_or(Duration::from_secs(2), |w| w.0);

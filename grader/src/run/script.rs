@@ -77,13 +77,7 @@ pub fn run(steps: &[ScriptStep], cx: &Context) -> Result<(), ScriptError> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let read = if cx.restarted { forget(cx) } else { 0 };
-    let mut script = Script {
-        cx,
-        read,
-        locals: BTreeMap::new(),
-        rng: Rng::new(seed),
-        rounds: Vec::new(),
-    };
+    let mut script = Script::new(cx, read, seed);
     for (i, step) in steps.iter().enumerate() {
         let done = script.exec(step);
         // A killed node's script just stops: the kill was the test's doing.
@@ -131,13 +125,7 @@ pub fn query(
     keys: &[String],
     within: Duration,
 ) -> Result<Vec<QueryAnswer>, Problem> {
-    let mut script = Script {
-        cx,
-        read: forget(cx),
-        locals: BTreeMap::new(),
-        rng: Rng::new(0),
-        rounds: Vec::new(),
-    };
+    let mut script = Script::new(cx, forget(cx), 0);
     let mut answers = Vec::new();
     for &node in nodes {
         for key in keys {
@@ -194,7 +182,19 @@ impl Lookup for Values<'_> {
     }
 }
 
-impl Script<'_> {
+impl<'a> Script<'a> {
+    /// A script of node `cx.me` that has read `read` datagrams, drawing
+    /// `{random:N}` from `seed`.
+    fn new(cx: &'a Context, read: usize, seed: u64) -> Script<'a> {
+        Script {
+            cx,
+            read,
+            locals: BTreeMap::new(),
+            rng: Rng::new(seed),
+            rounds: Vec::new(),
+        }
+    }
+
     /// "round 3 of 20: " before what a step inside a `repeat` expected.
     fn round_note(&self, expected: String) -> String {
         let rounds: Vec<String> = self
