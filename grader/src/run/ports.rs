@@ -3,12 +3,20 @@
 //! A server takes its port number on the command line and binds it itself,
 //! so the grader cannot hand it a bound socket. Instead it leases a number:
 //! outside the kernel's ephemeral range (so no `bind(port 0)` elsewhere can
-//! take it), probed with a test bind, and locked with `flock(2)` on a file
-//! under the temporary directory, so that graders running side by side (as
-//! the kit's own test suite does) never lease the same number.
+//! take it), not bound by any socket on the machine, and locked with
+//! `flock(2)` on a file under the temporary directory, so that graders
+//! running side by side (as the kit's own test suite does) never lease the
+//! same number.
+//!
+//! Whether a port is bound is read from `/proc/net/udp` and
+//! `/proc/net/udp6`, never probed with a bind of the grader's own. A probe
+//! socket, however briefly held, is copied into every child another thread
+//! of the grader forks at that moment, and a child keeps its copy until it
+//! reaches `execve(2)` (longer, while [`contain`](super::contain) sets it
+//! up): the student's server, started right after, would then meet
+//! `EADDRINUSE` on a port the grader had just called free.
 
 use std::fs::{File, OpenOptions};
-use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -57,17 +65,21 @@ pub fn lease() -> std::io::Result<PortLease> {
         Ordering::SeqCst,
         Ordering::SeqCst,
     );
+    let bound = bound_ports();
     for _ in 0..span {
         let port = (lo + CURSOR.fetch_add(1, Ordering::SeqCst) % span) as u16;
+        if bound.contains(&port) {
+            continue;
+        }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(dir.join(format!("{port}.lock")))?;
-        let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
-            continue;
-        };
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        // Bound since the table was read? Then by someone about to use it.
+        if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            && !is_bound(port)
+        {
             return Ok(PortLease { port, _lock: lock });
         }
     }
@@ -81,16 +93,24 @@ pub fn lease() -> std::io::Result<PortLease> {
 /// `/proc/net/udp` and `/proc/net/udp6`. Read-only: probing with a bind of
 /// our own could steal the port from the program that is about to bind it.
 pub fn is_bound(port: u16) -> bool {
-    let needle = format!(":{port:04X} ");
-    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
-        std::fs::read_to_string(f).is_ok_and(|t| {
-            t.lines().skip(1).any(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .is_some_and(|local| format!("{local} ").ends_with(&needle))
-            })
+    bound_ports().contains(&port)
+}
+
+/// Every UDP port some socket on this machine is bound to (IPv4 and IPv6).
+fn bound_ports() -> std::collections::BTreeSet<u16> {
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| {
+            t.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let local = l.split_whitespace().nth(1)?;
+                    u16::from_str_radix(local.rsplit(':').next()?, 16).ok()
+                })
+                .collect::<Vec<u16>>()
         })
-    })
+        .collect()
 }
 
 /// The UDP ports bound by sockets that process `pid` holds open, from its
@@ -131,6 +151,7 @@ pub fn bound_by(pid: i32) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::UdpSocket;
 
     #[test]
     fn leases_are_distinct_and_bindable() {
@@ -140,9 +161,71 @@ mod tests {
         assert!(!is_bound(a.port));
         let s = UdpSocket::bind(("127.0.0.1", a.port)).unwrap();
         assert!(is_bound(a.port));
-        assert_eq!(bound_by(std::process::id() as i32), [a.port]);
+        assert!(bound_by(std::process::id() as i32).contains(&a.port));
         drop(s);
-        assert!(!is_bound(a.port));
+        // Not `!is_bound`: a child that another test is starting holds a
+        // copy of `s` until it reaches execve(2). This process holds none.
+        assert!(!bound_by(std::process::id() as i32).contains(&a.port));
+    }
+
+    /// A server binds its leased port without `SO_REUSEADDR`: nothing of
+    /// the grader's may still hold it, not even a copy of a descriptor in
+    /// a child that another thread is starting (between `fork(2)` and
+    /// `execve(2)` a child holds every descriptor of the grader).
+    #[test]
+    fn a_leased_port_is_free_while_programs_are_being_started() {
+        use std::os::fd::OwnedFd;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicUsize::new(0));
+        let starters: Vec<_> = (0..2)
+            .map(|_| {
+                let (stop, started) = (Arc::clone(&stop), Arc::clone(&started));
+                std::thread::spawn(move || {
+                    let null = || OwnedFd::from(File::create("/dev/null").unwrap());
+                    // Bounded: at most 20,000 programs, each gone at once.
+                    for _ in 0..20_000 {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let pid = crate::run::contain::start(crate::run::contain::Start {
+                            program: std::path::Path::new("/bin/true"),
+                            args: &[],
+                            env: Vec::new(),
+                            stdout: null(),
+                            stderr: null(),
+                            rlimits: Vec::new(),
+                            cgroup: None,
+                        })
+                        .unwrap();
+                        let _ = nix::sys::wait::waitpid(pid, None);
+                        started.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        let mut refused = Vec::new();
+        // Leases for as long as 1,000 programs take to start (at most
+        // 100,000 leases).
+        for _ in 0..100_000 {
+            if started.load(Ordering::SeqCst) >= 1_000 {
+                break;
+            }
+            let l = lease().unwrap();
+            if let Err(e) = UdpSocket::bind(("127.0.0.1", l.port)) {
+                refused.push(format!("{}: {e}", l.port));
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        for s in starters {
+            s.join().unwrap();
+        }
+        assert!(
+            refused.is_empty(),
+            "leased ports a server could not bind: {refused:?}"
+        );
     }
 
     #[test]
