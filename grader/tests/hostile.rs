@@ -48,7 +48,7 @@ const HOSTILE: &[(&str, &str, &str, &str)] = &[
 import os, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
-end = time.time() + 20
+end = time.time() + 60
 for i in range(8):
     try:
         if os.fork() == 0:
@@ -69,7 +69,7 @@ import time
 hoard = []
 for i in range(192):
     hoard.append(bytearray(16 << 20))
-time.sleep(20)
+time.sleep(60)
 "#,
         "client exceeded its memory limit of 64 MiB; the grader killed it",
     ),
@@ -89,7 +89,7 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.settimeout(0.2)
-end = time.time() + 20
+end = time.time() + 60
 while time.time() < end:
     try:
         data, addr = s.recvfrom(2048)
@@ -102,20 +102,20 @@ while time.time() < end:
     (
         "setsid-daemon",
         "server",
-        "#!/bin/sh\nsetsid sleep 25 &\nexec python3 -c \"$SERVER_CODE\" \"$1\"\n",
+        "#!/bin/sh\nsetsid sleep 65 &\nexec python3 -c \"$SERVER_CODE\" \"$1\"\n",
         "server left a background process running: pid ",
     ),
     (
         "double-fork",
         "client",
         // The grandchild keeps stdout open after the client exits.
-        "#!/bin/sh\n(sleep 26 &)\nexec python3 -c \"$CLIENT_CODE\" \"$1\"\n",
+        "#!/bin/sh\n(sleep 66 &)\nexec python3 -c \"$CLIENT_CODE\" \"$1\"\n",
         "client exited but left 1 process(es) of its own running: pid ",
     ),
     (
         "never-binds",
         "server",
-        "#!/bin/sh\nexec sleep 27\n",
+        "#!/bin/sh\nexec sleep 67\n",
         "server did not bind UDP port ",
     ),
     (
@@ -130,7 +130,7 @@ while time.time() < end:
 fn spec(timeout: &str) -> String {
     let mut s = format!(
         "lab: hw1\ntitle: hostile programs\nbinaries: [server, client]\ntimeout: {timeout}\n\
-         limits: {{memory: 64 MiB, processes: 32}}\ntests:\n",
+         limits: {{memory: 64 MiB, processes: 32, startup: {timeout}}}\ntests:\n",
     );
     for (name, ..) in HOSTILE {
         s.push_str(&format!(
@@ -207,12 +207,14 @@ fn survivors(mark: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits (bounded) until no process of `mark` is left; returns those left.
+/// Waits until no process of `mark` is left; returns those left. The
+/// bound only ends a broken run: the hostile programs run for 60 s, and a
+/// busy machine kills and reaps in far less than 30.
 fn settle(mark: &str) -> Vec<String> {
     let t = Instant::now();
     loop {
         let left = survivors(mark);
-        if left.is_empty() || t.elapsed() > Duration::from_secs(5) {
+        if left.is_empty() || t.elapsed() > Duration::from_secs(30) {
             return left;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -269,11 +271,14 @@ fn every_hostile_program_is_contained(cgroups: bool) {
             messages.iter().any(|m| m.contains(reason)),
             "{name}: expected `{reason}` among {messages:?}"
         );
-        // The time limit is 4 s; killing and reaping what is left takes a
-        // moment more when four hostile tests share two cores.
+        // Each hostile program would keep a grader that waited for it
+        // 60 s. A test may take its time limit (4 s) plus the start-up of
+        // each program (up to 4 s each), and more on a busy machine: half
+        // a minute is a wide margin, and still proves the grader never
+        // waited for a hostile program to end.
         let ms = t["duration_ms"].as_u64().unwrap();
         eprintln!("{tag}: {name} failed in {ms} ms");
-        assert!(ms < 5_000, "{name} took {ms} ms");
+        assert!(ms < 30_000, "{name} took {ms} ms");
     }
     let left = settle(&mark);
     assert!(left.is_empty(), "processes left running: {left:?}");
@@ -296,7 +301,7 @@ fn grader_with_a_daemon(name: &str, cgroups: bool) -> (TempDir, String, std::pro
     std::fs::create_dir_all(&bin).unwrap();
     bin_dir(&bin);
     // The client never finishes: the test is still running when the grader is signalled.
-    write_exe(&bin.join("good-client"), "#!/bin/sh\nexec sleep 28\n");
+    write_exe(&bin.join("good-client"), "#!/bin/sh\nexec sleep 68\n");
     let mark = format!("{}-{name}", std::process::id());
     let mut c = hostile_grader(&kit, &bin, &mark, Some("setsid-daemon"));
     c.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -305,9 +310,10 @@ fn grader_with_a_daemon(name: &str, cgroups: bool) -> (TempDir, String, std::pro
     }
     let child = c.spawn().unwrap();
     let t = Instant::now();
-    while !survivors(&mark).iter().any(|p| p.contains("sleep 25")) {
+    while !survivors(&mark).iter().any(|p| p.contains("sleep 65")) {
+        // Only ends a broken run: the daemon starts in milliseconds.
         assert!(
-            t.elapsed() < Duration::from_secs(20),
+            t.elapsed() < Duration::from_secs(60),
             "the daemon never started"
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -332,7 +338,8 @@ fn worker_of(keeper: u32) -> i32 {
         if let Some(w) = w {
             return w;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no worker");
+        // Only ends a broken run: the keeper starts its worker at once.
+        assert!(t.elapsed() < Duration::from_secs(60), "no worker");
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -692,8 +692,13 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 exited(subject.unwrap_or(0))
             ))
             .showing(subject.unwrap_or(0), &all),
-            Problem::NeverBound { port, instead } => Failure::new(format!(
-                "{who} did not bind UDP port {port} (its first argument) within the test's time limit ({limit}){}",
+            Problem::NeverBound {
+                port,
+                instead,
+                startup,
+            } => Failure::new(format!(
+                "{who} did not bind UDP port {port} (its first argument) within its start-up limit ({}, limits.startup){}",
+                crate::spec::Dur(*startup),
                 match instead.as_slice() {
                     [] => String::new(),
                     [p] => format!("; it bound UDP port {p} instead"),
@@ -714,16 +719,32 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 .showing(s, &all),
                 None => Failure::new("a step did not finish within the test's time limit"),
             },
-            Problem::NotStopped { signal, within } => Failure::new(format!(
-                "{who} did not exit within {} of {signal}{}",
-                crate::spec::Dur(*within),
-                if *signal == nix::sys::signal::Signal::SIGINT {
-                    " (Ctrl+C)"
+            Problem::NotStopped {
+                signal,
+                within,
+                waited,
+                time_up,
+            } => {
+                let signal = format!(
+                    "{signal}{}",
+                    if *signal == nix::sys::signal::Signal::SIGINT {
+                        " (Ctrl+C)"
+                    } else {
+                        ""
+                    }
+                );
+                let within = crate::spec::Dur(*within);
+                if *time_up {
+                    Failure::new(format!(
+                        "the test's time limit ({limit}) passed {} after the grader sent {who} {signal}, before {who} exited; it had {within} to",
+                        seconds(*waited)
+                    ))
+                    .note("the steps before this one took the test's time: see the timeline (-v)")
                 } else {
-                    ""
+                    Failure::new(format!("{who} did not exit within {within} of {signal}"))
                 }
-            ))
-            .showing(subject.unwrap_or(0), &all),
+                .showing(subject.unwrap_or(0), &all)
+            }
             Problem::AlreadyExited => Failure::new(format!(
                 "{who} had already {} when the grader was to stop it",
                 exited(subject.unwrap_or(0))
@@ -754,7 +775,9 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 let s = if *seen == 1 { "" } else { "s" };
                 let what = kind.map_or(format!("datagram{s}"), |k| format!("{}{s}", k.name()));
                 let until = match record.exit_of(*from) {
-                    Some((_, status, _)) if failed_at < record.limit => {
+                    Some((_, status, _))
+                        if record.clock.reading(failed_at) < record.clock.limit =>
+                    {
                         format!("it exited ({status})")
                     }
                     _ => format!("the test's time limit ({limit}) passed"),
@@ -771,10 +794,19 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 exited(subject.unwrap_or(0))
             ))
             .showing(subject.unwrap_or(0), &all),
-            Problem::Unanswered { node, key, within } => Failure::new(format!(
-                "{} did not answer the grader's READ_REQ for key {key} within {}",
+            Problem::Unanswered {
+                node,
+                key,
+                within,
+                time_up,
+            } => Failure::new(format!(
+                "{} did not answer the grader's READ_REQ for key {key} {}",
                 name(*node),
-                crate::spec::Dur(*within)
+                if *time_up {
+                    format!("before the test's time limit ({limit}) passed")
+                } else {
+                    format!("within {}", crate::spec::Dur(*within))
+                }
             ))
             .note("at the end of the test the grader reads every key from every replica: each must answer READ_REQ with READ_REP and the value it holds")
             .showing(*node, &[Stream::Stderr]),
@@ -785,7 +817,7 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
         out.push(fail(
             Kind::Step,
             subject.map(name),
-            f.at(Place::Step(index)),
+            started_slowly(record, failed_at, f).at(Place::Step(index)),
         ));
     }
     for step in &test.steps {
@@ -845,8 +877,27 @@ fn step_node(test: &TestSpec, step: &Step) -> Option<usize> {
 
 /// The test's time limit as the report says it.
 fn test_limit(record: &Record) -> String {
-    crate::spec::Dur(record.limit).to_string()
+    crate::spec::Dur(record.clock.limit).to_string()
 }
+
+/// `f`, for a step that failed at `at`, with a note on the time programs
+/// took to start when the test's time limit had passed by then and the
+/// start-ups were long enough to matter: the test lasted longer than its
+/// limit says, and a person should see why (see [`crate::run::clock`]).
+fn started_slowly(record: &Record, at: Duration, f: Failure) -> Failure {
+    let starting = record.clock.standing(at);
+    if record.clock.reading(at) < record.clock.limit || starting < STARTUP_WORTH_SAYING {
+        return f;
+    }
+    f.note(format!(
+        "the test's clock stood still for the {} its programs took to start (limits.startup); its time limit counts the rest",
+        seconds(starting)
+    ))
+}
+
+/// Start-up time a report mentions: below it, a person would only wonder
+/// why it is there.
+const STARTUP_WORTH_SAYING: Duration = Duration::from_millis(500);
 
 /// One program's `expect`.
 fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
@@ -1222,7 +1273,7 @@ mod tests {
             duration: ms(1400),
             vars: Default::default(),
             queries: Vec::new(),
-            limit: Duration::from_secs(10),
+            clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
         };
         let v = judge(&spec.tests[0], &record);
         assert_eq!(v.status, Status::Failed);

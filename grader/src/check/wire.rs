@@ -529,7 +529,7 @@ pub fn rules(test: &TestSpec, record: &Record) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::record::{Fate, NodeRecord, Traffic};
+    use crate::run::record::{Fate, NodeRecord};
     use crate::spec::TypeName;
     use handout::{Message, MsgType};
     use std::time::Duration;
@@ -550,18 +550,7 @@ mod tests {
 
     fn record(log: Vec<Datagram>) -> Record {
         let node = NodeRecord::new;
-        Record {
-            test: "t".into(),
-            seed: 0,
-            nodes: vec![node("server"), node("client1"), node("client2")],
-            events: vec![],
-            traffic: Traffic::of(3, &log),
-            datagrams: log,
-            duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
-            vars: Default::default(),
-            queries: Vec::new(),
-        }
+        Record::of(vec![node("server"), node("client1"), node("client2")], log)
     }
 
     fn failures(c: &WireCheck, log: Vec<Datagram>) -> Vec<String> {

@@ -325,15 +325,7 @@ mod tests {
                 run_seed: i as u64,
                 record: Record {
                     test: "x".into(),
-                    seed: 0,
-                    nodes: vec![],
-                    events: vec![],
-                    datagrams: vec![],
-                    traffic: Default::default(),
-                    duration: Duration::ZERO,
-                    vars: Default::default(),
-                    queries: Vec::new(),
-                    limit: Duration::ZERO,
+                    ..Record::of(vec![], vec![])
                 },
                 verdict: Verdict {
                     status,

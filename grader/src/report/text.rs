@@ -548,17 +548,11 @@ mod tests {
     fn record(datagrams: Vec<Datagram>, events: Vec<Event>, received: usize) -> Record {
         let mut traffic = Traffic::of(2, &datagrams);
         traffic.senders[1].sent += received - datagrams.len();
+        let nodes = vec![NodeRecord::new("server"), NodeRecord::new("client")];
         Record {
-            test: "t".into(),
-            seed: 0,
-            nodes: vec![NodeRecord::new("server"), NodeRecord::new("client")],
             events,
-            datagrams,
             traffic,
-            duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
-            vars: Default::default(),
-            queries: Vec::new(),
+            ..Record::of(nodes, datagrams)
         }
     }
 

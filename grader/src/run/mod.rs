@@ -15,9 +15,15 @@
 //! program: no event tells when a program binds a port, so `/proc/net/udp`
 //! is read every few milliseconds.
 //!
+//! Time limits and windows are measured on the test's [clock], which
+//! stands still while a program starts: a busy machine that takes seconds
+//! to start an interpreter does not spend the test's time. Each start-up
+//! has its own limit (`limits.startup`).
+//!
 //! # Layout
 //! - this file: the steps, in order;
 //! - [`record`]: the typed timeline of a run, and waiting on it;
+//! - [`clock`]: the test's clock, which stands still while programs start;
 //! - [`seed`]: seeds of tests, nodes and links;
 //! - [`ports`]: leasing free UDP ports so tests run side by side;
 //! - [`procs`]: launching programs as a shell would, under hard limits;
@@ -35,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+pub mod clock;
 pub mod contain;
 pub mod family;
 pub mod keeper;
@@ -50,7 +57,7 @@ use crate::spec::pattern::{self, Lookup};
 use crate::spec::{LabSpec, Limits, Step, StopStep, TestSpec};
 use procs::{Launch, Proc};
 use proxy::{Host, Network, Setup};
-use record::{Live, NodeRecord, Problem, Record, Recorder, What};
+use record::{Live, NodeRecord, Problem, Record, Recorder, Wake, What};
 
 /// How often `start` looks whether a listening program has bound its port.
 const BIND_POLL: Duration = Duration::from_millis(5);
@@ -94,7 +101,7 @@ pub fn run_test(
     let rec = Recorder::new(
         &test.name,
         seed,
-        timeout,
+        clock::Clock::new(timeout, lab.limits.startup.0),
         test.nodes
             .iter()
             .zip(&seeds)
@@ -168,7 +175,6 @@ pub fn run_test(
         test,
         limits: lab.limits,
         programs,
-        deadline: rec.t0() + timeout,
         rec,
         net,
         vars,
@@ -223,7 +229,6 @@ struct Run<'a> {
     test: &'a TestSpec,
     limits: Limits,
     programs: &'a Programs,
-    deadline: Instant,
     rec: Recorder,
     net: Network,
     vars: Vec<Vars>,
@@ -252,18 +257,20 @@ impl Run<'_> {
         self.proc(name).signal(signal);
     }
 
-    /// Waits until `ready`, a failed script, or the time limit (or `until`).
+    /// Waits until `ready`, or `window` passes on the test's clock, or the
+    /// time limit; says which came first. An event that decides the test
+    /// ends the wait too, and the steps.
     fn wait(
         &self,
-        until: Option<Instant>,
+        window: Option<Duration>,
         mut ready: impl FnMut(&Live) -> bool,
-    ) -> Result<bool, Stop> {
-        let deadline = until.map_or(self.deadline, |u| u.min(self.deadline));
-        let done = self.rec.wait_until(deadline, |l| ready(l) || doomed(l));
+    ) -> Result<Wake, Stop> {
+        let until = window.map(|w| self.rec.clock() + w);
+        let wake = self.rec.wait(until, None, |l| ready(l) || doomed(l));
         if self.rec.read(doomed) && !self.rec.read(|l| ready(l)) {
             return Err(Stop::Decided);
         }
-        Ok(done)
+        Ok(wake)
     }
 
     fn step(&mut self, step: &Step) -> Result<(), Stop> {
@@ -271,10 +278,9 @@ impl Run<'_> {
             Step::Start(name) => self.start(name),
             Step::WaitExit(name) => {
                 let i = self.idx(name);
-                if self.wait(None, |l| !l.alive[i])? {
-                    Ok(())
-                } else {
-                    Err(Stop::Failed(Problem::NotExited))
+                match self.wait(None, |l| !l.alive[i])? {
+                    Wake::Ready => Ok(()),
+                    Wake::Passed | Wake::TimeUp => Err(Stop::Failed(Problem::NotExited)),
                 }
             }
             Step::Stop(StopStep {
@@ -287,13 +293,17 @@ impl Run<'_> {
                     return Err(Stop::Failed(Problem::AlreadyExited));
                 }
                 self.signal(node, signal.0);
-                if self.wait(Some(Instant::now() + within.0), |l| !l.alive[i])? {
-                    Ok(())
-                } else {
-                    Err(Stop::Failed(Problem::NotStopped {
+                let sent = self.rec.now();
+                match self.wait(Some(within.0), |l| !l.alive[i])? {
+                    Wake::Ready => Ok(()),
+                    // Two causes, two messages: the program had its
+                    // `within` and did not exit, or the test ran out first.
+                    wake => Err(Stop::Failed(Problem::NotStopped {
                         signal: signal.0,
                         within: within.0,
-                    }))
+                        waited: self.rec.now().saturating_sub(sent),
+                        time_up: wake == Wake::TimeUp,
+                    })),
                 }
             }
             Step::Signal { node, signal } => {
@@ -336,7 +346,7 @@ impl Run<'_> {
                 Ok(())
             }
             Step::Sleep(d) => {
-                self.wait(Some(Instant::now() + d.0), |_| false)?;
+                self.wait(Some(d.0), |_| false)?;
                 Ok(())
             }
             Step::WaitOutput { node, line, stream } => {
@@ -356,7 +366,8 @@ impl Run<'_> {
                 if self.wait(None, |l| {
                     closed = l.output_closed(i);
                     matched(l) || closed
-                })? && !closed
+                })? == Wake::Ready
+                    && !closed
                 {
                     return Ok(());
                 }
@@ -385,7 +396,7 @@ impl Run<'_> {
                 let program = !self.test.nodes[f].is_script();
                 self.wait(None, |l| seen(l) >= *count || (program && !l.alive[f]))?;
                 if self.rec.read(|l| seen(l) < *count && !l.alive[f]) {
-                    self.net.settle(&self.rec, self.deadline);
+                    self.net.settle(&self.rec);
                 }
                 if self.rec.read(|l| seen(l) >= *count) {
                     Ok(())
@@ -524,7 +535,6 @@ impl Run<'_> {
             sockets: Arc::clone(&self.sockets),
             vars: self.vars[i].clone(),
             rec: self.rec.clone(),
-            deadline: self.deadline,
             restarted,
         }
     }
@@ -562,8 +572,8 @@ impl Run<'_> {
             program,
             args: &args,
             limits: &self.limits,
-            deadline: self.deadline,
         };
+        let spawned = Instant::now();
         match Proc::spawn(&launch, &self.rec) {
             Ok(p) => self.procs[i] = Some(p),
             Err(error) => {
@@ -587,13 +597,24 @@ impl Run<'_> {
             if self.proc(name).exited() {
                 return Err(Stop::Failed(Problem::ExitedBeforeBinding { port }));
             }
-            if Instant::now() >= self.deadline {
+            // The start-up's own limit, on the wall clock: the test's
+            // clock stands still meanwhile.
+            let startup = self.limits.startup.0;
+            if spawned.elapsed() >= startup {
                 let instead = ports::bound_by(self.proc(name).pid().as_raw());
-                return Err(Stop::Failed(Problem::NeverBound { port, instead }));
+                return Err(Stop::Failed(Problem::NeverBound {
+                    port,
+                    instead,
+                    startup,
+                }));
             }
             // No event tells when a program binds: look again shortly, or
             // as soon as it exits.
-            self.wait(Some(Instant::now() + BIND_POLL), |l| !l.alive[i])?;
+            let poll = (Instant::now() + BIND_POLL).min(spawned + startup);
+            self.rec.wait_until(poll, |l| !l.alive[i] || doomed(l));
+            if self.rec.read(doomed) {
+                return Err(Stop::Decided);
+            }
         }
     }
 
@@ -605,7 +626,7 @@ impl Run<'_> {
             .unwrap_or(100) as f64;
         let before = self.proc(node).cpu_ticks();
         let t0 = Instant::now();
-        self.wait(Some(t0 + window), |l| !l.alive[i])?;
+        self.wait(Some(window), |l| !l.alive[i])?;
         let (after, took) = (self.proc(node).cpu_ticks(), t0.elapsed());
         match (before, after) {
             (Some(b), Some(a)) if !self.proc(node).exited() => {

@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 use handout::{DecodeError, Message, MsgType};
 use nix::sys::signal::Signal;
 
+use super::clock::Clock;
 use crate::spec::Stream;
 
 /// Everything that happened in one run of one test.
@@ -66,8 +67,9 @@ pub struct Record {
     pub traffic: Traffic,
     /// How long the run took.
     pub duration: Duration,
-    /// The test's time limit.
-    pub limit: Duration,
+    /// The test's clock: its time limit, and when programs were starting
+    /// (while the clock stood still).
+    pub clock: Clock,
     /// The test's `vars`, as text.
     pub vars: std::collections::BTreeMap<String, String>,
     /// The answers of the test's `query` steps, in the order received.
@@ -122,6 +124,12 @@ impl NodeRecord {
     /// The texts of one stream's lines.
     pub fn texts(&self, stream: Stream) -> Vec<&str> {
         self.lines(stream).iter().map(|l| l.text.as_str()).collect()
+    }
+
+    /// Whether it is a program that binds a port of its own: it is ready
+    /// once it has (see [`Clock`]).
+    pub fn listens(&self) -> bool {
+        !self.script && self.port.is_some()
     }
 }
 
@@ -332,12 +340,14 @@ pub enum Problem {
         /// The port it was given.
         port: u16,
     },
-    /// The program did not bind its port by the time limit.
+    /// The program did not bind its port within its start-up limit.
     NeverBound {
         /// The port it was given.
         port: u16,
         /// The UDP ports it had bound instead.
         instead: Vec<u16>,
+        /// The start-up limit (`limits.startup`).
+        startup: Duration,
     },
     /// `wait_exit`: the node did not end by the time limit.
     NotExited,
@@ -347,6 +357,10 @@ pub enum Problem {
         signal: Signal,
         /// How long it had.
         within: Duration,
+        /// How long the grader waited (on the wall clock).
+        waited: Duration,
+        /// Whether the test's time limit passed before `within` did.
+        time_up: bool,
     },
     /// `stop`: the program had already exited before the signal.
     AlreadyExited,
@@ -382,6 +396,8 @@ pub enum Problem {
         key: String,
         /// How long the grader asked.
         within: Duration,
+        /// Whether the test's time limit passed before `within` did.
+        time_up: bool,
     },
     /// `query`: no datagram carried a key to ask for.
     NoKeys {
@@ -677,7 +693,7 @@ impl Record {
             events: vec![],
             datagrams,
             duration: Duration::ZERO,
-            limit: Duration::from_secs(10),
+            clock: Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
             vars: Default::default(),
             queries: Vec::new(),
         }
@@ -814,15 +830,26 @@ struct Shared {
     changed: Condvar,
 }
 
+/// How a [`Recorder::wait`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// What it waited for happened.
+    Ready,
+    /// Its own bound passed first.
+    Passed,
+    /// The test's time limit passed first.
+    TimeUp,
+}
+
 /// Appends to the record of a running test and waits on it; cheap to clone,
 /// one per thread that writes.
 #[derive(Clone)]
 pub struct Recorder(Arc<Shared>);
 
 impl Recorder {
-    /// A new record for `test` with `nodes` and time limit `limit`; its
-    /// clock starts now.
-    pub fn new(test: &str, seed: u64, limit: Duration, nodes: Vec<NodeRecord>) -> Recorder {
+    /// A new record for `test` with `nodes`, timed by `clock`, which
+    /// starts now.
+    pub fn new(test: &str, seed: u64, clock: Clock, nodes: Vec<NodeRecord>) -> Recorder {
         let n = nodes.len();
         Recorder(Arc::new(Shared {
             t0: Instant::now(),
@@ -835,7 +862,7 @@ impl Recorder {
                     datagrams: Vec::new(),
                     traffic: Traffic::new(n),
                     duration: Duration::ZERO,
-                    limit,
+                    clock,
                     vars: std::collections::BTreeMap::new(),
                     queries: Vec::new(),
                 },
@@ -897,9 +924,15 @@ impl Recorder {
                     What::Started { .. } => {
                         l.alive[n] = true;
                         l.open[n] = 2;
+                        l.record.clock.started(n, at);
                     }
                     What::ScriptStarted => l.alive[n] = true,
-                    What::Exited { .. } | What::ScriptEnded { .. } => l.alive[n] = false,
+                    What::Exited { .. } => {
+                        l.alive[n] = false;
+                        l.record.clock.ready(n, at);
+                    }
+                    What::ScriptEnded { .. } => l.alive[n] = false,
+                    What::Bound { .. } => l.record.clock.ready(n, at),
                     _ => {}
                 }
             }
@@ -918,6 +951,9 @@ impl Recorder {
             Stream::Stdout => None,
         };
         self.update(|l| {
+            if !l.record.nodes[node].listens() {
+                l.record.clock.ready(node, at);
+            }
             let n = &mut l.record.nodes[node];
             match stream {
                 Stream::Stdout => n.stdout.push(Line { at, text }),
@@ -948,6 +984,9 @@ impl Recorder {
     /// fewer than `keep` datagrams. Returns its index, if it was kept.
     pub fn datagram(&self, d: Datagram, keep: usize) -> Option<usize> {
         self.update(|l| {
+            if !l.record.nodes[d.from].listens() {
+                l.record.clock.ready(d.from, d.sent);
+            }
             let copies = d.fate.copies();
             let now_delivered = d.delivered.len();
             l.delivered_to[d.to] += now_delivered;
@@ -974,7 +1013,57 @@ impl Recorder {
         });
     }
 
-    /// Waits until `ready` holds or `deadline` passes; returns whether it held.
+    /// What the test's [clock](Clock) reads now.
+    pub fn clock(&self) -> Duration {
+        let now = self.now();
+        self.read(|l| l.record.clock.reading(now))
+    }
+
+    /// Whether the test's time limit has passed on its clock.
+    pub fn time_up(&self) -> bool {
+        let now = self.now();
+        self.read(|l| l.record.clock.reading(now) >= l.record.clock.limit)
+    }
+
+    /// Waits until `ready` holds, or the test's [clock](Clock) reads
+    /// `until`, or the wall clock reaches `wall`, and never past the
+    /// test's time limit; says which came first.
+    pub fn wait(
+        &self,
+        until: Option<Duration>,
+        wall: Option<Instant>,
+        mut ready: impl FnMut(&Live) -> bool,
+    ) -> Wake {
+        let t0 = self.0.t0;
+        let mut live = self.lock();
+        loop {
+            if ready(&live) {
+                return Wake::Ready;
+            }
+            let clock = &live.record.clock;
+            let time_up = t0 + clock.when(clock.limit);
+            let own = match (until.map(|u| t0 + clock.when(u)), wall) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let now = Instant::now();
+            match own {
+                Some(own) if own <= time_up && now >= own => return Wake::Passed,
+                _ if now >= time_up => return Wake::TimeUp,
+                _ => {}
+            }
+            let next = own.map_or(time_up, |o| o.min(time_up));
+            live = self
+                .0
+                .changed
+                .wait_timeout(live, next - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits until `ready` holds or the wall clock reaches `deadline`,
+    /// whatever the test's clock reads; returns whether it held.
     pub fn wait_until(&self, deadline: Instant, mut ready: impl FnMut(&Live) -> bool) -> bool {
         let mut live = self.lock();
         loop {
@@ -1014,9 +1103,13 @@ impl Recorder {
 mod tests {
     use super::*;
 
+    fn ten_seconds() -> Clock {
+        Clock::new(Duration::from_secs(10), Duration::from_secs(10))
+    }
+
     #[test]
     fn a_hole_on_stderr_decides_the_test() {
-        let r = Recorder::new("t", 1, Duration::from_secs(10), vec![NodeRecord::new("a")]);
+        let r = Recorder::new("t", 1, ten_seconds(), vec![NodeRecord::new("a")]);
         r.line(0, Stream::Stdout, "not yet implemented: on stdout".into());
         r.line(
             0,
@@ -1052,7 +1145,7 @@ mod tests {
         let r = Recorder::new(
             "t",
             1,
-            Duration::from_secs(10),
+            ten_seconds(),
             vec![NodeRecord::new("a"), NodeRecord::new("b")],
         );
         let w = r.clone();
@@ -1072,7 +1165,7 @@ mod tests {
         let r = Recorder::new(
             "t",
             1,
-            Duration::from_secs(10),
+            ten_seconds(),
             vec![NodeRecord::new("server"), NodeRecord::new("client")],
         );
         r.event(
@@ -1131,7 +1224,7 @@ mod tests {
         let r = Recorder::new(
             "t",
             1,
-            Duration::from_secs(10),
+            ten_seconds(),
             vec![NodeRecord::new("server"), NodeRecord::new("client")],
         );
         let kept: Vec<Option<usize>> = (0..5)
@@ -1164,7 +1257,7 @@ mod tests {
 
     #[test]
     fn a_failed_script_or_a_flood_decides_the_test() {
-        let r = Recorder::new("t", 1, Duration::from_secs(10), vec![NodeRecord::new("a")]);
+        let r = Recorder::new("t", 1, ten_seconds(), vec![NodeRecord::new("a")]);
         r.event(Some(0), What::ScriptStarted);
         r.event(Some(0), What::KilledAtEnd);
         assert!(!r.read(|l| l.decided));

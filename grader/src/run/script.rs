@@ -27,12 +27,16 @@ use std::time::{Duration, Instant};
 
 use handout::{Message, Rng};
 
-use super::record::{Fate, Live, Problem, QueryAnswer, Recorder, ScriptError};
+use super::record::{Fate, Live, Problem, QueryAnswer, Recorder, ScriptError, Wake};
 use crate::spec::pattern::{self, Lookup};
 use crate::spec::{RecvStep, ScriptStep, SendStep, ServeStep, parse_hex};
 
 /// What a script that the end of the test interrupted says.
 pub const ENDED: &str = "the test ended before the script did";
+
+/// How long reading a datagram the proxy has delivered may take: it is in
+/// the socket already, so only a bug of the grader's would reach this.
+const RECEIVE_GUARD: Duration = Duration::from_secs(1);
 
 /// How long a `recv` waits when its step sets no `within`.
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(5);
@@ -49,10 +53,8 @@ pub struct Context {
     pub sockets: Arc<Vec<Option<UdpSocket>>>,
     /// The node's own placeholder values (`{seed}`, `{port}`, `{peer:X}`).
     pub vars: BTreeMap<String, String>,
-    /// The run's record.
+    /// The run's record, and the test's clock every window is measured on.
     pub rec: Recorder,
-    /// The test's time limit.
-    pub deadline: Instant,
     /// Whether the node was killed and is starting again: what arrived
     /// while it was dead is lost, as it would be for a restarted program.
     pub restarted: bool,
@@ -135,6 +137,7 @@ pub fn query(
                     node,
                     key: key.clone(),
                     within,
+                    time_up: cx.rec.time_up(),
                 });
             };
             answers.push(QueryAnswer {
@@ -212,8 +215,7 @@ impl<'a> Script<'a> {
     fn exec(&mut self, step: &ScriptStep) -> Result<(), Failed> {
         let cx = self.cx;
         // A paused node waits, doing nothing, until it is resumed.
-        cx.rec
-            .wait_until(cx.deadline, |l| cx.over(l) || !l.paused[cx.me]);
+        cx.rec.wait(None, None, |l| cx.over(l) || !l.paused[cx.me]);
         if cx.rec.read(|l| cx.over(l)) {
             return Err(("end", "to finish".into(), ENDED.into()));
         }
@@ -223,9 +225,9 @@ impl<'a> Script<'a> {
                 .map_err(|e| ("send", "to send a datagram".into(), e))?,
             ScriptStep::Recv(r) => self.recv(r).map_err(|(e, a)| ("recv", e, a))?,
             ScriptStep::Silence { window } => {
-                let until = (Instant::now() + window.0).min(cx.deadline);
+                let until = cx.rec.clock() + window.0;
                 let expected = format!("nothing to arrive for {window}");
-                match self.next(until, None, false) {
+                match self.next(Some(until), None, false) {
                     Ok(None) => {}
                     Ok(Some((bytes, from))) => {
                         let actual = format!("{from} sent {}", describe(&bytes));
@@ -235,8 +237,8 @@ impl<'a> Script<'a> {
                 }
             }
             ScriptStep::Sleep(d) => {
-                let until = (Instant::now() + d.0).min(cx.deadline);
-                cx.rec.wait_until(until, |l| cx.over(l));
+                let until = cx.rec.clock() + d.0;
+                cx.rec.wait(Some(until), None, |l| cx.over(l));
             }
             ScriptStep::Repeat { times, steps } => {
                 let outer = self.locals.get("i").cloned();
@@ -299,8 +301,7 @@ impl<'a> Script<'a> {
                 !locals.contains_key(n) && !cx.vars.contains_key(n) && !l.bindings.contains_key(n)
             })
         };
-        cx.rec
-            .wait_until(cx.deadline, |l| cx.over(l) || !missing(l));
+        cx.rec.wait(None, None, |l| cx.over(l) || !missing(l));
         cx.rec.read(|l| {
             pattern::substitute(
                 text,
@@ -316,9 +317,7 @@ impl<'a> Script<'a> {
     /// `serve`: answers what arrives until the programs are done.
     fn serve(&mut self, sv: &ServeStep) -> Result<(), (String, String)> {
         let cx = self.cx;
-        let until = sv
-            .window
-            .map_or(cx.deadline, |w| (Instant::now() + w.0).min(cx.deadline));
+        let until = sv.window.map(|w| cx.rec.clock() + w.0);
         let expected = "a datagram one of its rules takes".to_string();
         let mut store: BTreeMap<String, String> = BTreeMap::new();
         loop {
@@ -420,7 +419,7 @@ impl<'a> Script<'a> {
             return Ok(());
         }
         cx.rec
-            .wait_until(cx.deadline, |l| cx.over(l) || sent_before(l) > before);
+            .wait(None, None, |l| cx.over(l) || sent_before(l) > before);
         // A datagram nobody can receive would make the step prove nothing.
         let undeliverable = cx
             .rec
@@ -437,7 +436,7 @@ impl<'a> Script<'a> {
     /// One read of a `query`: the value `node` answers for `key`, or None.
     fn read_key(&mut self, node: usize, key: &str, within: Duration) -> Option<String> {
         let cx = self.cx;
-        let give_up = (Instant::now() + within).min(cx.deadline);
+        let give_up = cx.rec.clock() + within;
         let ask = SendStep {
             to: cx.names[node].clone(),
             from: None,
@@ -448,11 +447,11 @@ impl<'a> Script<'a> {
             hex: None,
             text: None,
         };
-        while Instant::now() < give_up {
+        while cx.rec.clock() < give_up && !cx.rec.time_up() {
             self.send_one(&ask, false).ok()?;
-            let again = (Instant::now() + QUERY_RETRY).min(give_up);
+            let again = (cx.rec.clock() + QUERY_RETRY).min(give_up);
             loop {
-                match self.next(again, None, false) {
+                match self.next(Some(again), None, false) {
                     Ok(Some((bytes, from))) => {
                         if from == cx.names[node]
                             && let Ok(m) = Message::decode(&bytes)
@@ -463,7 +462,7 @@ impl<'a> Script<'a> {
                         }
                     }
                     // Nobody left to answer, or the test is ending.
-                    Ok(None) if Instant::now() < again => return None,
+                    Ok(None) if cx.rec.clock() < again => return None,
                     Ok(None) => break,
                     Err(_) => return None,
                 }
@@ -476,13 +475,14 @@ impl<'a> Script<'a> {
         self.send_one(s, true)
     }
 
-    /// The next datagram to this node and who sent it, or None at `until`,
-    /// or when nothing can arrive any more (`serving`: when the programs
-    /// are done, whatever other scripted nodes do). With `meanwhile`, sends
-    /// that datagram every period while it waits.
+    /// The next datagram to this node and who sent it, or None when the
+    /// test's clock reads `until` or the time limit passes, or when nothing
+    /// can arrive any more (`serving`: when the programs are done, whatever
+    /// other scripted nodes do). With `meanwhile`, sends that datagram
+    /// every period (of the wall clock) while it waits.
     fn next(
         &mut self,
-        until: Instant,
+        until: Option<Duration>,
         meanwhile: Option<&crate::spec::Meanwhile>,
         serving: bool,
     ) -> Result<Option<(Vec<u8>, String)>, String> {
@@ -497,7 +497,6 @@ impl<'a> Script<'a> {
                     .map_err(|e| format!("the `meanwhile` datagram could not be sent: {e}"))?;
                 next_send = Some(at + m.every.0);
             }
-            let wake = next_send.map_or(until, |s| s.min(until));
             let read = self.read;
             let done = |l: &Live| {
                 if serving {
@@ -508,8 +507,9 @@ impl<'a> Script<'a> {
             };
             // A paused node reads nothing: what arrives waits in its socket.
             let arrived = |l: &Live| l.delivered_to[me] > read && !l.paused[me];
-            cx.rec
-                .wait_until(wake, |l| cx.over(l) || arrived(l) || done(l));
+            let wake = cx
+                .rec
+                .wait(until, next_send, |l| cx.over(l) || arrived(l) || done(l));
             let (ending, arrived, gone) = cx
                 .rec
                 .read(|l| (cx.over(l), arrived(l), done(l) && !l.paused[me]));
@@ -518,28 +518,27 @@ impl<'a> Script<'a> {
             }
             if arrived {
                 self.read += 1;
-                if let Some(got) = self.receive(until) {
+                if let Some(got) = self.receive() {
                     return Ok(Some(got));
                 }
                 continue;
             }
-            if gone || Instant::now() >= until {
+            let over = wake == Wake::TimeUp || until.is_some_and(|u| cx.rec.clock() >= u);
+            if gone || over {
                 return Ok(None);
             }
         }
     }
 
     /// Reads the datagram the proxy has delivered to this node's socket.
-    fn receive(&self, until: Instant) -> Option<(Vec<u8>, String)> {
+    fn receive(&self) -> Option<(Vec<u8>, String)> {
         let cx = self.cx;
         let socket = cx.sockets[cx.me].as_ref()?;
         let mut buf = [0u8; 65536];
-        // The proxy has sent it; on loopback it is in the socket already,
-        // or within a moment.
-        let left = until
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(100));
-        socket.set_read_timeout(Some(left)).ok()?;
+        // The proxy has sent it: on loopback, sendto(2) has put it in this
+        // socket's queue before it returned, so it is there already. The
+        // timeout only guards against a grader bug.
+        socket.set_read_timeout(Some(RECEIVE_GUARD)).ok()?;
         let (len, src) = socket.recv_from(&mut buf).ok()?;
         let from = match cx.faces[cx.me].iter().position(|&p| p == src.port()) {
             Some(j) => cx.names[j].clone(),
@@ -551,7 +550,7 @@ impl<'a> Script<'a> {
     fn recv(&mut self, r: &RecvStep) -> Result<(), (String, String)> {
         let cx = self.cx;
         let within = r.within.map_or(DEFAULT_WITHIN, |d| d.0);
-        let started = Instant::now();
+        let started = cx.rec.clock();
         let mut fill = |t: &Option<String>| {
             t.as_deref()
                 .map(|t| self.fill(t))
@@ -588,16 +587,19 @@ impl<'a> Script<'a> {
                 m.send.to, m.every
             ));
         }
-        let until = (started + within).min(cx.deadline);
+        let until = started + within;
         let got = self
-            .next(until, r.meanwhile.as_ref(), false)
+            .next(Some(until), r.meanwhile.as_ref(), false)
             .map_err(|e| (want.clone(), e))?;
         let Some((bytes, from)) = got else {
+            // The window was cut short by the test's time limit only if it
+            // reached past it.
+            let cut = cx.rec.time_up() && cx.rec.read(|l| until > l.record.clock.limit);
             let why = cx.rec.read(|l| {
                 if l.nobody_left_for(cx.me) {
                     let ended = ended_programs(l, cx.me);
                     format!("nothing can arrive any more: {ended}")
-                } else if Instant::now() >= cx.deadline {
+                } else if cut {
                     "the test's time limit passed".to_string()
                 } else {
                     format!("nothing arrived in {}", crate::spec::Dur(within))

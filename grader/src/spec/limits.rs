@@ -36,6 +36,8 @@ pub struct Limits {
     pub send_rate: u32,
     /// Time `cargo build` of the graded crate may take (default `10m`).
     pub build: Dur,
+    /// Time a program may take to start: until it binds its port (a listening program), or prints or sends its first datagram (any other). The test's clock stands still meanwhile (default `10s`).
+    pub startup: Dur,
 }
 
 impl Default for Limits {
@@ -50,6 +52,7 @@ impl Default for Limits {
             datagrams: 20_000,
             send_rate: 5_000,
             build: Dur(Duration::from_secs(600)),
+            startup: Dur(Duration::from_secs(10)),
         }
     }
 }
