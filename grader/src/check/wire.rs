@@ -23,6 +23,7 @@
 //! datagrams than the bound; if one needs more, the lab's spec raises it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use super::flow::{self, Selector};
 use super::model;
@@ -353,12 +354,13 @@ fn answered(
     let names: Vec<&str> = record.nodes.iter().map(|n| n.name.as_str()).collect();
     let by = names[by_i];
     let log = &record.datagrams;
-    let mut unanswered = Vec::new();
     // Replies of the right type sent by `by`, per (receiver, key), in the
     // order they were sent.
     let mut replies: BTreeMap<(usize, String), VecDeque<usize>> = BTreeMap::new();
     // And per key alone, to say where a misrouted reply went.
     let mut by_key: BTreeMap<String, Elsewhere> = BTreeMap::new();
+    // Per (receiver, key): when a reply last reached the receiver.
+    let mut reached: BTreeMap<(usize, String), Duration> = BTreeMap::new();
     for (j, d) in log.iter().enumerate() {
         if d.from != by_i {
             continue;
@@ -366,6 +368,10 @@ fn answered(
         if let Ok(m) = d.message()
             && reply.has(m.kind)
         {
+            if let Some(&last) = d.delivered.iter().max() {
+                let r = reached.entry((d.to, m.key.clone())).or_default();
+                *r = (*r).max(last);
+            }
             replies
                 .entry((d.to, m.key.clone()))
                 .or_default()
@@ -376,66 +382,85 @@ fn answered(
     for e in by_key.values_mut() {
         e.index();
     }
+    // Each copy that reached `by` is known by (when it arrived, its
+    // datagram, which copy): the order `by` could read them in.
+    let mut last_answered = None;
+    let mut unanswered = Vec::new();
     for (i, d) in log.iter().enumerate() {
         if d.to != by_i || d.kind() != Some(request) {
             continue;
         }
         let Ok(req) = d.message() else { continue };
-        for _ in 0..d.fate.copies() {
+        // Only the copies that reached `by`: one a delay still held when
+        // the test ended never did.
+        for (k, &came) in d.delivered.iter().enumerate() {
+            let copy = (came, i, k);
             let queue = replies.entry((d.from, req.key.clone())).or_default();
             while queue.front().is_some_and(|&j| j < i) {
                 queue.pop_front();
             }
-            match queue.pop_front() {
-                Some(j) => {
-                    if let (Some(v), Ok(m)) = (value, log[j].message())
-                        && m.value != v
-                    {
-                        out.push(fail(
-                            Kind::Answered,
-                            Some(by),
-                            Failure {
-                                expected: Some(format!("value {v}")),
-                                actual: Some(format!("value {}", m.value)),
-                                ..Failure::new(format!(
-                                    "{by} answered the {request} for key {} from {} with value `{}`; expected `{v}`",
-                                    req.key, names[d.from], m.value
-                                ))
-                            }
-                            .at(Place::Datagram(j)),
-                        ));
+            let Some(j) = queue.pop_front() else {
+                // A reply with its key reached the sender after this copy
+                // left it: the sender was answered anyway.
+                let anyway = reached
+                    .get(&(d.from, req.key.clone()))
+                    .is_some_and(|&r| r > d.sent);
+                unanswered.push((copy, anyway, i, d, req.key.clone()));
+                continue;
+            };
+            last_answered = last_answered.max(Some(copy));
+            if let (Some(v), Ok(m)) = (value, log[j].message())
+                && m.value != v
+            {
+                out.push(fail(
+                    Kind::Answered,
+                    Some(by),
+                    Failure {
+                        expected: Some(format!("value {v}")),
+                        actual: Some(format!("value {}", m.value)),
+                        ..Failure::new(format!(
+                            "{by} answered the {request} for key {} from {} with value `{}`; expected `{v}`",
+                            req.key, names[d.from], m.value
+                        ))
                     }
-                }
-                None => {
-                    let elsewhere = by_key.get(&req.key).and_then(|e| e.first_after(i, d.from));
-                    let summary = match elsewhere {
-                        Some(to) => format!(
-                            "{by} sent the {} for key {} (a {request} from {}) to {} instead of back to {}",
-                            reply.names(),
-                            req.key,
-                            names[d.from],
-                            names[to],
-                            names[d.from]
-                        ),
-                        None => format!(
-                            "{by} never answered the {request} for key {} that {} sent at {} (expected a {} with the same key, sent back to {})",
-                            req.key,
-                            names[d.from],
-                            at(d),
-                            reply.names(),
-                            names[d.from]
-                        ),
-                    };
-                    unanswered.push(fail(
-                        Kind::Answered,
-                        Some(by),
-                        Failure::new(summary).at(Place::Datagram(i)),
-                    ));
-                }
+                    .at(Place::Datagram(j)),
+                ));
             }
         }
     }
+    // A copy still queued when the run ended needs no answer if its sender
+    // was answered anyway: a correct program may be stopped with it
+    // unread, and one that sees a signal and a waiting datagram at once
+    // may take the signal first. Still queued: no copy that reached `by`
+    // after it was answered (a program reads its socket in order).
     unanswered
+        .into_iter()
+        .filter(|&(copy, anyway, ..)| !(anyway && last_answered < Some(copy)))
+        .map(|(_, _, i, d, key)| {
+            let elsewhere = by_key.get(&key).and_then(|e| e.first_after(i, d.from));
+            let summary = match elsewhere {
+                Some(to) => format!(
+                    "{by} sent the {} for key {key} (a {request} from {}) to {} instead of back to {}",
+                    reply.names(),
+                    names[d.from],
+                    names[to],
+                    names[d.from]
+                ),
+                None => format!(
+                    "{by} never answered the {request} for key {key} that {} sent at {} (expected a {} with the same key, sent back to {})",
+                    names[d.from],
+                    at(d),
+                    reply.names(),
+                    names[d.from]
+                ),
+            };
+            fail(
+                Kind::Answered,
+                Some(by),
+                Failure::new(summary).at(Place::Datagram(i)),
+            )
+        })
+        .collect()
 }
 
 /// The replies of one key, to find the first sent after a request to
@@ -543,7 +568,8 @@ mod tests {
             bytes: m.encode_full().to_vec(),
             fate,
             delays: vec![],
-            delivered: vec![],
+            // Every copy the network passes on leaves the proxy at once.
+            delivered: vec![Duration::from_millis(at); fate.copies()],
             rule: None,
         }
     }
@@ -593,11 +619,17 @@ mod tests {
         let dup = vec![
             dg(1, 1, 0, MsgType::ReadReq, "K1", Fate::Duplicated),
             dg(2, 0, 1, MsgType::ReadRep, "K1", Fate::Delivered),
+            dg(3, 1, 0, MsgType::ReadReq, "K2", Fate::Delivered),
+            dg(4, 0, 1, MsgType::ReadRep, "K2", Fate::Delivered),
         ];
         assert_eq!(
-            failures(&answered(), dup).len(),
+            failures(&answered(), dup.clone()).len(),
             1,
             "a duplicated request is answered twice"
+        );
+        assert!(
+            failures(&answered(), dup[..2].to_vec()).is_empty(),
+            "unless its second copy may still have been queued at the end"
         );
         let early = vec![
             dg(1, 0, 1, MsgType::ReadRep, "K1", Fate::Delivered),
@@ -608,6 +640,33 @@ mod tests {
             1,
             "a reply sent before the request does not count"
         );
+    }
+
+    /// A retransmission that reached the server after the client had its
+    /// answer asked for nothing: the server may have been stopped with it
+    /// still queued. A copy a delay still held when the test ended never
+    /// reached the server. Neither needs an answer; a copy the client
+    /// still needed does.
+    #[test]
+    fn a_copy_needs_an_answer_only_if_it_reached_a_sender_still_waiting() {
+        let mut held = dg(1, 1, 0, MsgType::ReadReq, "K1", Fate::Delivered);
+        held.delivered.clear();
+        assert!(failures(&answered(), vec![held]).is_empty());
+        let retransmitted = vec![
+            dg(1, 1, 0, MsgType::ReadReq, "K1", Fate::Delivered),
+            dg(2, 0, 1, MsgType::ReadRep, "K1", Fate::Delivered),
+            dg(3, 1, 0, MsgType::ReadReq, "K1", Fate::Delivered),
+        ];
+        // The reply, delayed, reaches the client after its second copy left.
+        let mut log = retransmitted.clone();
+        log[1].delivered = vec![Duration::from_millis(4)];
+        assert!(failures(&answered(), log).is_empty());
+        // Lost instead: the client never had its answer.
+        let mut log = retransmitted;
+        log[1].delivered.clear();
+        let f = failures(&answered(), log);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("that client1 sent at 3 ms"), "{f:?}");
     }
 
     #[test]
@@ -675,8 +734,10 @@ mod tests {
         for i in 0..4_000 {
             log.push(dg(i, 1, 0, MsgType::ReadReq, "K", Fate::Delivered));
         }
+        // Lost on their way back, so none reached the client: each request
+        // still needed its own reply.
         for i in 0..2_000 {
-            log.push(dg(5_000 + i, 0, 1, MsgType::ReadRep, "K", Fate::Delivered));
+            log.push(dg(5_000 + i, 0, 1, MsgType::ReadRep, "K", Fate::Dropped));
         }
         let f = failures(&answered(), log);
         assert_eq!(f.len(), 2_000);
