@@ -92,7 +92,7 @@ fn a_scripted_node_pauses_dies_and_comes_back() {
     let kit = kit_with_spec("control-alive", &alive);
     let (code, out, _) = grade_kit(&kit, &["--seed", "3"], hw1_solution());
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("orphan ended with exit code 0"), "{out}");
+    assert!(out.contains("orphan exited with exit code 0"), "{out}");
 }
 
 /// A program killed and restarted runs again with the same command line and
@@ -128,5 +128,5 @@ fn a_program_restarts_on_its_port() {
     );
     let (code, out, _) = grade_kit(&kit, &["--seed", "4"], hw1_solution());
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("client ended with exit code 1"), "{out}");
+    assert!(out.contains("client exited with exit code 1"), "{out}");
 }

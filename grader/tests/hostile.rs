@@ -110,7 +110,7 @@ while time.time() < end:
         "client",
         // The grandchild keeps stdout open after the client exits.
         "#!/bin/sh\n(sleep 66 &)\nexec python3 -c \"$CLIENT_CODE\" \"$1\"\n",
-        "client exited but left 1 process(es) of its own running: pid ",
+        "client exited but left 1 process of its own running: pid ",
     ),
     (
         "never-binds",

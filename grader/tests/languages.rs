@@ -51,7 +51,7 @@ fn the_courses_programs_fail_the_robust_tests_for_their_real_causes() {
         ("reply-of-wrong-type", "actual:   Type: WRITE_REP"),
         (
             "steady-strays",
-            "nothing can arrive any more: client had exited (exit code 0)",
+            "nothing can arrive any more: client had exited with exit code 0",
         ),
         ("gives-up", "nothing arrived in 5s"),
         (

@@ -20,7 +20,7 @@ fn the_verbose_timeline_shows_fates_rules_and_processes() {
         common::grade_kit(&kit, &["-t", "loss", "--seed", "4", "-v"], hw1_solution());
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
-        out.contains("server ended with exit code 0; expected exit code 3"),
+        out.contains("server exited with exit code 0; expected exit code 3"),
         "{out}"
     );
     assert!(out.contains("timeline ("), "{out}");
@@ -39,7 +39,7 @@ fn the_verbose_timeline_shows_fates_rules_and_processes() {
     assert!(out.contains("server started: "), "{out}");
     assert!(out.contains("bound UDP port"), "{out}");
     assert!(out.contains("the grader sent SIGINT to server"), "{out}");
-    assert!(out.contains("client exited: exit code 0"), "{out}");
+    assert!(out.contains("client exited with exit code 0"), "{out}");
 }
 
 /// Without `-v`, the report only says how many datagrams there were.
@@ -94,7 +94,7 @@ fn waiting_for_datagrams_ends_when_the_sender_exits() {
     let (code, out, _) = common::grade_kit(&kit, &["--seed", "6"], hw1_solution());
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("client sent 0 READ_REQs to server; the test waited for 2, until it exited (exit code 0)"),
+        out.contains("client sent 0 READ_REQs to server; the test waited for 2, until it exited with exit code 0"),
         "{out}"
     );
 }

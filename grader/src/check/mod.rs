@@ -52,6 +52,8 @@
 
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
+
 use crate::run::record::{Ended, Problem, Record, ScriptError, What};
 use crate::run::script;
 use crate::spec::pattern;
@@ -364,10 +366,15 @@ pub fn judge(test: &TestSpec, record: &Record) -> Verdict {
     }
     checks.extend(steps(test, record));
     for (i, node) in test.nodes.iter().enumerate() {
-        let killed = record
-            .events
-            .iter()
-            .any(|e| e.node == Some(i) && matches!(e.what, What::KilledAtEnd));
+        // Killed by the grader: at the end, or at a limit (which level 2
+        // reports, as the cause).
+        let killed = record.events.iter().any(|e| {
+            e.node == Some(i)
+                && matches!(
+                    e.what,
+                    What::KilledAtEnd | What::LimitExceeded { .. } | What::Flooded { .. }
+                )
+        });
         if cut_short && killed {
             continue;
         }
@@ -537,7 +544,8 @@ fn program(record: &Record, i: usize) -> Vec<Check> {
             };
             let summary = if on_exit {
                 format!(
-                    "{name} exited but left {total} process(es) of its own running: {}{more}; the grader killed {it}",
+                    "{name} exited but left {} of its own running: {}{more}; the grader killed {it}",
+                    processes(total),
                     list.join("; ")
                 )
             } else {
@@ -603,6 +611,15 @@ fn send_rate(record: &Record, i: usize) -> Option<Check> {
     ))
 }
 
+/// "1 process", "3 processes".
+pub(crate) fn processes(n: usize) -> String {
+    if n == 1 {
+        "1 process".to_string()
+    } else {
+        format!("{n} processes")
+    }
+}
+
 /// A duration as a report says it: `40 ms`, `1.5 s`, `2 s`, `12 s`.
 fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -636,7 +653,13 @@ fn scripted(record: &Record, i: usize, cut_short: bool) -> Vec<Check> {
         .map(|(_, at, e)| (at, e))
         .next();
     match error {
-        Some((_, Some(e))) if cut_short && e.actual == script::ENDED => Vec::new(),
+        // The end of the test, or its time limit, which the failed step
+        // reports as the cause.
+        Some((_, Some(e)))
+            if cut_short && (e.actual == script::ENDED || e.actual == script::TIME_UP) =>
+        {
+            Vec::new()
+        }
         Some((at, Some(e))) => vec![fail(
             Kind::Script,
             Some(name),
@@ -678,10 +701,11 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
         let subject = node.or_else(|| step_node(test, step));
         let who = subject.map_or("", name).to_string();
         let all = [Stream::Stderr, Stream::Stdout];
+        // "exited with exit code 1", "was killed by SIGSEGV".
         let exited = |i: usize| {
             record
                 .exit_of(i)
-                .map_or("exited".to_string(), |(_, s, _)| format!("exited with {s}"))
+                .map_or("exited".to_string(), |(_, s)| s.verb())
         };
         let f = match &problem {
             Problem::CannotStart { program, error } => {
@@ -746,8 +770,10 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 .showing(subject.unwrap_or(0), &all)
             }
             Problem::AlreadyExited => Failure::new(format!(
-                "{who} had already {} when the grader was to stop it",
-                exited(subject.unwrap_or(0))
+                "{who} {} before the grader could stop it",
+                record
+                    .exit_of(subject.unwrap_or(0))
+                    .map_or("had exited".to_string(), |(_, s)| s.had())
             ))
             .showing(subject.unwrap_or(0), &[Stream::Stderr]),
             Problem::NoOutput {
@@ -759,8 +785,13 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                     "{who} never printed a line matching `{pattern}` on {stream}"
                 ))
                 .showing(subject.unwrap_or(0), &[*stream]);
+                let s = subject.unwrap_or(0);
+                let exit = record.exit_of(s).filter(|&(at, _)| at <= failed_at);
                 if *closed {
-                    f.note(format!("it {} first", exited(subject.unwrap_or(0))))
+                    f.note(match exit {
+                        Some((_, status)) => format!("it {} first", status.verb()),
+                        None => "it closed its stdout and stderr first".to_string(),
+                    })
                 } else {
                     f.note(format!("the grader waited until the test's time limit ({limit})"))
                 }
@@ -775,10 +806,10 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 let s = if *seen == 1 { "" } else { "s" };
                 let what = kind.map_or(format!("datagram{s}"), |k| format!("{}{s}", k.name()));
                 let until = match record.exit_of(*from) {
-                    Some((_, status, _))
+                    Some((_, status))
                         if record.clock.reading(failed_at) < record.clock.limit =>
                     {
-                        format!("it exited ({status})")
+                        format!("it {}", status.verb())
                     }
                     _ => format!("the test's time limit ({limit}) passed"),
                 };
@@ -794,22 +825,21 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 exited(subject.unwrap_or(0))
             ))
             .showing(subject.unwrap_or(0), &all),
-            Problem::Unanswered {
-                node,
-                key,
-                within,
-                time_up,
-            } => Failure::new(format!(
-                "{} did not answer the grader's READ_REQ for key {key} {}",
+            Problem::Unanswered { node, key, why } => Failure::new(format!(
+                "{} did not answer the grader's READ_REQ for key {key} {why}",
                 name(*node),
-                if *time_up {
-                    format!("before the test's time limit ({limit}) passed")
-                } else {
-                    format!("within {}", crate::spec::Dur(*within))
-                }
             ))
             .note("at the end of the test the grader reads every key from every replica: each must answer READ_REQ with READ_REP and the value it holds")
             .showing(*node, &[Stream::Stderr]),
+            Problem::TimeUp => Failure::new(match step {
+                Step::Idle { window, .. } => format!(
+                    "the test's time limit ({limit}) passed while the grader watched {who} idle, before its window of {window} ended: its CPU use was not measured"
+                ),
+                Step::Sleep(d) => format!(
+                    "the test's time limit ({limit}) passed during `sleep: {d}`"
+                ),
+                _ => format!("the test's time limit ({limit}) passed during this step"),
+            }),
             Problem::NoKeys { keys } => Failure::new(format!(
                 "the grader had no key to read back: nothing on the wire was {keys}"
             )),
@@ -909,7 +939,7 @@ fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
             Kind::Exit,
             Some(name),
             Failure::new(format!(
-                "{name} was never started (an earlier step failed), so its checks cannot pass"
+                "{name} was never started: the test ended before its `start` step, so its checks cannot pass"
             )),
         ));
         return out;
@@ -927,16 +957,12 @@ fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
                     "{name} was still running at the end of the test; expected {want}"
                 )),
             ),
-            Some((at, status, _)) if !exit_ok(want, status) => fail(
+            Some((at, status)) if !exit_ok(want, status) => fail(
                 Kind::Exit,
                 Some(name),
-                Failure {
-                    expected: Some(want.to_string()),
-                    actual: Some(status.to_string()),
-                    ..Failure::new(format!("{name} ended with {status}; expected {want}"))
-                }
-                .showing(i, &[Stream::Stderr])
-                .at(Place::Time(at)),
+                exit_failure(record, i, want, status)
+                    .showing(i, &[Stream::Stderr])
+                    .at(Place::Time(at)),
             ),
             Some(_) => pass(Kind::Exit, Some(name)),
             None => fail(
@@ -1089,6 +1115,47 @@ fn number_check(record: &Record, i: usize, c: &NumberCheck) -> Check {
         }
     }
     pass(Kind::Number, Some(name))
+}
+
+/// Why a program's exit status is not the one expected, with the cause
+/// when the record knows it: a signal the grader sent and the program did
+/// not catch reads differently from a crash.
+fn exit_failure(record: &Record, i: usize, want: ExitExpect, status: Ended) -> Failure {
+    let name = record.nodes[i].name.as_str();
+    let sent = |sig: Signal| {
+        record
+            .events_where(|w| match w {
+                What::Signalled { signal } => Some(*signal),
+                _ => None,
+            })
+            .find(|&(n, _, s)| n == Some(i) && s == sig)
+            .map(|(_, at, _)| at)
+    };
+    let f = Failure {
+        expected: Some(want.to_string()),
+        actual: Some(status.to_string()),
+        ..Failure::new(format!("{name} {}; expected {want}", status.verb()))
+    };
+    match status.signal() {
+        Some(Signal::SIGKILL) if sent(Signal::SIGKILL).is_some() => Failure {
+            summary: format!("{name} was killed by SIGKILL, which the grader sent; expected {want}"),
+            ..f
+        },
+        Some(sig) => match sent(sig) {
+            Some(at) => Failure {
+                summary: format!("{name} was killed by {sig} (it did not catch it); expected {want}"),
+                ..f
+            }
+            .note(format!(
+                "the grader sent {sig} at {}: a program stopped with SIGINT or SIGTERM catches it, prints its goodbye line, and exits 0",
+                seconds(at)
+            )),
+            None => f.note(format!(
+                "the grader sent no {sig}: the program crashed or killed itself, or the system killed it"
+            )),
+        },
+        None => f,
+    }
 }
 
 fn exit_ok(want: ExitExpect, status: Ended) -> bool {

@@ -367,7 +367,7 @@ pub fn timeline(record: &Record) -> Vec<String> {
             What::ScriptStarted => format!("the grader's {who} started its script"),
             What::Bound { port } => format!("{who} bound UDP port {port}"),
             What::Signalled { signal } => format!("the grader sent {signal} to {who}"),
-            What::Exited { status, .. } => format!("{who} exited: {status}"),
+            What::Exited { status } => format!("{who} {}", status.verb()),
             What::Flooded { stream, .. } => format!("{who} went over the output limit on {stream}"),
             What::SendRateExceeded { limit } => format!(
                 "{who} went over the send rate ({limit} datagrams a second): flooding; the proxy refuses the rest"
@@ -378,9 +378,24 @@ pub fn timeline(record: &Record) -> Vec<String> {
             }
             What::LimitExceeded { limit } => format!("{who} went past its {limit}: killed"),
             What::LeftBehind { total, .. } => {
-                format!("{who} left {total} process(es) of its own running: killed")
+                format!(
+                    "{who} left {} of its own running: killed",
+                    crate::check::processes(*total)
+                )
             }
             What::ScriptEnded { error: None } => format!("the grader's {who} finished its script"),
+            What::ScriptEnded { error: Some(e) } if e.actual == crate::run::script::ENDED => {
+                format!(
+                    "the grader's {who} stopped at step {}: the test ended",
+                    e.step
+                )
+            }
+            What::ScriptEnded { error: Some(e) } if e.actual == crate::run::script::TIME_UP => {
+                format!(
+                    "the grader's {who} stopped at step {} ({}): the test's time limit passed",
+                    e.step, e.kind
+                )
+            }
             What::ScriptEnded { error: Some(e) } => format!("the grader's {who} failed: {e}"),
             What::Partitioned { a, b } => {
                 format!("partition: {} and {} cut off", name(*a), name(*b))

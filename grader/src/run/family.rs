@@ -324,7 +324,10 @@ impl Nursery {
                 let d = dir.join(format!("program-{n}"));
                 fs::create_dir(&d)?;
                 // Only where the controllers are enabled do these exist.
-                let _ = fs::write(d.join("pids.max"), limits.processes.to_string());
+                // One past the limit, so that the warden sees a family go
+                // past it and says so; the kernel stops it there.
+                let most = u64::from(limits.processes) + 1;
+                let _ = fs::write(d.join("pids.max"), most.to_string());
                 let _ = fs::write(d.join("memory.max"), limits.memory.0.to_string());
                 let _ = fs::write(d.join("memory.swap.max"), "0");
                 Some(d)
@@ -571,7 +574,7 @@ fn patrol() {
                 .collect();
             let tasks: u64 = members.iter().map(|s| s.threads).sum();
             let rss: u64 = members.iter().map(|s| memory_of(s, page)).sum();
-            let over = if tasks >= u64::from(w.limits.processes) {
+            let over = if tasks > u64::from(w.limits.processes) {
                 Some(Limit::Processes(w.limits.processes))
             } else if rss > w.limits.memory.0 {
                 Some(Limit::Memory(Size(w.limits.memory.0)))

@@ -87,9 +87,10 @@ pub fn start() -> std::io::Result<Role> {
     family::remove_cgroups_of(worker);
     if status > 128 && left > 0 {
         eprintln!(
-            "grader: the grader was killed ({}); its keeper stopped {left} process(es) it left running",
+            "grader: the grader was killed ({}); its keeper stopped {} it left running",
             Signal::try_from(status - 128)
-                .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string())
+                .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string()),
+            crate::check::processes(left)
         );
     }
     Ok(Role::Done(ExitCode::from(

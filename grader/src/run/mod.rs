@@ -333,22 +333,13 @@ impl Run<'_> {
                 Ok(())
             }
             Step::Kill(node) => {
-                let i = self.idx(node);
-                self.rec.event(
-                    Some(i),
-                    What::Signalled {
-                        signal: Signal::SIGKILL,
-                    },
-                );
-                if let Some(p) = self.procs[i].as_mut() {
-                    p.kill();
-                }
+                self.kill(node);
                 Ok(())
             }
-            Step::Sleep(d) => {
-                self.wait(Some(d.0), |_| false)?;
-                Ok(())
-            }
+            Step::Sleep(d) => match self.wait(Some(d.0), |_| false)? {
+                Wake::TimeUp => Err(Stop::Failed(Problem::TimeUp)),
+                Wake::Ready | Wake::Passed => Ok(()),
+            },
             Step::WaitOutput { node, line, stream } => {
                 let i = self.idx(node);
                 let tokens = pattern::parse(line).expect("validated pattern");
@@ -446,12 +437,24 @@ impl Run<'_> {
                     l.halted[i] = false;
                     l.paused[i] = false;
                 });
-                if let Some(mut old) = self.procs[i].take() {
-                    old.kill();
-                }
+                self.kill(node);
+                self.procs[i] = None;
                 self.launch(node, true)
             }
             Step::Query(q) => self.query(q),
+        }
+    }
+
+    /// SIGKILL to a program still running, as a crash would, recorded as
+    /// the grader's signal; waits until it is gone.
+    fn kill(&mut self, name: &str) {
+        let i = self.idx(name);
+        if let Some(p) = self.procs[i].as_mut() {
+            if !p.exited() {
+                let signal = Signal::SIGKILL;
+                self.rec.event(Some(i), What::Signalled { signal });
+            }
+            p.kill();
         }
     }
 
@@ -626,7 +629,10 @@ impl Run<'_> {
             .unwrap_or(100) as f64;
         let before = self.proc(node).cpu_ticks();
         let t0 = Instant::now();
-        self.wait(Some(window), |l| !l.alive[i])?;
+        // A window the time limit cut short measures too little to judge.
+        if self.wait(Some(window), |l| !l.alive[i])? == Wake::TimeUp {
+            return Err(Stop::Failed(Problem::TimeUp));
+        }
         let (after, took) = (self.proc(node).cpu_ticks(), t0.elapsed());
         match (before, after) {
             (Some(b), Some(a)) if !self.proc(node).exited() => {

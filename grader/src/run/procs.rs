@@ -175,10 +175,11 @@ fn rlimits(limits: &Limits) -> Vec<Rlimit> {
         (Resource::RLIMIT_CORE, 0, 0),
     ];
     // The kernel counts every task of the user against this limit (and
-    // exempts root): allow the program `processes` more than there are.
+    // exempts root): allow the program `processes` more than there are,
+    // and one more, so that the warden sees it go past its limit.
     let uid = getuid();
     if !uid.is_root() {
-        let n = family::tasks_of_user(uid.as_raw()) + u64::from(limits.processes);
+        let n = family::tasks_of_user(uid.as_raw()) + u64::from(limits.processes) + 1;
         r.push((Resource::RLIMIT_NPROC, n, n));
     }
     r
@@ -427,13 +428,29 @@ fn read_lines(
     rec.closed(node);
 }
 
-/// Observes the exit, notes and kills what is left of the family,
-/// unregisters it, reaps, records.
+/// Observes the exit and records it at once, then kills what is left of
+/// the family, unregisters it, and reaps.
+///
+/// The exit is recorded when it is observed, before the clean-up: a wait
+/// on the program (a `stop` with its `within`) ends when the program
+/// ended, not after the grader's own work, which reads `/proc` several
+/// times and takes longer on a busy machine.
 fn reap(family: &Family, node: usize, rec: &Recorder, limits: &Limits) {
     let pid = family.leader;
-    while let Err(Errno::EINTR) = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
-    {
-    }
+    // Not reaped yet: the zombie keeps its process group id reserved.
+    let observed = loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Err(Errno::EINTR) => continue,
+            r => break r,
+        }
+    };
+    let at = rec.now();
+    let status = match observed {
+        Ok(WaitStatus::Exited(_, code)) => Ended::Code(code),
+        Ok(WaitStatus::Signaled(_, sig, _)) => Ended::Signal(sig as i32),
+        // Neither can happen without WUNTRACED or a foreign reaper.
+        Ok(_) | Err(_) => Ended::Code(-1),
+    };
     let leader = Stat::of(pid.as_raw());
     let on_exit = !family.ended_by_grader();
     // What is still running: all of it if the program exited on its own;
@@ -452,27 +469,6 @@ fn reap(family: &Family, node: usize, rec: &Recorder, limits: &Limits) {
             command: family::command_of(s.pid),
         })
         .collect();
-    // Still registered meanwhile: a Ctrl+C now kills the family too.
-    family.end_by_grader();
-    family.kill_all();
-    live().remove(&pid.as_raw());
-    // The leader is a zombie: this wait returns at once. Under the lock,
-    // so that its id, free again, is not unregistered from a new program.
-    let status = {
-        let mut leaders = family::leaders();
-        let status = loop {
-            match waitpid(pid, None) {
-                Ok(WaitStatus::Exited(_, code)) => break Ended::Code(code),
-                Ok(WaitStatus::Signaled(_, sig, _)) => break Ended::Signal(sig as i32),
-                Err(Errno::EINTR) => continue,
-                // Neither can happen without WUNTRACED or a foreign reaper.
-                Ok(_) | Err(_) => break Ended::Code(-1),
-            }
-        };
-        leaders.remove(&pid.as_raw());
-        status
-    };
-    family.release();
     let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -481,15 +477,12 @@ fn reap(family: &Family, node: usize, rec: &Recorder, limits: &Limits) {
     if status == Ended::Signal(Signal::SIGXCPU as i32)
         || (status == Ended::Signal(Signal::SIGKILL as i32) && on_exit && cpu_spent)
     {
-        rec.event(
-            Some(node),
-            What::LimitExceeded {
-                limit: Limit::Cpu(limits.cpu),
-            },
-        );
+        let limit = Limit::Cpu(limits.cpu);
+        rec.event_at(at, Some(node), What::LimitExceeded { limit });
     }
     if !strays.is_empty() {
-        rec.event(
+        rec.event_at(
+            at,
             Some(node),
             What::LeftBehind {
                 total: strays.len(),
@@ -499,13 +492,19 @@ fn reap(family: &Family, node: usize, rec: &Recorder, limits: &Limits) {
             },
         );
     }
-    rec.event(
-        Some(node),
-        What::Exited {
-            status,
-            leftovers: strays.len(),
-        },
-    );
+    rec.event_at(at, Some(node), What::Exited { status });
+    // Still registered meanwhile: a Ctrl+C now kills the family too.
+    family.end_by_grader();
+    family.kill_all();
+    live().remove(&pid.as_raw());
+    // The leader is a zombie: this wait returns at once. Under the lock,
+    // so that its id, free again, is not unregistered from a new program.
+    {
+        let mut leaders = family::leaders();
+        while let Err(Errno::EINTR) = waitpid(pid, None) {}
+        leaders.remove(&pid.as_raw());
+    }
+    family.release();
 }
 
 #[cfg(test)]
@@ -692,7 +691,7 @@ mod tests {
         assert!(wait_exit(&rec, 0, soon()));
         p.kill();
         let r = rec.finish();
-        assert_eq!(r.exit_of(0).map(|e| e.2), Some(1));
+        assert_eq!(left_behind(&r), 1);
         let child: i32 = r.nodes[0].stdout[0].text.parse().unwrap();
         // The orphan was killed with the group; once reparented it is reaped.
         let gone = (0..200).any(|_| {
@@ -728,6 +727,16 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.starts_with("ENOENT: there is no such file"), "{err}");
+    }
+
+    /// How many processes the program left behind, by the record.
+    fn left_behind(r: &crate::run::record::Record) -> usize {
+        r.events_where(|w| match w {
+            What::LeftBehind { total, .. } => Some(*total),
+            _ => None,
+        })
+        .map(|(_, _, total)| total)
+        .sum()
     }
 
     /// Whether process `pid` is gone (or a zombie about to be reaped).
@@ -797,7 +806,7 @@ mod tests {
         );
         let r = rec.finish();
         // The subshell, perhaps not yet replaced by `sleep`, and `sleep`.
-        assert!(r.exit_of(0).is_some_and(|e| e.2 >= 1), "{:?}", r.events);
+        assert!(left_behind(&r) >= 1, "{:?}", r.events);
     }
 
     #[test]

@@ -180,12 +180,11 @@ pub enum What {
         /// The signal.
         signal: Signal,
     },
-    /// The program exited.
+    /// The program exited (recorded when the grader saw it, before it
+    /// killed what the program left running: see [`What::LeftBehind`]).
     Exited {
         /// How.
         status: Ended,
-        /// Processes of its group still running when it exited (killed then).
-        leftovers: usize,
     },
     /// The program printed more than the limit on a stream and was killed.
     Flooded {
@@ -297,13 +296,15 @@ pub enum What {
 
 impl What {
     /// Whether this event decides the test, which then ends at once: a
-    /// scripted peer whose script failed (not one the end of the test
-    /// interrupted), a node flooding the network, a program killed at a
+    /// scripted peer whose script failed (not one the end of the test or
+    /// its time limit interrupted), a node flooding the network, a program killed at a
     /// hard limit or for flooding its output. Whatever the runner was
     /// waiting for, the outcome is known.
     pub fn decides(&self) -> bool {
         match self {
-            What::ScriptEnded { error: Some(e) } => e.actual != super::script::ENDED,
+            What::ScriptEnded { error: Some(e) } => {
+                e.actual != super::script::ENDED && e.actual != super::script::TIME_UP
+            }
             What::SendRateExceeded { .. }
             | What::LimitExceeded { .. }
             | What::Flooded { .. }
@@ -388,16 +389,18 @@ pub enum Problem {
     },
     /// `idle`: the program exited during the window.
     ExitedWhileIdle,
+    /// `sleep`, `idle`: the test's time limit passed before the step's
+    /// own window did.
+    TimeUp,
     /// `query`: a node never answered a read of a key.
     Unanswered {
         /// The node.
         node: usize,
         /// The key.
         key: String,
-        /// How long the grader asked.
-        within: Duration,
-        /// Whether the test's time limit passed before `within` did.
-        time_up: bool,
+        /// Why no answer came: "within 2s", "before the test's time limit
+        /// (10s) passed", ...
+        why: String,
     },
     /// `query`: no datagram carried a key to ask for.
     NoKeys {
@@ -491,6 +494,32 @@ impl Ended {
         match self {
             Ended::Code(c) => Some(c),
             Ended::Signal(_) => None,
+        }
+    }
+
+    /// The signal that killed it, if one did.
+    pub fn signal(self) -> Option<Signal> {
+        match self {
+            Ended::Code(_) => None,
+            Ended::Signal(s) => Signal::try_from(s).ok(),
+        }
+    }
+
+    /// How it ended, as the verb of a sentence about the program:
+    /// "exited with exit code 1", "was killed by SIGSEGV".
+    pub fn verb(self) -> String {
+        match self {
+            Ended::Code(_) => format!("exited with {self}"),
+            Ended::Signal(_) => format!("was {self}"),
+        }
+    }
+
+    /// The same after "had": "had exited with exit code 1", "had been
+    /// killed by SIGSEGV".
+    pub fn had(self) -> String {
+        match self {
+            Ended::Code(_) => format!("had exited with {self}"),
+            Ended::Signal(_) => format!("had been {self}"),
         }
     }
 }
@@ -706,11 +735,9 @@ impl Record {
     }
 
     /// How `node` ended, if it exited (its last run, if it was restarted).
-    pub fn exit_of(&self, node: usize) -> Option<(Duration, Ended, usize)> {
+    pub fn exit_of(&self, node: usize) -> Option<(Duration, Ended)> {
         self.events.iter().rev().find_map(|e| match e.what {
-            What::Exited { status, leftovers } if e.node == Some(node) => {
-                Some((e.at, status, leftovers))
-            }
+            What::Exited { status } if e.node == Some(node) => Some((e.at, status)),
             _ => None,
         })
     }
@@ -1194,7 +1221,6 @@ mod tests {
             Some(1),
             What::Exited {
                 status: Ended::Code(0),
-                leftovers: 0,
             },
         );
         assert!(!r.read(|l| l.nobody_left_for(0)), "a copy is on its way");
@@ -1204,6 +1230,10 @@ mod tests {
         assert_eq!(rec.exit_of(1).map(|e| e.1), Some(Ended::Code(0)));
         assert_eq!(rec.datagrams[0].delivered.len(), 2);
         assert_eq!(Ended::Signal(9).to_string(), "killed by SIGKILL");
+        assert_eq!(Ended::Signal(15).verb(), "was killed by SIGTERM");
+        assert_eq!(Ended::Code(3).verb(), "exited with exit code 3");
+        assert_eq!(Ended::Signal(11).had(), "had been killed by SIGSEGV");
+        assert_eq!(Ended::Code(0).had(), "had exited with exit code 0");
     }
 
     fn datagram(at: u64, from: usize, to: usize, fate: Fate) -> Datagram {
@@ -1272,6 +1302,10 @@ mod tests {
         assert!(
             !ended(super::super::script::ENDED).decides(),
             "interrupted by the end of the test"
+        );
+        assert!(
+            !ended(super::super::script::TIME_UP).decides(),
+            "cut short by the test's time limit, which the runner sees too"
         );
         assert!(ended("nothing arrived in 5s").decides());
         r.event(Some(0), What::SendRateExceeded { limit: 10 });

@@ -34,6 +34,12 @@ use crate::spec::{RecvStep, ScriptStep, SendStep, ServeStep, parse_hex};
 /// What a script that the end of the test interrupted says.
 pub const ENDED: &str = "the test ended before the script did";
 
+/// What a step says that the test's time limit cut short: like [`ENDED`],
+/// it does not decide the test, and is not reported beside the step that
+/// failed (the runner's own wait ends at the same moment, and says why);
+/// the timeline shows where the script was.
+pub const TIME_UP: &str = "the test's time limit passed";
+
 /// How long reading a datagram the proxy has delivered may take: it is in
 /// the socket already, so only a bug of the grader's would reach this.
 const RECEIVE_GUARD: Duration = Duration::from_secs(1);
@@ -131,15 +137,13 @@ pub fn query(
     let mut answers = Vec::new();
     for &node in nodes {
         for key in keys {
-            let value = script.read_key(node, key, within);
-            let Some(value) = value else {
-                return Err(Problem::Unanswered {
+            let value = script
+                .read_key(node, key, within)
+                .map_err(|why| Problem::Unanswered {
                     node,
                     key: key.clone(),
-                    within,
-                    time_up: cx.rec.time_up(),
-                });
-            };
+                    why,
+                })?;
             answers.push(QueryAnswer {
                 node,
                 key: key.clone(),
@@ -302,6 +306,12 @@ impl<'a> Script<'a> {
             })
         };
         cx.rec.wait(None, None, |l| cx.over(l) || !missing(l));
+        if cx.rec.read(|l| cx.over(l)) {
+            return Err(ENDED.into());
+        }
+        if cx.rec.read(|l| missing(l)) && cx.rec.time_up() {
+            return Err(TIME_UP.into());
+        }
         cx.rec.read(|l| {
             pattern::substitute(
                 text,
@@ -434,8 +444,13 @@ impl<'a> Script<'a> {
     }
 
     /// One read of a `query`: the value `node` answers for `key`, or None.
-    fn read_key(&mut self, node: usize, key: &str, within: Duration) -> Option<String> {
+    /// # Errors
+    /// Why no answer came, as the end of a sentence that starts "NODE did
+    /// not answer the grader's READ_REQ for key KEY": "within 2s",
+    /// "before the test's time limit (10s) passed", ...
+    fn read_key(&mut self, node: usize, key: &str, within: Duration) -> Result<String, String> {
         let cx = self.cx;
+        let window = || format!("within {}", crate::spec::Dur(within));
         let give_up = cx.rec.clock() + within;
         let ask = SendStep {
             to: cx.names[node].clone(),
@@ -447,8 +462,9 @@ impl<'a> Script<'a> {
             hex: None,
             text: None,
         };
-        while cx.rec.clock() < give_up && !cx.rec.time_up() {
-            self.send_one(&ask, false).ok()?;
+        while cx.rec.clock() < give_up {
+            self.send_one(&ask, false)
+                .map_err(|e| format!("(the grader could not send it: {e})"))?;
             let again = (cx.rec.clock() + QUERY_RETRY).min(give_up);
             loop {
                 match self.next(Some(again), None, false) {
@@ -458,17 +474,27 @@ impl<'a> Script<'a> {
                             && m.kind == handout::MsgType::ReadRep
                             && m.key == key
                         {
-                            return Some(m.value);
+                            return Ok(m.value);
                         }
                     }
-                    // Nobody left to answer, or the test is ending.
-                    Ok(None) if cx.rec.clock() < again => return None,
+                    // Nobody left to answer.
+                    Ok(None) if cx.rec.clock() < again => {
+                        let ended = cx.rec.read(|l| ended_programs(l, cx.me));
+                        return Err(format!(
+                            "{}: nothing could arrive any more ({ended})",
+                            window()
+                        ));
+                    }
                     Ok(None) => break,
-                    Err(_) => return None,
+                    Err(e) if e == TIME_UP => {
+                        let limit = cx.rec.read(|l| crate::spec::Dur(l.record.clock.limit));
+                        return Err(format!("before the test's time limit ({limit}) passed"));
+                    }
+                    Err(_) => return Err("before the test ended".into()),
                 }
             }
         }
-        None
+        Err(window())
     }
 
     fn send(&mut self, s: &SendStep) -> Result<(), String> {
@@ -505,14 +531,15 @@ impl<'a> Script<'a> {
                     l.nobody_left_for(me)
                 }
             };
-            // A paused node reads nothing: what arrives waits in its socket.
+            // A paused node reads nothing: what arrives waits in its
+            // socket, and it waits to be resumed even when nothing more
+            // can arrive.
             let arrived = |l: &Live| l.delivered_to[me] > read && !l.paused[me];
+            let gone = |l: &Live| done(l) && !l.paused[me];
             let wake = cx
                 .rec
-                .wait(until, next_send, |l| cx.over(l) || arrived(l) || done(l));
-            let (ending, arrived, gone) = cx
-                .rec
-                .read(|l| (cx.over(l), arrived(l), done(l) && !l.paused[me]));
+                .wait(until, next_send, |l| cx.over(l) || arrived(l) || gone(l));
+            let (ending, arrived, gone) = cx.rec.read(|l| (cx.over(l), arrived(l), gone(l)));
             if ending {
                 return Err(ENDED.into());
             }
@@ -523,8 +550,19 @@ impl<'a> Script<'a> {
                 }
                 continue;
             }
-            let over = wake == Wake::TimeUp || until.is_some_and(|u| cx.rec.clock() >= u);
-            if gone || over {
+            if gone {
+                return Ok(None);
+            }
+            if wake == Wake::TimeUp {
+                // A `serve` ends with the programs, or with the test; a
+                // step that waits for something did not get it.
+                return if serving {
+                    Ok(None)
+                } else {
+                    Err(TIME_UP.into())
+                };
+            }
+            if until.is_some_and(|u| cx.rec.clock() >= u) {
                 return Ok(None);
             }
         }
@@ -592,15 +630,10 @@ impl<'a> Script<'a> {
             .next(Some(until), r.meanwhile.as_ref(), false)
             .map_err(|e| (want.clone(), e))?;
         let Some((bytes, from)) = got else {
-            // The window was cut short by the test's time limit only if it
-            // reached past it.
-            let cut = cx.rec.time_up() && cx.rec.read(|l| until > l.record.clock.limit);
             let why = cx.rec.read(|l| {
                 if l.nobody_left_for(cx.me) {
                     let ended = ended_programs(l, cx.me);
                     format!("nothing can arrive any more: {ended}")
-                } else if cut {
-                    "the test's time limit passed".to_string()
                 } else {
                     format!("nothing arrived in {}", crate::spec::Dur(within))
                 }
@@ -649,7 +682,7 @@ fn ended_programs(l: &Live, me: usize) -> String {
         .map(|j| {
             let name = &r.nodes[j].name;
             match r.exit_of(j) {
-                Some((_, status, _)) => format!("{name} had exited ({status})"),
+                Some((_, status)) => format!("{name} {}", status.had()),
                 None if r.started(j) => format!("{name} had finished"),
                 None => format!("{name} was not started"),
             }
