@@ -199,8 +199,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check { lab, seed, jobs: j }) => {
             let seed = seed.unwrap_or_else(handout::seed_from_clock);
             let c = audit::check(&kit, lab.as_deref(), seed, jobs(j))?;
-            let line = format!("{} passed, {} failed", c.passed, c.failed);
-            grader::out!("{line}");
+            for line in c.summary() {
+                grader::out!("{line}");
+            }
             Ok(if c.failed == 0 {
                 ExitCode::SUCCESS
             } else {

@@ -21,24 +21,32 @@ const ECHO: &str = "      - name: server
                   reply: { type: READ_REP, value: DDDCCCCBBBBAAAA }
 ";
 
-/// A client that sends one request, every 50 ms, `tries` times.
-fn client(name: &str, tries: u32) -> String {
+/// A client that sends one request, every `ms` milliseconds, `tries` times.
+fn client(name: &str, ms: u32, tries: u32) -> String {
     format!(
-        "      - {{ name: {name}, run: client, args: [\"{{peer:server}}\", --seed, \"{{seed}}\", --count, \"1\", --timeout-ms, \"50\", --tries, \"{tries}\"] }}\n"
+        "      - {{ name: {name}, run: client, args: [\"{{peer:server}}\", --seed, \"{{seed}}\", --count, \"1\", --timeout-ms, \"{ms}\", --tries, \"{tries}\"] }}\n"
     )
 }
+
+/// Long enough for a live server's answer on any machine: a client with
+/// this timeout does not send again while an answer is on its way.
+const PATIENT: u32 = 2000;
 
 /// A paused scripted server reads nothing until it is resumed: the client
 /// has to send again; a killed one answers nothing, and once restarted it
 /// answers from the first step of its script.
 #[test]
 fn a_scripted_node_pauses_dies_and_comes_back() {
-    let nodes = format!(
-        "    nodes:\n{ECHO}{}{}{}",
-        client("first", 40),
-        client("orphan", 2),
-        client("last", 40)
-    );
+    // Clients in a hurry: the grader's server is paused or dead when they
+    // ask, so they must send again, or give up, soon.
+    let nodes = |first: u32, orphan: u32| {
+        format!(
+            "    nodes:\n{ECHO}{}{}{}",
+            client("first", first, 40),
+            client("orphan", orphan, 2),
+            client("last", 50, 40)
+        )
+    };
     let steps = "    steps:
       - start: server
       - pause: server
@@ -64,14 +72,16 @@ fn a_scripted_node_pauses_dies_and_comes_back() {
 ";
     let kit = kit_with_spec(
         "control-scripted",
-        &spec(&format!("{nodes}{steps}{checks}")),
+        &spec(&format!("{}{steps}{checks}", nodes(50, 50))),
     );
     let (code, out, err) = grade_kit(&kit, &["--seed", "3", "-v"], hw1_solution());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
 
-    // Without the pause, one request is answered at once: no third copy.
+    // Without the pause, one request is answered at once: no third copy
+    // (the client is patient, so that only a pause can make it send again).
     let unpaused = spec(&format!(
-        "{nodes}{}{checks}",
+        "{}{}{checks}",
+        nodes(PATIENT, 50),
         steps.replace("      - pause: server\n", "")
     ));
     let kit = kit_with_spec("control-unpaused", &unpaused);
@@ -82,9 +92,10 @@ fn a_scripted_node_pauses_dies_and_comes_back() {
         "{out}"
     );
 
-    // Without the kill, the orphan gets its answer.
+    // Without the kill, the orphan (patient now) gets its answer.
     let alive = spec(&format!(
-        "{nodes}{}{checks}",
+        "{}{}{checks}",
+        nodes(50, PATIENT),
         steps
             .replace("      - kill: server\n", "")
             .replace("      - restart: server\n", "")

@@ -5,14 +5,14 @@
 
 mod common;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::{TempDir, hw1_spec_with, kit_with_spec, other_language};
 use serde_json::Value;
 
 /// A hw1 client that sends READ_REQs to the port of its first argument in
-/// a loop that never waits: at most 2 000 000 of them, for at most 12 s
-/// (longer than hw1's time limit, so only the grader can end it sooner).
+/// a loop that never waits: at most 5 000 000 of them, for at most 30 s
+/// (far longer than hw1's time limit, so only the grader can end it
+/// sooner).
 const FLOODER: &str = r#"#!/usr/bin/env python3
 import socket
 import sys
@@ -21,8 +21,8 @@ import time
 port = int(sys.argv[1])
 request = bytes([0]) + b"FLOODFLOODFLOOD\0" + b"AAAABBBBCCCCDDD\0"
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-deadline = time.monotonic() + 12
-for i in range(2_000_000):
+deadline = time.monotonic() + 30
+for i in range(5_000_000):
     if i % 1000 == 0 and time.monotonic() > deadline:
         break
     try:
@@ -51,7 +51,6 @@ fn a_flooding_client_fails_soon_with_a_short_report() {
     let bins = TempDir::new("flood-bin");
     flood_bins(&bins.0);
     let json = kit.0.join("results.json");
-    let t = Instant::now();
     let (code, out, err) = common::grade_kit(
         &kit,
         &[
@@ -64,14 +63,7 @@ fn a_flooding_client_fails_soon_with_a_short_report() {
         ],
         &bins.0,
     );
-    let took = t.elapsed();
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
-    // hw1's time limit is 10 s: the grader ends the test once the flood is
-    // established, well before it.
-    assert!(
-        took < Duration::from_secs(10),
-        "the grader took {took:?}:\n{out}"
-    );
     let summary = out
         .lines()
         .find(|l| l.contains(": flooding (limit 5000 a second)"))
@@ -101,6 +93,10 @@ fn a_flooding_client_fails_soon_with_a_short_report() {
     assert!(text.len() <= 16_384, "{} bytes of JSON", text.len());
     let doc: Value = serde_json::from_str(&text).unwrap();
     let run = &doc["labs"][0]["tests"][0]["runs"][0];
+    // The flood ended the test: had the grader waited for the flooder, it
+    // would have reached the time limit (10 s, which the flooder outlasts)
+    // and said `client did not exit within the test's time limit` too. A
+    // fact of the record, not a measure of how fast the machine is.
     let failures = run["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{run:#}");
     assert_eq!(failures[0]["kind"], "send_rate");

@@ -65,8 +65,9 @@ fn sigint_to_the_grader_leaves_nothing_running() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
+        // Only ends a broken run: the grader stops at once.
         assert!(
-            t.elapsed() < Duration::from_secs(10),
+            t.elapsed() < Duration::from_secs(30),
             "the grader did not stop after SIGINT"
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -75,12 +76,12 @@ fn sigint_to_the_grader_leaves_nothing_running() {
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
-        err.contains("grader: interrupted by SIGINT: stopped 1 running program(s)"),
+        err.contains("grader: interrupted by SIGINT: stopped 1 running program\n"),
         "{err}"
     );
     wait_for(
         "the server and its child ending",
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         || !running(server) && !running(grandchild),
     );
 }

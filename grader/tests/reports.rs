@@ -404,14 +404,20 @@ fn the_formats_agree_on_the_solutions() {
 }
 
 /// Programs that fail some tests: the formats agree, and failures carry their details.
+///
+/// The three formats come from three runs, so their messages agree only
+/// where every failure is the same on every run: the failing tests here
+/// are those where the grader's scripted server decides what happens in
+/// what order (not `malformed-datagrams`, where a slow machine moves the
+/// first failure from the `silence` step to the next `recv`).
 #[test]
 fn the_formats_agree_when_tests_fail() {
     let keep = [
         "echo",
         "same-seed",
         "stray-replies",
+        "reply-from-stranger",
         "reply-of-wrong-type",
-        "malformed-datagrams",
         "bad-arguments",
     ];
     let kit = kit_with_spec("reports-course", &hw1_spec_with(&keep));
@@ -435,8 +441,8 @@ fn the_formats_agree_when_tests_fail() {
     }
     let failed = [
         "stray-replies",
+        "reply-from-stranger",
         "reply-of-wrong-type",
-        "malformed-datagrams",
     ];
     for f in failed {
         assert_eq!(status(f), "failed", "{}", r.human);

@@ -25,12 +25,16 @@ use crate::spec::{LabSpec, SkeletonExpect};
 pub mod mutants;
 
 /// The outcome of `grader check`.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Checked {
     /// Checks that held.
     pub passed: usize,
     /// Checks that did not.
     pub failed: usize,
+    /// The checks that did not hold, `lab: what`, in the order made: the
+    /// closing summary repeats them, so that the end of a long output
+    /// says what failed.
+    pub failures: Vec<String>,
 }
 
 impl Checked {
@@ -48,7 +52,20 @@ impl Checked {
             self.passed += 1;
         } else {
             self.failed += 1;
+            self.failures.push(format!("{lab}: {what}"));
         }
+    }
+
+    /// The closing lines: the failed checks again (their details are
+    /// above, under each), then the counts.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.failures.is_empty() {
+            lines.push("failed checks (details above, under each):".to_string());
+            lines.extend(self.failures.iter().map(|f| format!("  {f}")));
+        }
+        lines.push(format!("{} passed, {} failed", self.passed, self.failed));
+        lines
     }
 }
 
@@ -343,4 +360,28 @@ fn summaries(record: &Record, verdict: &Verdict) -> Vec<String> {
 fn tail(out: &str) -> Vec<String> {
     let lines: Vec<String> = out.lines().map(|l| format!("| {l}")).collect();
     lines[lines.len().saturating_sub(30)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The end of a long `grader check` says which checks failed.
+    #[test]
+    fn the_summary_repeats_the_failed_checks() {
+        let mut c = Checked::default();
+        c.record("hw1", true, "spec is valid (3 tests)", &[]);
+        c.record("hw1", false, "mutant `m` is caught by `t` on 5 seeds", &[]);
+        c.record("hw2", false, "solution passes `kv`", &["why".into()]);
+        assert_eq!(
+            c.summary(),
+            [
+                "failed checks (details above, under each):",
+                "  hw1: mutant `m` is caught by `t` on 5 seeds",
+                "  hw2: solution passes `kv`",
+                "1 passed, 2 failed",
+            ]
+        );
+        assert_eq!(Checked::default().summary(), ["0 passed, 0 failed"]);
+    }
 }

@@ -117,7 +117,8 @@ pub fn install_cleanup() -> nix::Result<()> {
                 INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
                 let n = kill_all();
                 family::cleanup(false);
-                eprintln!("\ngrader: interrupted by {sig}: stopped {n} running program(s)");
+                let s = if n == 1 { "" } else { "s" };
+                eprintln!("\ngrader: interrupted by {sig}: stopped {n} running program{s}");
                 // The only exit outside `main`: a signal ends the grader at once.
                 std::process::exit(130);
             }
