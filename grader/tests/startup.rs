@@ -9,41 +9,8 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
-use common::{TempDir, kit_with_spec};
-
-/// Busy loops, one per CPU, that spin until dropped.
-struct BusyLoops(Arc<AtomicBool>, Vec<JoinHandle<()>>);
-
-impl BusyLoops {
-    fn start() -> BusyLoops {
-        let stop = Arc::new(AtomicBool::new(false));
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let loops = (0..cpus)
-            .map(|_| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::hint::spin_loop();
-                    }
-                })
-            })
-            .collect();
-        BusyLoops(stop, loops)
-    }
-}
-
-impl Drop for BusyLoops {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-        for l in self.1.drain(..) {
-            let _ = l.join();
-        }
-    }
-}
+use common::{BusyLoops, TempDir, kit_with_spec};
 
 /// An echo server that sleeps `$SLOW` seconds before it binds its port
 /// (its first argument), and exits 0 on SIGTERM.
@@ -120,7 +87,7 @@ fn write_exe(path: &Path, text: &str) {
 #[test]
 fn slow_start_ups_do_not_spend_the_tests_time() {
     let kit = kit("slow-start", "3s", "{}");
-    let _busy = BusyLoops::start();
+    let _busy = BusyLoops::one_per_cpu();
     let (code, out, err) = run_slow(&kit, "2");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.trim_end().ends_with("1 passed, 0 failed"), "{out}");

@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 
 use assert_cmd::cargo::CommandCargoExt;
 
@@ -127,4 +129,41 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Busy loops that keep `n` CPUs busy until dropped, as a shared grading
+/// machine's other work would. Threads of the test process: they end with
+/// it, whatever ends it.
+pub struct BusyLoops(Arc<AtomicBool>, Vec<JoinHandle<()>>);
+
+impl BusyLoops {
+    /// `n` busy loops.
+    pub fn start(n: usize) -> BusyLoops {
+        let stop = Arc::new(AtomicBool::new(false));
+        let loops = (0..n)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        BusyLoops(stop, loops)
+    }
+
+    /// One busy loop per CPU.
+    pub fn one_per_cpu() -> BusyLoops {
+        BusyLoops::start(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+}
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        for l in self.1.drain(..) {
+            let _ = l.join();
+        }
+    }
 }
