@@ -4,7 +4,7 @@
 //! spec pages pass every test, on a busy machine: see `busy.rs`.)
 
 mod common;
-use common::{grader, hw1_spec_with, kit_with_spec, other_language, run};
+use common::{hw1_spec_with, kit_with_spec, other_language};
 
 /// Programs that print only the course's lines pass every classic test.
 #[test]
