@@ -164,6 +164,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
             "it must print it before then: as soon as it knows, not after waiting for {}",
             select.describe(None)
         ))
+        .note("the time is when the grader read the line from the program's stdout or stderr: flush each line as it is printed (to a pipe, C's stdio and Python's print hold output back)")
         .at(Place::Datagram(*k));
         out.push(fail(Kind::PrintedBefore, Some(&c.node), f));
     }

@@ -253,8 +253,10 @@ pub fn followed_by(
     let mut later: BTreeSet<String> = BTreeSet::new();
     let mut found = Vec::new();
     for (i, d) in record.datagrams.iter().enumerate().rev() {
+        // Only what reached its receiver: a copy a delay still held when
+        // the test ended never did.
         if let Some(m) = each.take(d)
-            && d.fate.copies() > 0
+            && !d.delivered.is_empty()
         {
             let k = if same_key {
                 m.key.clone()
