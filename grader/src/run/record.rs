@@ -1167,6 +1167,53 @@ mod tests {
         );
     }
 
+    /// A wait says whether its own bound or the test's time limit ended
+    /// it: whichever comes first on the test's clock.
+    #[test]
+    fn a_wait_names_what_ended_it() {
+        let short = Clock::new(Duration::from_millis(20), Duration::from_secs(10));
+        let r = Recorder::new("t", 1, short, vec![NodeRecord::new("a")]);
+        assert_eq!(
+            r.wait(Some(Duration::from_secs(5)), None, |_| false),
+            Wake::TimeUp
+        );
+        assert!(r.time_up());
+        let r = Recorder::new("t", 1, ten_seconds(), vec![NodeRecord::new("a")]);
+        let until = r.clock() + Duration::from_millis(20);
+        assert_eq!(r.wait(Some(until), None, |_| false), Wake::Passed);
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert_eq!(r.wait(None, Some(soon), |_| false), Wake::Passed);
+        assert_eq!(r.wait(None, None, |_| true), Wake::Ready);
+    }
+
+    /// While a program starts, the test's time limit cannot pass: a wait
+    /// ends only after the program's first sign of life (however late
+    /// this machine runs the waiter, never before it).
+    #[test]
+    fn the_time_limit_waits_for_a_program_that_is_starting() {
+        let clock = Clock::new(Duration::from_millis(50), Duration::from_secs(60));
+        let r = Recorder::new("t", 1, clock, vec![NodeRecord::new("client")]);
+        let started = What::Started {
+            command: vec!["client".into()],
+            pid: 1,
+        };
+        r.event(Some(0), started);
+        let w = r.clone();
+        let waiter = std::thread::spawn(move || {
+            let wake = w.wait(None, None, |_| false);
+            (wake, w.now())
+        });
+        // Four times the limit, on the wall clock, before it shows life.
+        std::thread::sleep(Duration::from_millis(200));
+        let ready = r.now();
+        r.line(0, Stream::Stderr, "client: seed 7".into());
+        let (wake, ended) = waiter.join().unwrap();
+        assert_eq!(wake, Wake::TimeUp);
+        assert!(ended >= ready, "ended at {ended:?}, ready at {ready:?}");
+        let c = r.read(|l| l.record.clock.clone());
+        assert!(c.standing(ended) >= Duration::from_millis(200));
+    }
+
     #[test]
     fn waiters_wake_on_events() {
         let r = Recorder::new(

@@ -443,7 +443,8 @@ impl<'a> Script<'a> {
         Ok(())
     }
 
-    /// One read of a `query`: the value `node` answers for `key`, or None.
+    /// One read of a `query`: the value `node` answers for `key`.
+    ///
     /// # Errors
     /// Why no answer came, as the end of a sentence that starts "NODE did
     /// not answer the grader's READ_REQ for key KEY": "within 2s",
