@@ -301,3 +301,18 @@ fn root_may_come_before_a_command() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("hw1  UDP echo"), "{out}");
 }
+
+/// A start-up limit of 0 would fail every listening program: it is a spec
+/// error, located.
+#[test]
+fn a_start_up_limit_of_zero_is_a_spec_error() {
+    let spec =
+        hw1_spec_with(&["echo"]).replacen("\ntests:\n", "\nlimits:\n  startup: 0s\n\ntests:\n", 1);
+    let (code, err) = spec_error("startup-zero", &spec);
+    assert_eq!(code, 2, "{err}");
+    let want = format!(
+        "spec.yaml:{}:3: `limits.startup` of 0 leaves a program no time to start",
+        line_of(&spec, "startup: 0s")
+    );
+    assert!(err.contains(&want), "expected `{want}` in:\n{err}");
+}

@@ -56,6 +56,12 @@ pub fn lab(spec: &LabSpec) -> Result<(), Invalid> {
     if spec.binaries.is_empty() {
         return Err(at("binaries", "`binaries` lists no executable".into()));
     }
+    if spec.limits.startup.0.is_zero() {
+        return Err(at(
+            "startup",
+            "`limits.startup` of 0 leaves a program no time to start: give it a few seconds (default `10s`)".into(),
+        ));
+    }
     let mut names = BTreeSet::new();
     for t in &spec.tests {
         if !names.insert(t.name.as_str()) {
