@@ -589,8 +589,11 @@ impl Proxy {
         if let Some(dest) = dest {
             for delay in &delays {
                 if delay.is_zero() {
-                    let _ = self.faces[back].socket.send_to(bytes, dest);
+                    // Timed before it leaves: whatever the receiver does
+                    // about it comes after this, however late this thread
+                    // runs again.
                     delivered.push(self.rec.now());
+                    let _ = self.faces[back].socket.send_to(bytes, dest);
                 } else {
                     held.push((Instant::now() + *delay, dest));
                 }
@@ -629,8 +632,9 @@ impl Proxy {
             let Some(Reverse(p)) = self.pending.pop() else {
                 break;
             };
+            let at = self.rec.now();
             let _ = self.faces[p.via].socket.send_to(&p.bytes, p.to);
-            self.rec.delivered(p.node, p.index);
+            self.rec.delivered(p.node, p.index, at);
         }
     }
 }

@@ -1027,10 +1027,11 @@ impl Recorder {
         })
     }
 
-    /// Records that a held copy of a datagram to node `to` was delivered
-    /// now; `index` is the datagram's in the record, if it was kept.
-    pub fn delivered(&self, to: usize, index: Option<usize>) {
-        let at = self.now();
+    /// Records that a held copy of a datagram to node `to` was delivered:
+    /// it left the proxy at `at` (timed before the send, so that nothing
+    /// the receiver does about it can come before). `index` is the
+    /// datagram's in the record, if it was kept.
+    pub fn delivered(&self, to: usize, index: Option<usize>, at: Duration) {
         self.update(|l| {
             if let Some(d) = index.map(|i| &mut l.record.datagrams[i]) {
                 d.delivered.push(at);
@@ -1271,7 +1272,7 @@ mod tests {
             },
         );
         assert!(!r.read(|l| l.nobody_left_for(0)), "a copy is on its way");
-        r.delivered(0, i);
+        r.delivered(0, i, r.now());
         assert!(r.read(|l| l.nobody_left_for(0)));
         let rec = r.finish();
         assert_eq!(rec.exit_of(1).map(|e| e.1), Some(Ended::Code(0)));
