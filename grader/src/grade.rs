@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::check::{self, Status, Verdict};
+use crate::judge::{self, Status, Verdict};
 use crate::kit::{self, BuildError, Kit, Lab, Programs, Source};
 use crate::report::human::{self, Terminal};
 use crate::report::{self, Format, LabResult, Results, TestResult, TestRun};
@@ -224,7 +224,7 @@ pub fn run_one(
     seed: u64,
 ) -> anyhow::Result<(Record, Verdict)> {
     let record = run::run_test(spec, test, programs, seed::test_seed(seed, &test.name))?;
-    let verdict = check::judge(test, &record);
+    let verdict = judge::verdict(test, &record);
     Ok((record, verdict))
 }
 

@@ -5,30 +5,30 @@
 //! The grader is four stages, and every arrow points one way:
 //!
 //! ```text
-//!  spec.yaml ──▶ spec ──▶ run ──────────▶ check ──────────▶ report
+//!  spec.yaml ──▶ spec ──▶ run ──────────▶ judge ──────────▶ report
 //!               format    processes,       transcripts,      human, json,
 //!               validation proxy, scripted wire, end state    junit, gradescope
 //!                         peers ──▶ the record
 //! ```
 //!
 //! `kit` (finding labs, building them) sits underneath and uses none of
-//! them; `grade` drives the stages for a lab, `audit` for `grader check`.
+//! them; `grade` drives the stages for a lab, `check` for `grader check`.
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and
 //! datagrams with their fate, all timed, bounded whatever a program does,
-//! with counts of every datagram); [`check`] turns a record into
+//! with counts of every datagram); [`judge`] turns a record into
 //! a verdict of typed results; [`report`] renders verdicts and records.
 //! Nothing downstream parses text.
 //!
 //! # Layout
 //! - [`spec`] — the `spec.yaml` format, validation with file:line:column, the JSON Schema.
 //! - [`run`] — one test from start to end: ports, processes, the proxy, scripted peers, the record.
-//! - [`check`] — judging a record: transcripts, the wire, the end state.
+//! - [`judge`] — judging a record: transcripts, the wire, the end state.
 //! - [`report`] — the human report, JSON, JUnit XML, Gradescope.
 //! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
 //! - [`grade`] — a lab's tests in parallel, reported in order.
-//! - [`audit`] — `grader check`, the instructor's proof that the kit is sound, with its mutants.
+//! - [`check`] — `grader check`, the instructor's proof that the kit is sound, with its mutants.
 //! - [`skeleton`] — generating the student skeletons from the solutions.
 //!
 //! The grader needs Linux: it reads `/proc` for CPU use, bound ports and
@@ -44,9 +44,9 @@ macro_rules! out {
     }};
 }
 
-pub mod audit;
 pub mod check;
 pub mod grade;
+pub mod judge;
 pub mod kit;
 pub mod report;
 pub mod run;

@@ -8,7 +8,7 @@ use grader::grade::{self, Options, Replay};
 use grader::kit::{Kit, Source};
 use grader::report::{self, Format};
 use grader::run::keeper;
-use grader::{audit, skeleton};
+use grader::{check, skeleton};
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
 /// real processes on real UDP sockets, through a proxy that records (and,
@@ -198,7 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Check { lab, seed, jobs: j }) => {
             let seed = seed.unwrap_or_else(handout::seed_from_clock);
-            let c = audit::check(&kit, lab.as_deref(), seed, jobs(j))?;
+            let c = check::kit(&kit, lab.as_deref(), seed, jobs(j))?;
             for line in c.summary() {
                 grader::out!("{line}");
             }

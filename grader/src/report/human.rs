@@ -11,7 +11,7 @@ use colored::Colorize;
 
 use super::text::{self, Line, Tone};
 use super::{LabResult, Results, TestRun};
-use crate::check::Status;
+use crate::judge::Status;
 use crate::spec::TestSpec;
 
 /// Where the human report goes while the grader runs.

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::{LabResult, Results, Tally, TestResult, TestRun};
-use crate::check::{Check, Place};
+use crate::judge::{Check, Place};
 use crate::spec::Stream;
 
 /// The format's name, in the `format` field.

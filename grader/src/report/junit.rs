@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 use super::text;
 use super::{LabResult, NOT_RUN, Results, TestResult, TestStatus};
-use crate::check::Status;
+use crate::judge::Status;
 use crate::spec::Stream;
 
 /// How many lines of each stream of each program `<system-out>` keeps.

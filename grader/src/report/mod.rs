@@ -2,7 +2,7 @@
 //!
 //! Every format renders the same data, [`Results`]: per lab, per test, per
 //! run, the [record](crate::run::record::Record) of the run and the
-//! [verdict](crate::check::Verdict) on it. None of them parses another's
+//! [verdict](crate::judge::Verdict) on it. None of them parses another's
 //! text, so they agree on every test and every point by construction.
 //!
 //! # Layout
@@ -23,7 +23,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::check::{Status, Verdict};
+use crate::judge::{Status, Verdict};
 use crate::run::record::Record;
 use crate::spec::TestSpec;
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use handout::Message;
 
 use super::TestRun;
-use crate::check::{Check, Failure, Status};
+use crate::judge::{Check, Failure, Status};
 use crate::run::record::{Datagram, Fate, Record, What};
 use crate::spec::{Stream, TestSpec};
 
@@ -380,7 +380,7 @@ pub fn timeline(record: &Record) -> Vec<String> {
             What::LeftBehind { total, .. } => {
                 format!(
                     "{who} left {} of its own running: killed",
-                    crate::check::processes(*total)
+                    crate::judge::processes(*total)
                 )
             }
             What::ScriptEnded { error: None } => format!("the grader's {who} finished its script"),
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(l.plain(), "  a\\u{7}b");
     }
 
-    use crate::check::{Kind, LISTED_ALIKE};
+    use crate::judge::{Kind, LISTED_ALIKE};
     use crate::run::record::{Event, NodeRecord, Traffic};
 
     fn record(datagrams: Vec<Datagram>, events: Vec<Event>, received: usize) -> Record {

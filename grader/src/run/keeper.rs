@@ -90,7 +90,7 @@ pub fn start() -> std::io::Result<Role> {
             "grader: the grader was killed ({}); its keeper stopped {} it left running",
             Signal::try_from(status - 128)
                 .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string()),
-            crate::check::processes(left)
+            crate::judge::processes(left)
         );
     }
     Ok(Role::Done(ExitCode::from(

@@ -503,7 +503,7 @@ impl Run<'_> {
             .collect();
         // The keys in the order first seen, and what carried them.
         let (keys, carriers) = self.rec.read(|l| {
-            let select = crate::check::flow::Selector::new(&l.record, &q.keys);
+            let select = crate::judge::flow::Selector::new(&l.record, &q.keys);
             let mut seen = std::collections::BTreeSet::new();
             let keys: Vec<String> = (l.record.datagrams.iter())
                 .filter_map(|d| select.take(d))

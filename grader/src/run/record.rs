@@ -27,10 +27,10 @@
 //!
 //! Whoever reads the record must say when what it judges was cut: counts
 //! come from [`Traffic`] and stay exact; a check that reads datagrams one
-//! by one ([`crate::check::wire`]) says it could not see them all, and
+//! by one ([`crate::judge::wire`]) says it could not see them all, and
 //! fails, rather than pass on what it saw.
 //!
-//! The checks ([`crate::check`]) judge a finished [`Record`]; every report
+//! The checks ([`crate::judge`]) judge a finished [`Record`]; every report
 //! ([`crate::report`]) renders it. Nothing downstream parses text.
 //!
 //! While the test runs, the record lives behind a [`Recorder`]: the proxy,

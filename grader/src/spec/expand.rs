@@ -16,7 +16,7 @@
 //!
 //! Wire checks keep the group's name: a check resolves it against the
 //! record, where every member knows its group (see
-//! [`crate::check::wire`]), because a check about a group is not a check
+//! [`crate::judge::wire`]), because a check about a group is not a check
 //! about each member (`routed` needs the order of all of them).
 //!
 //! The rest of the grader sees only plain nodes, so the runner, the proxy

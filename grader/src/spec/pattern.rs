@@ -20,7 +20,7 @@
 //! wish to match a brace.
 //!
 //! Matching one line backtracks (`a*b*c` matches `a-b-b-c`); matching whole
-//! transcripts is [`crate::check::transcript`]'s business.
+//! transcripts is [`crate::judge::transcript`]'s business.
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! repeated N times, or lines that may come in any order.
 //!
 //! The pattern syntax is [`super::pattern`]'s; matching output against
-//! these items is [`crate::check::transcript`]'s.
+//! these items is [`crate::judge::transcript`]'s.
 
 use std::fmt;
 
