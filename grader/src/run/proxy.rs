@@ -25,12 +25,17 @@
 //! (undeliverable), a partition, the spec's [rules](crate::spec::Rule) (the
 //! first that names the datagram decides), then the link's probabilities.
 //! Rules make a fault certain: "drop the first READ_REQ" happens on every
-//! seed, so a test that needs a retransmission always gets one. Each link
-//! (ordered pair) draws its random faults from its own generator, seeded
-//! from the test's seed and the link's names, in the order of the link's
-//! datagrams, always four numbers per datagram (drop, duplicate, a jitter
-//! for each of two copies): the same seed makes the same decisions for the
-//! same traffic, whatever other links do, whatever a rule decides.
+//! seed, so a test that needs a retransmission always gets one.
+//!
+//! Each link (ordered pair) draws its random faults from generators of its
+//! own, one per kind of fault ([`Draws`]): each seeded from the link's seed
+//! and the kind's name, each drawing the same count of numbers for every
+//! datagram of the link (one for `drop`, one for `duplicate`, one per copy
+//! for `jitter`), in the order the link's datagrams arrive. So the same
+//! seed makes the same decisions for the same traffic, whatever other links
+//! do and whatever a rule decides; and a kind of fault added later draws
+//! from a stream of its own, which changes no decision of the kinds there
+//! are (see `specs/spec-format.md`, "What a seed replays").
 //!
 //! # Flooding
 //! Before the network, each sender is held to `limits.send_rate`: at most
@@ -72,6 +77,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::record::{Datagram, Fate, Recorder, What};
+use super::seed;
 use crate::spec::{Faults, Rule};
 
 /// What the proxy needs to know about one node.
@@ -88,7 +94,7 @@ pub struct Setup {
     pub hosts: Vec<Host>,
     /// `faults[from][to]`: the random faults of each link.
     pub faults: Vec<Vec<Faults>>,
-    /// `seeds[from][to]`: the seed of each link's generator.
+    /// `seeds[from][to]`: the seed of each link's fault generators.
     pub seeds: Vec<Vec<u64>>,
     /// The rules, with the indexes of their sender and receiver.
     pub rules: Vec<(usize, usize, Rule)>,
@@ -97,6 +103,39 @@ pub struct Setup {
     pub keep: usize,
     /// Datagrams one sender may send in any one second (`limits.send_rate`).
     pub send_rate: u32,
+}
+
+/// The random draws of one link: one generator per kind of fault, each
+/// seeded from the link's seed and the kind's name, so that the decisions
+/// of one kind never shift those of another, and a kind added later leaves
+/// every existing stream as it was.
+struct Draws {
+    drop: Rng,
+    duplicate: Rng,
+    jitter: Rng,
+}
+
+impl Draws {
+    fn new(link: u64) -> Draws {
+        let stream = |kind: &str| Rng::new(seed::derive(link, kind));
+        Draws {
+            drop: stream("drop"),
+            duplicate: stream("duplicate"),
+            jitter: stream("jitter"),
+        }
+    }
+
+    /// The draws for one datagram under `f`: whether it is dropped, whether
+    /// duplicated, and the jitter of each of its (up to two) copies, as a
+    /// fraction of `f.jitter`. Every stream draws for every datagram, the
+    /// same count whatever the outcome.
+    fn next(&mut self, f: &Faults) -> (bool, bool, [f64; 2]) {
+        (
+            self.drop.chance(f.drop),
+            self.duplicate.chance(f.duplicate),
+            [self.jitter.next_f64(), self.jitter.next_f64()],
+        )
+    }
 }
 
 /// How many datagrams are read from one face before the proxy looks at
@@ -267,14 +306,14 @@ impl Network {
     pub fn start(setup: Setup, rec: &Recorder) -> std::io::Result<Network> {
         let n = setup.hosts.len();
         let mut faces = Vec::with_capacity(n * n);
-        let mut rngs = Vec::with_capacity(n * n);
+        let mut draws = Vec::with_capacity(n * n);
         for (a, host) in setup.hosts.iter().enumerate() {
             for b in 0..n {
                 let socket = UdpSocket::bind("127.0.0.1:0")?;
                 socket.set_nonblocking(true)?;
                 let peer = host.home.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
                 faces.push(Face { socket, peer });
-                rngs.push(Rng::new(setup.seeds[a][b]));
+                draws.push(Draws::new(setup.seeds[a][b]));
             }
         }
         let ports = faces
@@ -300,7 +339,7 @@ impl Network {
             paces: (0..n).map(|_| Pace::default()).collect(),
             faces,
             addrs,
-            rngs,
+            draws,
             rules: setup.rules,
             counts,
             control: Arc::clone(&control),
@@ -407,7 +446,7 @@ struct Proxy {
     faces: Vec<Face>,
     /// Per node: the address it last sent from, or its own port.
     addrs: Vec<Option<SocketAddr>>,
-    rngs: Vec<Rng>,
+    draws: Vec<Draws>,
     rules: Vec<(usize, usize, Rule)>,
     counts: Vec<RuleCount>,
     control: Arc<Mutex<Control>>,
@@ -544,12 +583,9 @@ impl Proxy {
             let c = self.control.lock().unwrap_or_else(|e| e.into_inner());
             (c.faults[k], c.cut(from, to))
         };
-        let rng = &mut self.rngs[k];
-        // Always draw the same numbers per datagram, so that one decision
-        // never shifts the draws of the next.
-        let drop = rng.chance(f.drop);
-        let dup = rng.chance(f.duplicate);
-        let jitters = [rng.next_f64(), rng.next_f64()];
+        // Drawn for every datagram, before the rules: a rule's decision
+        // never shifts the draws of the next datagram.
+        let (drop, dup, jitters) = self.draws[k].next(&f);
         // Every datagram of the link counts for its rules; a rule decides
         // only one that can be delivered at all.
         let named = self.rule_for(from, to, bytes);
@@ -782,6 +818,27 @@ mod tests {
             .iter()
             .map(|d| (d.fate, d.rule))
             .collect()
+    }
+
+    #[test]
+    fn each_kind_of_fault_draws_from_a_stream_of_its_own() {
+        // Each kind's decisions follow from the link's seed and the kind's
+        // name alone: what another kind draws, or whether it exists, changes
+        // none of them.
+        let f = Faults {
+            drop: 0.5,
+            duplicate: 0.3,
+            ..Faults::default()
+        };
+        let mut draws = Draws::new(42);
+        let stream = |kind: &str| Rng::new(seed::derive(42, kind));
+        let (mut drop, mut dup, mut jitter) = (stream("drop"), stream("duplicate"), stream("jitter"));
+        for _ in 0..200 {
+            let (d, u, j) = draws.next(&f);
+            assert_eq!(d, drop.chance(0.5));
+            assert_eq!(u, dup.chance(0.3));
+            assert_eq!(j, [jitter.next_f64(), jitter.next_f64()]);
+        }
     }
 
     #[test]
