@@ -31,9 +31,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::flow::Selector;
-use super::{Check, Failure, Kind, Place, fail, transcript_vars};
+use super::wire::choices::ChoicesCheck;
+use super::wire::share::ShareCheck;
+use super::wire::{choices, share};
+use super::{Check, Failure, Place, fail, transcript_vars};
 use crate::run::record::Record;
-use crate::spec::{ChoicesCheck, Match, OneOrMany, ShareCheck, TypeName, pattern};
+use crate::spec::{Match, OneOrMany, TypeName, pattern};
 
 /// One printed choice.
 struct Choice {
@@ -56,7 +59,7 @@ pub fn choices(record: &Record, c: &ChoicesCheck, out: &mut Vec<Check>) {
         stream: c.stream,
         line: line + 1,
     };
-    let failure = |f: Failure| fail(Kind::Choice, Some(&c.node), f);
+    let failure = |f: Failure| fail(choices::KIND, Some(&c.node), f);
     let picked = match parse_choices(record, i, c, peers.len()) {
         Ok(p) => p,
         Err((line, why)) => {
@@ -251,7 +254,7 @@ fn in_flight(
         Err(n) => {
             let p = &picked[n];
             out.push(fail(
-                Kind::Choice,
+                choices::KIND,
                 Some(&c.node),
                 Failure::new(format!(
                     "{} printed that it chose {} ({}) for key {}, but sent no {} for that key there",
@@ -298,7 +301,7 @@ fn in_flight(
             let then = flying(&before.1, p.chosen);
             let (other_now, other_then) = (flying(&ended, other), flying(&before.1, other));
             out.push(fail(
-                Kind::Choice,
+                choices::KIND,
                 Some(&c.node),
                 Failure {
                     expected: Some(format!(
@@ -370,7 +373,7 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
     let what = c
         .kind
         .map_or("datagrams".to_string(), |k| format!("{}s", k.0));
-    let failure = |f: Failure| fail(Kind::Share, Some(&c.from), f);
+    let failure = |f: Failure| fail(share::KIND, Some(&c.from), f);
     if whole == 0 {
         out.push(failure(Failure::new(format!(
             "{} sent no {what} to {}: no share to measure",

@@ -17,9 +17,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::flow::Selector;
-use super::{Check, Failure, Kind, Place, fail, transcript_vars};
+use super::wire::printed_before::PrintedBeforeCheck;
+use super::wire::{happens_before, printed_before};
+use super::{Check, Failure, Place, fail, transcript_vars};
 use crate::run::record::Record;
-use crate::spec::{Match, PrintedBeforeCheck, pattern};
+use crate::spec::{Match, pattern};
 
 fn ms(t: Duration) -> String {
     format!("{} ms", t.as_millis())
@@ -102,7 +104,7 @@ pub fn happens_before(
                 names[d.from],
             ))
             .at(Place::Datagram(i));
-            out.push(fail(Kind::HappensBefore, Some(names[d.from]), f));
+            out.push(fail(happens_before::KIND, Some(names[d.from]), f));
         }
     }
 }
@@ -135,7 +137,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
     deliveries.sort_unstable();
     if lines.is_empty() {
         out.push(fail(
-            Kind::PrintedBefore,
+            printed_before::KIND,
             Some(&c.node),
             Failure::new(format!(
                 "{} printed no line like `{}` on {}",
@@ -166,7 +168,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
         ))
         .note("the time is when the grader read the line from the program's stdout or stderr: flush each line as it is printed (to a pipe, C's stdio and Python's print hold output back)")
         .at(Place::Datagram(*k));
-        out.push(fail(Kind::PrintedBefore, Some(&c.node), f));
+        out.push(fail(printed_before::KIND, Some(&c.node), f));
     }
 }
 

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use handout::{Message, hash64};
 
-use super::{Check, Failure, Kind, Place, fail};
+use super::wire::{before, none, routed};
+use super::{Check, Failure, Place, fail};
 use crate::run::record::{Datagram, Record};
 use crate::spec::{Match, OneOrMany, RouteBy, TypeName};
 
@@ -108,7 +109,7 @@ pub fn routed(
         }
         let (owner, got) = (group[p], group[reached]);
         out.push(fail(
-            Kind::Routed,
+            routed::KIND,
             Some(names[d.from]),
             Failure {
                 expected: Some(format!("{} (partition {p})", names[owner])),
@@ -157,7 +158,7 @@ pub fn none(
                 _ => String::new(),
             };
             out.push(fail(
-                Kind::None,
+                none::KIND,
                 Some(names[d.from]),
                 Failure {
                     expected: Some("nothing".into()),
@@ -232,7 +233,7 @@ pub fn before(
                     first.describe(Some(&m.key))
                 ));
             }
-            out.push(fail(Kind::Order, Some(names[d.from]), f));
+            out.push(fail(before::KIND, Some(names[d.from]), f));
         }
         if let Some(m) = first.take(d) {
             values.insert(m.key.clone(), m.value.clone());
@@ -266,7 +267,7 @@ pub fn followed_by(
             if !later.contains(&k) {
                 let key = same_key.then_some(m.key.as_str());
                 found.push(fail(
-                    Kind::Order,
+                    before::KIND,
                     Some(names[d.to]),
                     Failure::new(format!(
                         "{} sent a {} for key {} to {} at {}, and no {} came after it",

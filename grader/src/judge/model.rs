@@ -14,7 +14,8 @@ use std::time::Duration;
 use handout::MsgType;
 
 use super::flow::Selector;
-use super::{Check, Failure, Kind, Place, fail};
+use super::wire::{lru_cache, store};
+use super::{Check, Failure, Place, fail};
 use crate::run::record::Record;
 
 fn ms(t: Duration) -> String {
@@ -115,12 +116,12 @@ pub fn store(
         if let Some((_, v, _)) = w.iter().rev().find(|(_, v, _)| *v == reply.value) {
             f = f.note(format!("{v} is an older value of the key: a stale read"));
         }
-        out.push(fail(Kind::Store, Some(names[d.to]), f));
+        out.push(fail(store::KIND, Some(names[d.to]), f));
     }
     if proving == 0 && out.is_empty() {
         let client = reads.spec_from().unwrap_or("the reader");
         out.push(fail(
-            Kind::Store,
+            store::KIND,
             Some(client),
             Failure::new(format!(
                 "no read met an earlier write of its key ({replies_seen} answered reads): the run proves nothing about the store"
@@ -253,7 +254,7 @@ pub fn lru(record: &Record, node: usize, capacity: usize, out: &mut Vec<Check>) 
             }
         };
         out.push(fail(
-            Kind::LruCache,
+            lru_cache::KIND,
             Some(me),
             Failure {
                 expected: Some(match &want {

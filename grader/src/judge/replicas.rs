@@ -24,9 +24,11 @@ use std::collections::BTreeMap;
 use handout::MsgType;
 
 use super::linear::{self, Op, OpKind};
-use super::{Check, Failure, Kind, fail};
+use super::wire::linearizable::LinearCheck;
+use super::wire::{linearizable, replicas};
+use super::{Check, Failure, fail};
 use crate::run::record::Record;
-use crate::spec::{LinearCheck, OneOrMany};
+use crate::spec::OneOrMany;
 
 /// The history of `clients` with `server`, per the module docs.
 pub fn history(record: &Record, clients: &[usize], server: usize) -> Vec<Op> {
@@ -120,7 +122,7 @@ pub fn linearizable(record: &Record, c: &LinearCheck, out: &mut Vec<Check>) {
         .count();
     if reads == 0 {
         out.push(fail(
-            Kind::Linearizable,
+            linearizable::KIND,
             Some(&c.server),
             Failure::new(format!(
                 "no read of {} was answered: the history has nothing to check",
@@ -142,7 +144,7 @@ pub fn linearizable(record: &Record, c: &LinearCheck, out: &mut Vec<Check>) {
             "times are the proxy's: a call when the first request reached it, a return when the reply was delivered; a key never written reads as `{}`",
             c.initial
         ));
-        out.push(fail(Kind::Linearizable, Some(&c.server), f));
+        out.push(fail(linearizable::KIND, Some(&c.server), f));
     }
 }
 
@@ -154,7 +156,7 @@ pub fn replicas(record: &Record, nodes: &OneOrMany<String>, out: &mut Vec<Check>
     for a in &record.queries {
         by_key.entry(&a.key).or_default().push((a.node, &a.value));
     }
-    let failure = |f: Failure| fail(Kind::Replicas, None, f);
+    let failure = |f: Failure| fail(replicas::KIND, None, f);
     if by_key.is_empty() {
         out.push(failure(Failure::new(
             "the query read nothing: there is no end state to compare",

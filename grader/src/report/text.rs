@@ -557,7 +557,8 @@ mod tests {
         assert_eq!(l.plain(), "  a\\u{7}b");
     }
 
-    use crate::judge::{Kind, LISTED_ALIKE};
+    use crate::judge::LISTED_ALIKE;
+    use crate::judge::wire::answered;
     use crate::run::record::{Event, NodeRecord, Traffic};
 
     fn record(datagrams: Vec<Datagram>, events: Vec<Event>, received: usize) -> Record {
@@ -620,7 +621,7 @@ mod tests {
         let r = record(vec![], vec![], 0);
         let mut checks: Vec<Check> = (0..LISTED_ALIKE)
             .map(|i| Check {
-                kind: Kind::Answered,
+                kind: answered::KIND,
                 node: Some("server".into()),
                 failure: Some(Failure::new(format!("failure {i}"))),
             })

@@ -832,7 +832,8 @@ mod tests {
         };
         let mut draws = Draws::new(42);
         let stream = |kind: &str| Rng::new(seed::derive(42, kind));
-        let (mut drop, mut dup, mut jitter) = (stream("drop"), stream("duplicate"), stream("jitter"));
+        let (mut drop, mut dup, mut jitter) =
+            (stream("drop"), stream("duplicate"), stream("jitter"));
         for _ in 0..200 {
             let (d, u, j) = draws.next(&f);
             assert_eq!(d, drop.chance(0.5));

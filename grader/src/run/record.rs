@@ -786,6 +786,11 @@ impl Record {
         members.into_iter().map(|(_, i)| i).collect()
     }
 
+    /// The nodes' names, by index.
+    pub fn names(&self) -> Vec<&str> {
+        self.nodes.iter().map(|n| n.name.as_str()).collect()
+    }
+
     /// The index of a node by name.
     pub fn node_index(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)

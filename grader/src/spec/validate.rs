@@ -32,7 +32,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn at(needle: &str, message: String) -> Invalid {
+pub(crate) fn at(needle: &str, message: String) -> Invalid {
     at_nth(needle, 0, message)
 }
 
@@ -209,7 +209,7 @@ fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> 
     }
 }
 
-fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Invalid> {
+pub(crate) fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Invalid> {
     t.node(name).ok_or_else(|| {
         let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
         at(
@@ -239,14 +239,14 @@ fn link_of(t: &TestSpec, from: &str, to: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn node_or_group(t: &TestSpec, name: &str) -> Result<(), Invalid> {
+pub(crate) fn node_or_group(t: &TestSpec, name: &str) -> Result<(), Invalid> {
     if t.groups.contains_key(name) {
         return Ok(());
     }
     known(t, name).map(|_| ())
 }
 
-fn matcher(t: &TestSpec, m: &Match) -> Result<(), Invalid> {
+pub(crate) fn matcher(t: &TestSpec, m: &Match) -> Result<(), Invalid> {
     for n in [&m.from, &m.to].into_iter().flatten() {
         node_or_group(t, n)?;
     }
@@ -254,7 +254,7 @@ fn matcher(t: &TestSpec, m: &Match) -> Result<(), Invalid> {
 }
 
 /// An expression of a check: its syntax, and that its names are the test's `vars`.
-fn expression(t: &TestSpec, e: &Expr) -> Result<(), Invalid> {
+pub(crate) fn expression(t: &TestSpec, e: &Expr) -> Result<(), Invalid> {
     let names = expr::names(&e.0).map_err(|m| at(&e.0, m))?;
     for name in names {
         if !t.vars.contains_key(&name) {
@@ -270,7 +270,11 @@ fn expression(t: &TestSpec, e: &Expr) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn program<'a>(t: &'a TestSpec, name: &str, what: &str) -> Result<&'a NodeSpec, Invalid> {
+pub(crate) fn program<'a>(
+    t: &'a TestSpec,
+    name: &str,
+    what: &str,
+) -> Result<&'a NodeSpec, Invalid> {
     let n = known(t, name)?;
     if n.is_script() {
         return Err(at(
@@ -883,154 +887,7 @@ fn expect(t: &TestSpec, started: &BTreeSet<String>) -> Result<(), Invalid> {
 }
 
 fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
-    match w {
-        WireCheck::Answered { by, .. } => {
-            node_or_group(t, by)?;
-        }
-        WireCheck::None {
-            from,
-            to,
-            after,
-            until,
-            ..
-        } => {
-            node_or_group(t, from)?;
-            node_or_group(t, to)?;
-            for m in [after, until].into_iter().flatten() {
-                matcher(t, m)?;
-            }
-        }
-        WireCheck::Routed { from, to, .. } => {
-            node_or_group(t, from)?;
-            node_or_group(t, to)?;
-        }
-        WireCheck::Before { first, then, .. } => {
-            matcher(t, first)?;
-            matcher(t, then)?;
-        }
-        WireCheck::FollowedBy { each, by, .. } => {
-            matcher(t, each)?;
-            matcher(t, by)?;
-        }
-        WireCheck::Store {
-            writes,
-            reads,
-            replies,
-            ..
-        } => {
-            for m in [writes, reads, replies] {
-                matcher(t, m)?;
-            }
-        }
-        WireCheck::LruCache { node, capacity } => {
-            known(t, node)?;
-            expression(t, capacity)?;
-        }
-        WireCheck::HappensBefore {
-            effect,
-            causes,
-            since,
-        } => {
-            for m in [effect, causes, since] {
-                matcher(t, m)?;
-            }
-            if causes.from.is_none() {
-                return Err(at(
-                    "causes",
-                    "`happens_before` needs `causes.from`: the nodes that must each have answered"
-                        .into(),
-                ));
-            }
-        }
-        WireCheck::Choices(c) => {
-            program(t, &c.node, "`choices`")?;
-            if !t.groups.contains_key(&c.peers) {
-                return Err(at(
-                    &c.peers,
-                    format!(
-                        "`peers: {}` must name a group (a node with `count`)",
-                        c.peers
-                    ),
-                ));
-            }
-            let tokens = pattern::parse(&c.line)
-                .map_err(|m| at(&c.line, format!("in `{}`: {m}", c.line)))?;
-            let names: BTreeSet<&str> = pattern::names(&tokens).collect();
-            for needed in ["chosen", "first", "second", "key"] {
-                if !names.contains(needed) {
-                    return Err(at(
-                        &c.line,
-                        format!(
-                            "`{}` has no `{{{needed}}}`: a choice names the key, the chosen peer and both candidates",
-                            c.line
-                        ),
-                    ));
-                }
-            }
-        }
-        WireCheck::Share(c) => {
-            known(t, &c.from)?;
-            known(t, &c.to)?;
-            node_or_group(t, &c.among)?;
-            if let Some(v) = &c.versus {
-                known(t, v)?;
-            }
-            if c.at_most.is_nan() || c.at_most < 0.0 {
-                return Err(at("at_most", "`at_most` is a number, at least 0".into()));
-            }
-        }
-        WireCheck::Linearizable(c) => {
-            node_or_group(t, &c.clients)?;
-            known(t, &c.server)?;
-            if c.query && !t.steps.iter().any(|s| matches!(s, Step::Query(_))) {
-                return Err(at(
-                    "query: true",
-                    "`query: true` adds the reads of a `query` step, and the test has none".into(),
-                ));
-            }
-        }
-        WireCheck::Replicas { nodes } => {
-            for n in nodes.all() {
-                node_or_group(t, n)?;
-            }
-            if !t.steps.iter().any(|s| matches!(s, Step::Query(_))) {
-                return Err(at(
-                    "replicas",
-                    "`replicas` compares the answers of a `query` step, and the test has none"
-                        .into(),
-                ));
-            }
-        }
-        WireCheck::PrintedBefore(c) => {
-            program(t, &c.node, "`printed_before`")?;
-            transcript::validate(&[transcript::Item::Line(c.line.clone())])
-                .map_err(|m| at(&c.line, m))?;
-            matcher(t, &c.delivered)?;
-        }
-        WireCheck::Length { from, bytes, .. } => {
-            if let Some(f) = from {
-                known(t, f)?;
-            }
-            if bytes.is_empty() {
-                return Err(at("bytes", "`bytes` lists no length".into()));
-            }
-        }
-        WireCheck::WellFormed { from } => {
-            known(t, from)?;
-        }
-        WireCheck::Count {
-            from, to, min, max, ..
-        } => {
-            node_or_group(t, from)?;
-            node_or_group(t, to)?;
-            if let (Some(a), Some(b)) = (min, max)
-                && a > b
-            {
-                return Err(at("count", format!("`min` ({a}) is more than `max` ({b})")));
-            }
-        }
-    }
-    Ok(())
+    w.as_kind().validate(t)
 }
 
 #[cfg(test)]

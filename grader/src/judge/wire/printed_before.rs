@@ -1,0 +1,49 @@
+//! `printed_before`: a printed line comes before a datagram is delivered.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Unsure, WireKind};
+use crate::judge::{Check, Kind, causal};
+use crate::run::record::Record;
+use crate::spec::validate::{self, Invalid};
+use crate::spec::{Match, Stream, TestSpec, transcript};
+
+pub(crate) const KIND: Kind = Kind::new("printed_before");
+
+/// The fields of a `printed_before` check.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrintedBeforeCheck {
+    /// The program that prints.
+    pub node: String,
+    /// The line, a transcript pattern.
+    pub line: String,
+    /// The stream (default stdout).
+    #[serde(default)]
+    pub stream: Stream,
+    /// The datagrams whose delivery the lines must come before.
+    pub delivered: Match,
+}
+
+impl WireKind for PrintedBeforeCheck {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn node(&self) -> Option<&str> {
+        Some(&self.node)
+    }
+
+    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
+        validate::program(t, &self.node, "`printed_before`")?;
+        transcript::validate(&[transcript::Item::Line(self.line.clone())])
+            .map_err(|m| validate::at(&self.line, m))?;
+        validate::matcher(t, &self.delivered)
+    }
+
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+        causal::printed_before(record, self, out);
+        Unsure::claim(format!("{} printed in time", self.node))
+    }
+}
