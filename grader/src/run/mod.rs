@@ -472,12 +472,14 @@ impl Run<'_> {
     /// `faults`: new random faults for one link, or for every link (the
     /// spec's `links` still override them, as do earlier `faults` steps
     /// that named a link).
-    fn change_faults(&mut self, change: &crate::spec::FaultsStep) {
+    fn change_faults(&mut self, change: &crate::spec::FaultSettings) {
         let names: Vec<&str> = self.test.nodes.iter().map(|n| n.name.as_str()).collect();
         let link = change.link().map(|(f, t)| (self.idx(f), self.idx(t)));
-        match change.link() {
-            Some((from, to)) => self.network.links.push(change.as_link(from, to)),
-            None => self.network.faults = change.as_faults(),
+        // Test-wide settings replace `network.faults` (a field not given is
+        // 0 again); those of one link go over it, as `network.links` do.
+        match link {
+            Some(_) => self.network.links.push(change.clone()),
+            None => self.network.faults = change.clone(),
         }
         for (a, from) in names.iter().enumerate() {
             for (b, to) in names.iter().enumerate() {
@@ -486,7 +488,7 @@ impl Run<'_> {
         }
         let faults = match link {
             Some((a, b)) => self.network.faults_for(names[a], names[b]),
-            None => self.network.faults,
+            None => self.network.faults.over(crate::spec::Faults::default()),
         };
         self.rec.event(None, What::FaultsChanged { link, faults });
     }

@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use super::validate::Invalid;
-use super::{LinkFaults, NodeSpec, Step, StopStep, TestSpec};
+use super::{FaultSettings, NodeSpec, Step, StopStep, TestSpec};
 
 /// Unrolls the groups of every test.
 ///
@@ -130,18 +130,18 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
     t.network.links = std::mem::take(&mut t.network.links)
         .into_iter()
         .flat_map(|l| {
-            let tos = names_of(&l.to);
-            names_of(&l.from)
-                .into_iter()
-                .flat_map(|from| {
-                    let l = l.clone();
-                    tos.iter().map(move |to| LinkFaults {
-                        from: from.clone(),
-                        to: to.clone(),
-                        ..l.clone()
-                    })
+            // A link without both ends is left for validation to report.
+            let Some((from, to)) = l.link().map(|(f, t)| (names_of(f), names_of(t))) else {
+                return vec![l];
+            };
+            (from.iter())
+                .flat_map(|f| to.iter().map(move |t| (f, t)))
+                .map(|(f, t)| FaultSettings {
+                    from: Some(f.clone()),
+                    to: Some(t.clone()),
+                    ..l.clone()
                 })
-                .collect::<Vec<_>>()
+                .collect()
         })
         .collect();
     let expect = std::mem::take(&mut t.expect);

@@ -349,12 +349,14 @@ impl NodeSpec {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// Random faults on every link, drawn from the test's seed.
+    /// Random faults on every link, drawn from the test's seed (a field
+    /// not given is 0).
     #[serde(default)]
-    pub faults: Faults,
-    /// Random faults on one direction of one link, overriding `faults` field by field.
+    pub faults: FaultSettings,
+    /// Random faults on one direction of one link (`from` and `to`),
+    /// overriding `faults` field by field.
     #[serde(default)]
-    pub links: Vec<LinkFaults>,
+    pub links: Vec<FaultSettings>,
     /// Faults that must happen: each rule names datagrams by their place on
     /// a link and decides their fate, before any random fault. A test in
     /// which a rule found fewer datagrams than it names is void, not passed.
@@ -366,57 +368,85 @@ pub struct NetworkSpec {
     pub rules: Vec<Rule>,
 }
 
-/// What may happen to a datagram on a link; every draw comes from the test's seed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// The random faults in force on one link: what the proxy draws with. A
+/// spec never writes this whole; it writes [`FaultSettings`], which say
+/// what changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Faults {
     /// Probability that a datagram is lost (0 to 1).
-    #[serde(default)]
     pub drop: f64,
     /// Probability that a datagram is delivered twice.
-    #[serde(default)]
     pub duplicate: f64,
     /// Fixed delay added to every datagram.
-    #[serde(default)]
     pub delay: Dur,
     /// Extra random delay, uniform in 0..jitter: datagrams overtake each other.
-    #[serde(default)]
     pub jitter: Dur,
 }
 
-/// Faults of one direction of one link.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+/// Random faults, wherever a spec sets them: `network.faults` (every
+/// link), each of `network.links` (one direction of one link, over
+/// `network.faults`), and the `faults` step (from then on: one link with
+/// `from` and `to`, every link with neither). Every draw comes from the
+/// test's seed.
+///
+/// One type, merged by [`FaultSettings::over`] and validated in one
+/// function, so a new kind of fault is one field here and one in
+/// [`Faults`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LinkFaults {
-    /// Sending node.
-    pub from: String,
-    /// Receiving node.
-    pub to: String,
-    /// Overrides `faults.drop`.
+pub struct FaultSettings {
+    /// With `to`: only the link `from -> to` (required in `network.links`,
+    /// not allowed in `network.faults`).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// With `from`: only the link `from -> to`.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Probability that a datagram is lost (0 to 1).
     #[serde(default)]
     pub drop: Option<f64>,
-    /// Overrides `faults.duplicate`.
+    /// Probability that a datagram is delivered twice (0 to 1).
     #[serde(default)]
     pub duplicate: Option<f64>,
-    /// Overrides `faults.delay`.
+    /// Fixed delay added to every datagram.
     #[serde(default)]
     pub delay: Option<Dur>,
-    /// Overrides `faults.jitter`.
+    /// Extra random delay, uniform in 0..jitter: datagrams overtake each other.
     #[serde(default)]
     pub jitter: Option<Dur>,
 }
 
-impl NetworkSpec {
-    /// The random faults in force on the link `from -> to`.
-    pub fn faults_for(&self, from: &str, to: &str) -> Faults {
-        let mut f = self.faults;
-        for l in self.links.iter().filter(|l| l.from == from && l.to == to) {
-            f.drop = l.drop.unwrap_or(f.drop);
-            f.duplicate = l.duplicate.unwrap_or(f.duplicate);
-            f.delay = l.delay.unwrap_or(f.delay);
-            f.jitter = l.jitter.unwrap_or(f.jitter);
+impl FaultSettings {
+    /// The link they apply to, if they name one.
+    pub fn link(&self) -> Option<(&str, &str)> {
+        Some((self.from.as_deref()?, self.to.as_deref()?))
+    }
+
+    /// `base` with the fields given here put over it.
+    pub fn over(&self, base: Faults) -> Faults {
+        Faults {
+            drop: self.drop.unwrap_or(base.drop),
+            duplicate: self.duplicate.unwrap_or(base.duplicate),
+            delay: self.delay.unwrap_or(base.delay),
+            jitter: self.jitter.unwrap_or(base.jitter),
         }
-        f
+    }
+
+    /// The probabilities they set, with their names.
+    pub fn probabilities(&self) -> impl Iterator<Item = (f64, &'static str)> {
+        [(self.drop, "drop"), (self.duplicate, "duplicate")]
+            .into_iter()
+            .filter_map(|(p, what)| Some((p?, what)))
+    }
+}
+
+impl NetworkSpec {
+    /// The random faults in force on the link `from -> to`: `faults`, with
+    /// every entry of `links` for that link put over them in order.
+    pub fn faults_for(&self, from: &str, to: &str) -> Faults {
+        (self.links.iter())
+            .filter(|l| l.link() == Some((from, to)))
+            .fold(self.faults.over(Faults::default()), |f, l| l.over(f))
     }
 }
 
@@ -598,7 +628,7 @@ pub enum Step {
     HealLink(LinkOrPair),
     /// Change the random faults from now on: of every link, or of the link
     /// `from -> to` when both are given (overriding field by field).
-    Faults(FaultsStep),
+    Faults(FaultSettings),
     /// Start a node that has ended again: a program with the same command
     /// line and port, a scripted node from the first step of its script.
     Restart(String),
@@ -635,60 +665,6 @@ impl LinkOrPair {
                 [a, b] => vec![(a.clone(), b.clone()), (b.clone(), a.clone())],
                 _ => Vec::new(),
             },
-        }
-    }
-}
-
-/// `faults`: the random faults from this step on.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FaultsStep {
-    /// With `to`: change only the link `from -> to`.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// With `from`: change only the link `from -> to`.
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Probability that a datagram is lost (test-wide: 0 when not given;
-    /// on one link: unchanged when not given).
-    #[serde(default)]
-    pub drop: Option<f64>,
-    /// Probability that a datagram is delivered twice.
-    #[serde(default)]
-    pub duplicate: Option<f64>,
-    /// Fixed delay added to every datagram.
-    #[serde(default)]
-    pub delay: Option<Dur>,
-    /// Extra random delay, uniform in 0..jitter.
-    #[serde(default)]
-    pub jitter: Option<Dur>,
-}
-
-impl FaultsStep {
-    /// The link it changes, if it names one.
-    pub fn link(&self) -> Option<(&str, &str)> {
-        Some((self.from.as_deref()?, self.to.as_deref()?))
-    }
-
-    /// As an override of one link's faults.
-    pub fn as_link(&self, from: &str, to: &str) -> LinkFaults {
-        LinkFaults {
-            from: from.to_string(),
-            to: to.to_string(),
-            drop: self.drop,
-            duplicate: self.duplicate,
-            delay: self.delay,
-            jitter: self.jitter,
-        }
-    }
-
-    /// As test-wide faults: a field not given is 0.
-    pub fn as_faults(&self) -> Faults {
-        Faults {
-            drop: self.drop.unwrap_or(0.0),
-            duplicate: self.duplicate.unwrap_or(0.0),
-            delay: self.delay.unwrap_or_default(),
-            jitter: self.jitter.unwrap_or_default(),
         }
     }
 }

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::pattern::{self, Token};
 use super::transcript;
 use super::{
-    Expr, ExtraTests, LabSpec, LinkOrPair, Match, NodeSpec, OneOrMany, Rule, ScriptStep, SendStep,
-    Step, TestSpec, WireCheck, expr, parse_hex,
+    Expr, ExtraTests, FaultSettings, LabSpec, LinkOrPair, Match, NodeSpec, OneOrMany, Rule,
+    ScriptStep, SendStep, Step, TestSpec, WireCheck, expr, parse_hex,
 };
 
 /// A spec error before it is located: where to look, and what is wrong.
@@ -554,27 +554,60 @@ fn fits(text: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Where fault settings appear, and what each place asks of their link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FaultsAt {
+    /// `network.faults`: every link, so no `from` or `to`.
+    Network,
+    /// An entry of `network.links`: one link, so both.
+    Link,
+    /// A `faults` step: both, or neither.
+    Step,
+}
+
+/// Fault settings, wherever they appear: their link, if they name one, and
+/// their probabilities. The message says what is wrong; the caller
+/// locates it.
+fn faults(t: &TestSpec, f: &FaultSettings, place: FaultsAt) -> Result<(), String> {
+    match (f.link(), f.from.is_some() || f.to.is_some(), place) {
+        (Some((from, to)), _, FaultsAt::Link | FaultsAt::Step) => link_of(t, from, to)?,
+        (None, false, FaultsAt::Network | FaultsAt::Step) => {}
+        (_, _, FaultsAt::Network) => {
+            return Err(
+                "`network.faults` apply to every link; the faults of one link go under `network.links`"
+                    .into(),
+            );
+        }
+        (_, _, FaultsAt::Link) => {
+            return Err("each of `network.links` names its link with `from` and `to`".into());
+        }
+        (_, _, FaultsAt::Step) => {
+            return Err(
+                "`faults` changes one link with both `from` and `to`, or every link with neither"
+                    .into(),
+            );
+        }
+    }
+    for (p, what) in f.probabilities() {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("`{what}` is a probability from 0 to 1, got {p}"));
+        }
+    }
+    Ok(())
+}
+
 fn network(t: &TestSpec) -> Result<(), Invalid> {
-    let probability = |p: f64, what: &str| {
-        if (0.0..=1.0).contains(&p) {
-            Ok(())
-        } else {
-            Err(at(
-                &format!("{what}:"),
-                format!("`{what}` is a probability from 0 to 1, got {p}"),
-            ))
-        }
+    // Placed at the field at fault, or at the settings' first field.
+    let place = |f: &FaultSettings, m: String| {
+        let field = f
+            .probabilities()
+            .find(|(p, _)| !(0.0..=1.0).contains(p))
+            .map_or("faults", |(_, what)| what);
+        at(&format!("{field}:"), m)
     };
-    probability(t.network.faults.drop, "drop")?;
-    probability(t.network.faults.duplicate, "duplicate")?;
+    faults(t, &t.network.faults, FaultsAt::Network).map_err(|m| place(&t.network.faults, m))?;
     for l in &t.network.links {
-        known(t, &l.from)?;
-        known(t, &l.to)?;
-        for (p, what) in [(l.drop, "drop"), (l.duplicate, "duplicate")] {
-            if let Some(p) = p {
-                probability(p, what)?;
-            }
-        }
+        faults(t, l, FaultsAt::Link).map_err(|m| place(l, m))?;
     }
     for r in &t.network.rules {
         let m = r.matcher();
@@ -761,24 +794,7 @@ fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
                 }
             }
             Step::Faults(change) => {
-                match (&change.from, &change.to) {
-                    (Some(from), Some(to)) => link_of(t, from, to).map_err(&fail)?,
-                    (None, None) => {}
-                    _ => {
-                        return Err(fail(
-                            "`faults` changes one link with both `from` and `to`, or every link with neither".into(),
-                        ));
-                    }
-                }
-                for (p, what) in [(change.drop, "drop"), (change.duplicate, "duplicate")] {
-                    if let Some(p) = p
-                        && !(0.0..=1.0).contains(&p)
-                    {
-                        return Err(fail(format!(
-                            "`{what}` is a probability from 0 to 1, got {p}"
-                        )));
-                    }
-                }
+                faults(t, change, FaultsAt::Step).map_err(&fail)?;
             }
             Step::Query(q) => {
                 let by = known(t, &q.by)?;
@@ -1015,6 +1031,54 @@ tests:
             1,
         );
         parse(&text).unwrap();
+    }
+
+    #[test]
+    fn fault_settings_are_checked_alike_wherever_they_are() {
+        // The same settings under `network`: every link, or one named link.
+        let network = |net: &str| {
+            REPLICAS.replacen(
+                "    steps:\n",
+                &format!("    network:\n{net}    steps:\n"),
+                1,
+            )
+        };
+        let cases = [
+            (
+                "      faults: { from: client, drop: 0.5 }\n",
+                "`network.faults` apply to every link",
+            ),
+            (
+                "      links: [{ from: client, drop: 0.5 }]\n",
+                "each of `network.links` names its link with `from` and `to`",
+            ),
+            (
+                "      links: [{ from: client, to: client, drop: 0.5 }]\n",
+                "a link joins two different nodes",
+            ),
+            (
+                "      links: [{ from: client, to: server0, duplicate: 1.5 }]\n",
+                "`duplicate` is a probability from 0 to 1, got 1.5",
+            ),
+            (
+                "      faults: { drop: -1 }\n",
+                "`drop` is a probability from 0 to 1, got -1",
+            ),
+        ];
+        for (net, says) in cases {
+            let e = parse(&network(net)).unwrap_err();
+            assert!(e.message.contains(says), "expected `{says}` in: {e}");
+        }
+        rejected(
+            "{ from: client, to: server1, drop: 0.5 }",
+            "{ from: client, to: server1, drop: 2 }",
+            "`drop` is a probability from 0 to 1, got 2",
+            "faults:",
+        );
+        parse(&network(
+            "      faults: { drop: 0.1 }\n      links: [{ from: client, to: server0, jitter: 5ms }]\n",
+        ))
+        .unwrap();
     }
 
     #[test]
