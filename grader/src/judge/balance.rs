@@ -30,12 +30,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use super::flow::Selector;
 use super::wire::choices::ChoicesCheck;
 use super::wire::share::ShareCheck;
 use super::wire::{choices, share};
 use super::{Check, Failure, Place, fail, transcript_vars};
 use crate::run::record::Record;
+use crate::run::select::Selector;
 use crate::spec::{Match, OneOrMany, TypeName, pattern};
 
 /// One printed choice.

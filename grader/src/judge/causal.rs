@@ -16,11 +16,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::flow::Selector;
 use super::wire::printed_before::PrintedBeforeCheck;
 use super::wire::{happens_before, printed_before};
 use super::{Check, Failure, Place, fail, transcript_vars};
 use crate::run::record::Record;
+use crate::run::select::Selector;
 use crate::spec::{Match, pattern};
 
 fn ms(t: Duration) -> String {

@@ -12,65 +12,8 @@ use handout::{Message, hash64};
 use super::wire::{before, none, routed};
 use super::{Check, Failure, Place, fail};
 use crate::run::record::{Datagram, Record};
-use crate::spec::{Match, OneOrMany, RouteBy, TypeName};
-
-/// A [`Match`] with its node names resolved to node indices.
-pub struct Selector<'a> {
-    from: Option<Vec<usize>>,
-    to: Option<Vec<usize>>,
-    kind: Option<&'a OneOrMany<TypeName>>,
-    spec: &'a Match,
-}
-
-impl<'a> Selector<'a> {
-    /// Resolves `m`'s names (nodes or groups) in `record`.
-    pub fn new(record: &Record, m: &'a Match) -> Selector<'a> {
-        Selector {
-            from: m.from.as_deref().map(|n| record.members(n)),
-            to: m.to.as_deref().map(|n| record.members(n)),
-            kind: m.kind.as_ref(),
-            spec: m,
-        }
-    }
-
-    /// The datagram as a record, if it is one this selector takes.
-    pub fn take(&self, d: &Datagram) -> Option<Message> {
-        if self.from.as_ref().is_some_and(|f| !f.contains(&d.from))
-            || self.to.as_ref().is_some_and(|t| !t.contains(&d.to))
-        {
-            return None;
-        }
-        let m = d.message().ok()?;
-        if self.kind.is_some_and(|k| !k.has(m.kind)) {
-            return None;
-        }
-        Some(m)
-    }
-
-    /// The sender the spec names, if it names one.
-    pub fn spec_from(&self) -> Option<&str> {
-        self.spec.from.as_deref()
-    }
-
-    /// "a CACHE_MISS from cache to client", with `key` if given.
-    pub fn describe(&self, key: Option<&str>) -> String {
-        let m = self.spec;
-        let mut s = match &m.kind {
-            Some(k) => format!("a {}", k.names()),
-            None => "a datagram".to_string(),
-        };
-        if let Some(k) = key {
-            s.push_str(&format!(" for key {k}"));
-        }
-        if let Some(f) = &m.from {
-            s.push_str(&format!(" from {f}"));
-        }
-        if let Some(t) = &m.to {
-            s.push_str(&format!(" to {t}"));
-        }
-        s
-    }
-}
+use crate::run::select::Selector;
+use crate::spec::{OneOrMany, RouteBy, TypeName};
 
 fn ms(d: &Datagram) -> String {
     format!("{} ms", d.sent.as_millis())
@@ -169,8 +112,8 @@ pub fn none(
                         m.kind,
                         names[d.to],
                         ms(d),
-                        sel.spec.from.as_deref().unwrap_or("anyone"),
-                        sel.spec.to.as_deref().unwrap_or("anyone"),
+                        sel.spec_from().unwrap_or("anyone"),
+                        sel.spec_to().unwrap_or("anyone"),
                     ))
                 }
                 .at(Place::Datagram(i)),

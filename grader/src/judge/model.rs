@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use handout::MsgType;
 
-use super::flow::Selector;
 use super::wire::{lru_cache, store};
 use super::{Check, Failure, Place, fail};
 use crate::run::record::Record;
+use crate::run::select::Selector;
 
 fn ms(t: Duration) -> String {
     format!("{} ms", t.as_millis())

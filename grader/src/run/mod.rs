@@ -31,7 +31,8 @@
 //! - [`family`]: every process a program starts, found, measured and killed;
 //! - [`keeper`]: the parent process that outlives a killed grader;
 //! - [`proxy`]: the interposed network, its rules and seeded faults;
-//! - [`script`]: peers played by the grader.
+//! - [`script`]: peers played by the grader;
+//! - [`select`]: selecting datagrams of the record, for the runner and the checks.
 
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
@@ -51,6 +52,7 @@ pub mod proxy;
 pub mod record;
 pub mod script;
 pub mod seed;
+pub mod select;
 
 use crate::kit::Programs;
 use crate::spec::pattern::{self, Lookup};
@@ -505,7 +507,7 @@ impl Run<'_> {
             .collect();
         // The keys in the order first seen, and what carried them.
         let (keys, carriers) = self.rec.read(|l| {
-            let select = crate::judge::flow::Selector::new(&l.record, &q.keys);
+            let select = select::Selector::new(&l.record, &q.keys);
             let mut seen = std::collections::BTreeSet::new();
             let keys: Vec<String> = (l.record.datagrams.iter())
                 .filter_map(|d| select.take(d))

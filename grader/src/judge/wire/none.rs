@@ -4,9 +4,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{Unsure, WireKind};
-use crate::judge::flow::{self, Selector};
+use crate::judge::flow;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
+use crate::run::select::Selector;
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, OneOrMany, TestSpec, TypeName};
 
