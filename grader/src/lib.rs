@@ -13,6 +13,10 @@
 //!
 //! `kit` (finding labs, building them) sits underneath and uses none of
 //! them; `grade` drives the stages for a lab, `check` for `grader check`.
+//! A kind of wire check is one file of [`judge::wire`] that holds its
+//! shape in the spec, its validation and its judging together; the spec
+//! lists those kinds ([`spec::WireCheck`]) and calls their validation,
+//! which is the one place the spec reaches into the judge.
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and

@@ -1,7 +1,7 @@
 //! Wire checks against a model: the record replayed through a reference
 //! behaviour, and each answer compared with the model's.
 //!
-//! - [`store`]: a store of registers, one per key. A read returns the last
+//! - [`store()`]: a store of registers, one per key. A read returns the last
 //!   value written; a read that overlaps writes may return any of them, as
 //!   linearizability allows for a single read.
 //! - [`lru`]: a least-recently-used cache of a given capacity.

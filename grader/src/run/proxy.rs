@@ -28,7 +28,7 @@
 //! seed, so a test that needs a retransmission always gets one.
 //!
 //! Each link (ordered pair) draws its random faults from generators of its
-//! own, one per kind of fault ([`Draws`]): each seeded from the link's seed
+//! own, one per kind of fault (`Draws`): each seeded from the link's seed
 //! and the kind's name, each drawing the same count of numbers for every
 //! datagram of the link (one for `drop`, one for `duplicate`, one per copy
 //! for `jitter`), in the order the link's datagrams arrive. So the same
