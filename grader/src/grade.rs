@@ -71,11 +71,7 @@ impl Replay {
         } else {
             "grader"
         };
-        let from = match source {
-            Source::Skeleton => String::new(),
-            Source::Solution => " --solutions".into(),
-            Source::BinDir(d) => format!(" --bin-dir {}", d.display()),
-        };
+        let from = source.flag();
         let root = self
             .root
             .as_ref()
@@ -134,31 +130,31 @@ fn load_own_spec(lab: &Lab) -> Result<LabSpec, SpecError> {
 ///
 /// # Errors
 /// A bad spec or an unavailable program (grader error); a compile error is
-/// returned inside `Ok(Err(..))` because it is the graded crate's fault.
-pub fn prepare(
-    kit: &Kit,
-    lab: &Lab,
-    source: &Source,
-) -> anyhow::Result<(LabSpec, Result<Programs, String>)> {
+/// [`Built::CompileError`], because it is the graded crate's fault.
+pub fn prepare(kit: &Kit, lab: &Lab, source: &Source) -> anyhow::Result<(LabSpec, Built)> {
     let spec = load_spec(lab)?;
     let programs = build(kit, lab, &spec, source)?;
     Ok((spec, programs))
 }
 
-/// The programs of `spec` from `source`; a compile error is `Ok(Err(..))`.
-fn build(
-    kit: &Kit,
-    lab: &Lab,
-    spec: &LabSpec,
-    source: &Source,
-) -> anyhow::Result<Result<Programs, String>> {
+/// What building the graded crate gave.
+#[derive(Debug)]
+pub enum Built {
+    /// The programs, ready to run.
+    Programs(Programs),
+    /// The compiler's output: the graded crate does not build.
+    CompileError(String),
+}
+
+/// The programs of `spec` from `source`.
+fn build(kit: &Kit, lab: &Lab, spec: &LabSpec, source: &Source) -> anyhow::Result<Built> {
     let how = kit::BuildOptions {
         color: report::color_wanted(),
         limit: spec.limits.build.0,
     };
     match kit::programs(kit, lab, &spec.binaries, source, how) {
-        Ok(p) => Ok(Ok(p)),
-        Err(BuildError::Compile(out)) => Ok(Err(out)),
+        Ok(p) => Ok(Built::Programs(p)),
+        Err(BuildError::Compile(out)) => Ok(Built::CompileError(out)),
         Err(BuildError::Other(e)) => Err(e),
     }
 }
@@ -328,11 +324,7 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
     let mut results = Results {
         seed: opts.seed,
         repeat: opts.repeat,
-        source: match opts.source {
-            Source::Skeleton => "skeleton",
-            Source::Solution => "solution",
-            Source::BinDir(_) => "bin-dir",
-        },
+        source: opts.source.clone(),
         labs: Vec::new(),
         duration: Default::default(),
     };
@@ -440,11 +432,7 @@ fn grade_lab(
         return Ok(None);
     };
     let programs = build(kit, lab, &spec, &opts.source)?;
-    let graded = match &opts.source {
-        Source::Skeleton => kit.show(&lab.lab_dir),
-        Source::Solution => format!("{} (reference solution)", kit.show(&lab.solution_dir)),
-        Source::BinDir(d) => format!("executables in {}", d.display()),
-    };
+    let graded = opts.source.describe(kit, lab);
     let mut result = LabResult {
         id: lab.id.clone(),
         title: spec.title.clone(),
@@ -460,8 +448,8 @@ fn grade_lab(
             .collect(),
     };
     let programs = match programs {
-        Ok(p) => p,
-        Err(compiler) => {
+        Built::Programs(p) => p,
+        Built::CompileError(compiler) => {
             term.print(&human::build_failure(&result, &compiler));
             // The results keep plain text: cargo coloured it for a terminal.
             result.build_error = Some(kit::strip_ansi(&compiler));

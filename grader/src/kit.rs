@@ -54,6 +54,36 @@ pub enum Source {
     BinDir(PathBuf),
 }
 
+impl Source {
+    /// `skeleton`, `solution` or `bin-dir`, as the machine formats write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::Skeleton => "skeleton",
+            Source::Solution => "solution",
+            Source::BinDir(_) => "bin-dir",
+        }
+    }
+
+    /// The option that selects it on the command line, with a leading
+    /// space (none for the student's crate, the default).
+    pub fn flag(&self) -> String {
+        match self {
+            Source::Skeleton => String::new(),
+            Source::Solution => " --solutions".into(),
+            Source::BinDir(d) => format!(" --bin-dir {}", d.display()),
+        }
+    }
+
+    /// What is graded, for people: `labs/hw1-udp-echo`.
+    pub fn describe(&self, kit: &Kit, lab: &Lab) -> String {
+        match self {
+            Source::Skeleton => kit.show(&lab.lab_dir),
+            Source::Solution => format!("{} (reference solution)", kit.show(&lab.solution_dir)),
+            Source::BinDir(d) => format!("executables in {}", d.display()),
+        }
+    }
+}
+
 impl Kit {
     /// The kit at `root`, or the one containing the current directory, or
     /// the one this grader was built from.

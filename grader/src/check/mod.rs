@@ -14,7 +14,7 @@
 
 use colored::Colorize;
 
-use crate::grade::{in_parallel, load_spec, prepare, run_all, run_one};
+use crate::grade::{Built, in_parallel, load_spec, prepare, run_all, run_one};
 use crate::judge::{Status, Verdict};
 use crate::kit::{self, Kit, Lab, Source};
 use crate::report::text;
@@ -105,18 +105,14 @@ pub fn kit(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::Res
         for source in [Source::Solution, Source::Skeleton] {
             let (_, programs) = prepare(kit, &lab, &source)?;
             let programs = match programs {
-                Ok(p) => {
+                Built::Programs(p) => {
                     if source == Source::Skeleton {
                         c.record(id, true, "skeleton builds as handed out", &[]);
                     }
                     p
                 }
-                Err(out) => {
-                    let label = if source == Source::Solution {
-                        "solution"
-                    } else {
-                        "skeleton"
-                    };
+                Built::CompileError(out) => {
+                    let label = source.name();
                     c.record(id, false, &format!("{label} builds"), &tail(&out));
                     continue;
                 }

@@ -215,7 +215,7 @@ pub fn render(results: &Results) -> String {
         grader_version: env!("CARGO_PKG_VERSION"),
         seed: results.seed,
         repeat: results.repeat,
-        source: results.source,
+        source: results.source.name(),
         duration_ms: results.duration.as_millis(),
         score: t.score,
         max_score: t.max_score,

@@ -67,8 +67,8 @@ pub struct Results {
     pub seed: u64,
     /// How many runs (`--repeat`).
     pub repeat: u64,
-    /// What was graded: `skeleton`, `solution` or `bin-dir`.
-    pub source: &'static str,
+    /// What was graded.
+    pub source: crate::kit::Source,
     /// The labs, in order.
     pub labs: Vec<LabResult>,
     /// How long the whole grading took.
