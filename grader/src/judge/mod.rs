@@ -223,6 +223,14 @@ impl Failure {
         self
     }
 
+    /// [`Failure::showing`] the node a failure is about, when it is about one.
+    fn showing_if(self, node: Option<usize>, streams: &[Stream]) -> Failure {
+        match node {
+            Some(n) => self.showing(n, streams),
+            None => self,
+        }
+    }
+
     fn at(mut self, place: Place) -> Failure {
         self.place = Some(place);
         self
@@ -649,10 +657,8 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
         let who = subject.map_or("", name).to_string();
         let all = [Stream::Stderr, Stream::Stdout];
         // "exited with exit code 1", "was killed by SIGSEGV".
-        let exited = |i: usize| {
-            record
-                .exit_of(i)
-                .map_or("exited".to_string(), |(_, s)| s.verb())
+        let exited = |i: Option<usize>| {
+            (i.and_then(|i| record.exit_of(i))).map_or("exited".to_string(), |(_, s)| s.verb())
         };
         let f = match &problem {
             Problem::CannotStart { program, error } => {
@@ -660,9 +666,9 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
             }
             Problem::ExitedBeforeBinding { port } => Failure::new(format!(
                 "{who} {} before binding UDP port {port} (its first argument)",
-                exited(subject.unwrap_or(0))
+                exited(subject)
             ))
-            .showing(subject.unwrap_or(0), &all),
+            .showing_if(subject, &all),
             Problem::NeverBound {
                 port,
                 instead,
@@ -679,7 +685,7 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                     ),
                 }
             ))
-            .showing(subject.unwrap_or(0), &all),
+            .showing_if(subject, &all),
             Problem::NotExited => match subject {
                 Some(s) if record.nodes[s].script => Failure::new(format!(
                     "the grader's {who} did not finish its script within the test's time limit ({limit})"
@@ -714,15 +720,14 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 } else {
                     Failure::new(format!("{who} did not exit within {within} of {signal}"))
                 }
-                .showing(subject.unwrap_or(0), &all)
+                .showing_if(subject, &all)
             }
             Problem::AlreadyExited => Failure::new(format!(
                 "{who} {} before the grader could stop it",
-                record
-                    .exit_of(subject.unwrap_or(0))
+                (subject.and_then(|s| record.exit_of(s)))
                     .map_or("had exited".to_string(), |(_, s)| s.had())
             ))
-            .showing(subject.unwrap_or(0), &[Stream::Stderr]),
+            .showing_if(subject, &[Stream::Stderr]),
             Problem::NoOutput {
                 pattern,
                 stream,
@@ -731,9 +736,9 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
                 let f = Failure::new(format!(
                     "{who} never printed a line matching `{pattern}` on {stream}"
                 ))
-                .showing(subject.unwrap_or(0), &[*stream]);
-                let s = subject.unwrap_or(0);
-                let exit = record.exit_of(s).filter(|&(at, _)| at <= failed_at);
+                .showing_if(subject, &[*stream]);
+                let exit = (subject.and_then(|s| record.exit_of(s)))
+                    .filter(|&(at, _)| at <= failed_at);
                 if *closed {
                     f.note(match exit {
                         Some((_, status)) => format!("it {} first", status.verb()),
@@ -769,9 +774,9 @@ fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
             }
             Problem::ExitedWhileIdle => Failure::new(format!(
                 "{who} {} while the grader watched it idle",
-                exited(subject.unwrap_or(0))
+                exited(subject)
             ))
-            .showing(subject.unwrap_or(0), &all),
+            .showing_if(subject, &all),
             Problem::Unanswered { node, key, why } => Failure::new(format!(
                 "{} did not answer the grader's READ_REQ for key {key} {why}",
                 name(*node),
@@ -1234,6 +1239,45 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(2020)), "2 s");
         assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(seconds(Duration::from_millis(12_340)), "12 s");
+    }
+
+    #[test]
+    fn a_failed_step_about_no_node_shows_no_node_s_output() {
+        use crate::run::record::{Event, NodeRecord, Traffic};
+        let spec = crate::spec::LabSpec::parse(
+            std::path::Path::new("spec.yaml"),
+            "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n    steps: [{ start: server }, { sleep: 1s }]\n",
+        )
+        .unwrap();
+        let ms = Duration::from_millis;
+        let problem = Problem::NoOutput {
+            pattern: "x".into(),
+            stream: Stream::Stdout,
+            closed: true,
+        };
+        let record = Record {
+            test: "x".into(),
+            seed: 0,
+            nodes: vec![NodeRecord::new("server")],
+            events: vec![Event {
+                at: ms(10),
+                node: None,
+                what: What::StepFailed { index: 1, problem },
+            }],
+            traffic: Traffic::of(1, &[]),
+            datagrams: Vec::new(),
+            duration: ms(10),
+            vars: Default::default(),
+            queries: Vec::new(),
+            clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
+        };
+        let v = verdict(&spec.tests[0], &record);
+        let step = v.failures().find(|c| c.kind == Kind::STEP).unwrap();
+        assert!(
+            step.failure.as_ref().unwrap().show.is_empty(),
+            "the server's output is not this step's: {:?}",
+            step.failure
+        );
     }
 
     #[test]
