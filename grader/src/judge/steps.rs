@@ -1,0 +1,318 @@
+//! The step that could not be carried out, and what `idle` measured.
+//!
+//! A step fails with a [`Problem`] the runner recorded; each kind of
+//! problem has its own sentence here, written for the node it is about
+//! (or for no node, when a step is about none).
+
+use std::time::Duration;
+
+use super::process::seconds;
+use super::{Check, Failure, Kind, Place, fail, pass};
+use crate::run::record::{Problem, Record, What};
+use crate::spec::{Dur, Step, Stream, TestSpec};
+
+/// Both streams, as a failure about a program shows them.
+const ALL: [Stream; 2] = [Stream::Stderr, Stream::Stdout];
+
+/// The step that could not be carried out, and CPU measurements.
+pub(super) fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
+    let mut out = Vec::new();
+    for (node, at, (index, problem)) in record.events_where(|w| match w {
+        What::StepFailed { index, problem } => Some((*index, problem.clone())),
+        _ => None,
+    }) {
+        let step = &test.steps[index];
+        let subject = node.or_else(|| step_node(test, step));
+        let failed = Failed {
+            record,
+            step,
+            subject,
+            who: subject.map_or("", |i| record.nodes[i].name.as_str()),
+            at,
+            limit: test_limit(record),
+        };
+        let f = failed.failure(&problem);
+        out.push(fail(
+            Kind::STEP,
+            subject.map(|i| record.nodes[i].name.as_str()),
+            started_slowly(record, at, f).at(Place::Step(index)),
+        ));
+    }
+    out.extend(idle_cpu(test, record));
+    out
+}
+
+/// A step that failed, with what its sentences need.
+struct Failed<'a> {
+    record: &'a Record,
+    step: &'a Step,
+    /// The node it is about, if one.
+    subject: Option<usize>,
+    /// Its name, or nothing.
+    who: &'a str,
+    /// When it failed.
+    at: Duration,
+    /// The test's time limit, as the report says it.
+    limit: String,
+}
+
+impl Failed<'_> {
+    fn failure(&self, problem: &Problem) -> Failure {
+        let (who, limit) = (self.who, &self.limit);
+        match problem {
+            Problem::CannotStart { program, error } => {
+                Failure::new(format!("cannot start {who} ({program}): {error}"))
+            }
+            Problem::ExitedBeforeBinding { port } => Failure::new(format!(
+                "{who} {} before binding UDP port {port} (its first argument)",
+                self.exited()
+            ))
+            .showing_if(self.subject, &ALL),
+            Problem::NeverBound {
+                port,
+                instead,
+                startup,
+            } => self.never_bound(*port, instead, *startup),
+            Problem::NotExited => self.not_exited(),
+            Problem::NotStopped {
+                signal,
+                within,
+                waited,
+                time_up,
+            } => self.not_stopped(*signal, *within, *waited, *time_up),
+            Problem::AlreadyExited => Failure::new(format!(
+                "{who} {} before the grader could stop it",
+                (self.subject.and_then(|s| self.record.exit_of(s)))
+                    .map_or("had exited".to_string(), |(_, s)| s.had())
+            ))
+            .showing_if(self.subject, &[Stream::Stderr]),
+            Problem::NoOutput {
+                pattern,
+                stream,
+                closed,
+            } => self.no_output(pattern, *stream, *closed),
+            Problem::NotSent {
+                from,
+                to,
+                kind,
+                count,
+                seen,
+            } => self.not_sent(*from, *to, *kind, *count, *seen),
+            Problem::ExitedWhileIdle => Failure::new(format!(
+                "{who} {} while the grader watched it idle",
+                self.exited()
+            ))
+            .showing_if(self.subject, &ALL),
+            Problem::Unanswered { node, key, why } => Failure::new(format!(
+                "{} did not answer the grader's READ_REQ for key {key} {why}",
+                self.record.nodes[*node].name,
+            ))
+            .note("at the end of the test the grader reads every key from every replica: each must answer READ_REQ with READ_REP and the value it holds")
+            .showing(*node, &[Stream::Stderr]),
+            Problem::TimeUp => Failure::new(match self.step {
+                Step::Idle { window, .. } => format!(
+                    "the test's time limit ({limit}) passed while the grader watched {who} idle, before its window of {window} ended: its CPU use was not measured"
+                ),
+                Step::Sleep(d) => format!(
+                    "the test's time limit ({limit}) passed during `sleep: {d}`"
+                ),
+                _ => format!("the test's time limit ({limit}) passed during this step"),
+            }),
+            Problem::NoKeys { keys } => Failure::new(format!(
+                "the grader had no key to read back: nothing on the wire was {keys}"
+            )),
+        }
+    }
+
+    /// "exited with exit code 1", "was killed by SIGSEGV".
+    fn exited(&self) -> String {
+        (self.subject.and_then(|i| self.record.exit_of(i)))
+            .map_or("exited".to_string(), |(_, s)| s.verb())
+    }
+
+    fn never_bound(&self, port: u16, instead: &[u16], startup: Duration) -> Failure {
+        let instead = match instead {
+            [] => String::new(),
+            [p] => format!("; it bound UDP port {p} instead"),
+            ps => format!(
+                "; it bound UDP ports {} instead",
+                ps.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        Failure::new(format!(
+            "{} did not bind UDP port {port} (its first argument) within its start-up limit ({}, limits.startup){instead}",
+            self.who,
+            Dur(startup),
+        ))
+        .showing_if(self.subject, &ALL)
+    }
+
+    fn not_exited(&self) -> Failure {
+        let (who, limit) = (self.who, &self.limit);
+        match self.subject {
+            Some(s) if self.record.nodes[s].script => Failure::new(format!(
+                "the grader's {who} did not finish its script within the test's time limit ({limit})"
+            )),
+            Some(s) => Failure::new(format!(
+                "{who} did not exit within the test's time limit ({limit})"
+            ))
+            .showing(s, &ALL),
+            None => Failure::new("a step did not finish within the test's time limit"),
+        }
+    }
+
+    fn not_stopped(
+        &self,
+        signal: nix::sys::signal::Signal,
+        within: Duration,
+        waited: Duration,
+        time_up: bool,
+    ) -> Failure {
+        let (who, limit) = (self.who, &self.limit);
+        let ctrl_c = if signal == nix::sys::signal::Signal::SIGINT {
+            " (Ctrl+C)"
+        } else {
+            ""
+        };
+        let signal = format!("{signal}{ctrl_c}");
+        let within = Dur(within);
+        if time_up {
+            Failure::new(format!(
+                "the test's time limit ({limit}) passed {} after the grader sent {who} {signal}, before {who} exited; it had {within} to",
+                seconds(waited)
+            ))
+            .note("the steps before this one took the test's time: see the timeline (-v)")
+        } else {
+            Failure::new(format!("{who} did not exit within {within} of {signal}"))
+        }
+        .showing_if(self.subject, &ALL)
+    }
+
+    fn no_output(&self, pattern: &str, stream: Stream, closed: bool) -> Failure {
+        let f = Failure::new(format!(
+            "{} never printed a line matching `{pattern}` on {stream}",
+            self.who
+        ))
+        .showing_if(self.subject, &[stream]);
+        let exit =
+            (self.subject.and_then(|s| self.record.exit_of(s))).filter(|&(at, _)| at <= self.at);
+        if closed {
+            f.note(match exit {
+                Some((_, status)) => format!("it {} first", status.verb()),
+                None => "it closed its stdout and stderr first".to_string(),
+            })
+        } else {
+            f.note(format!(
+                "the grader waited until the test's time limit ({})",
+                self.limit
+            ))
+        }
+    }
+
+    fn not_sent(
+        &self,
+        from: usize,
+        to: usize,
+        kind: Option<handout::MsgType>,
+        count: usize,
+        seen: usize,
+    ) -> Failure {
+        let record = self.record;
+        let s = if seen == 1 { "" } else { "s" };
+        let what = kind.map_or(format!("datagram{s}"), |k| format!("{}{s}", k.name()));
+        let until = match record.exit_of(from) {
+            Some((_, status)) if record.clock.reading(self.at) < record.clock.limit => {
+                format!("it {}", status.verb())
+            }
+            _ => format!("the test's time limit ({}) passed", self.limit),
+        };
+        Failure::new(format!(
+            "{} sent {seen} {what} to {}; the test waited for {count}, until {until}",
+            record.nodes[from].name, record.nodes[to].name
+        ))
+        .showing(from, &ALL)
+    }
+}
+
+/// What `idle` steps measured: a program busy while it had nothing to do
+/// fails.
+fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
+    let mut out = Vec::new();
+    for step in &test.steps {
+        let Step::Idle { node, max_cpu, .. } = step else {
+            continue;
+        };
+        let n = record.node_index(node);
+        let measured = record
+            .events_where(|w| match w {
+                What::CpuMeasured { window, percent } => Some((*window, *percent)),
+                _ => None,
+            })
+            .find(|(who, _, _)| *who == n);
+        let Some((_, at, (window, percent))) = measured else {
+            continue;
+        };
+        out.push(if percent > *max_cpu {
+            fail(
+                Kind::IDLE_CPU,
+                Some(node),
+                Failure::new(format!(
+                    "{node} used {percent:.0}% of a CPU while idle for {} ms (at most {max_cpu:.0}% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling",
+                    window.as_millis()
+                ))
+                .note("a program with nothing to do must block: in poll(2) with a timeout of -1 or until its next deadline, or in a blocking recvfrom(2)")
+                .at(Place::Time(at)),
+            )
+        } else {
+            pass(Kind::IDLE_CPU, Some(node))
+        });
+    }
+    out
+}
+
+/// The node a step is about.
+pub(super) fn step_node(test: &TestSpec, step: &Step) -> Option<usize> {
+    let name = match step {
+        Step::Start(n)
+        | Step::WaitExit(n)
+        | Step::Pause(n)
+        | Step::Resume(n)
+        | Step::Kill(n)
+        | Step::Restart(n) => n,
+        Step::Query(q) => &q.by,
+        Step::Stop(s) => &s.node,
+        Step::Signal { node, .. } | Step::WaitOutput { node, .. } | Step::Idle { node, .. } => node,
+        Step::WaitSent { from, .. } => from,
+        Step::Sleep(_)
+        | Step::Partition(_)
+        | Step::Heal
+        | Step::Cut(_)
+        | Step::HealLink(_)
+        | Step::Faults(_) => return None,
+    };
+    test.index(name)
+}
+
+/// The test's time limit as the report says it.
+pub(super) fn test_limit(record: &Record) -> String {
+    Dur(record.clock.limit).to_string()
+}
+
+/// `f`, for a step that failed at `at`, with a note on the time programs
+/// took to start when the test's time limit had passed by then and the
+/// start-ups were long enough to matter: the test lasted longer than its
+/// limit says, and a person should see why (see [`crate::run::clock`]).
+pub(super) fn started_slowly(record: &Record, at: Duration, f: Failure) -> Failure {
+    let starting = record.clock.standing(at);
+    if record.clock.reading(at) < record.clock.limit || starting < STARTUP_WORTH_SAYING {
+        return f;
+    }
+    f.note(format!(
+        "the test's clock stood still for the {} its programs took to start (limits.startup); its time limit counts the rest",
+        seconds(starting)
+    ))
+}
+
+/// Start-up time a report mentions: below it, a person would only wonder
+/// why it is there.
+const STARTUP_WORTH_SAYING: Duration = Duration::from_millis(500);
