@@ -26,32 +26,7 @@ pub(super) fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
         return out;
     }
     if let Some(want) = e.exit {
-        let killed_at_end = record
-            .events
-            .iter()
-            .any(|ev| ev.node == Some(i) && matches!(ev.what, What::KilledAtEnd));
-        out.push(match record.exit_of(i) {
-            _ if killed_at_end => fail(
-                Kind::EXIT,
-                Some(name),
-                Failure::new(format!(
-                    "{name} was still running at the end of the test; expected {want}"
-                )),
-            ),
-            Some((at, status)) if !exit_ok(want, status) => fail(
-                Kind::EXIT,
-                Some(name),
-                exit_failure(record, i, want, status)
-                    .showing(i, &[Stream::Stderr])
-                    .at(Place::Time(at)),
-            ),
-            Some(_) => pass(Kind::EXIT, Some(name)),
-            None => fail(
-                Kind::EXIT,
-                Some(name),
-                Failure::new(format!("{name} did not exit; expected {want}")),
-            ),
-        });
+        out.push(exit_check(record, i, want));
     }
     let vars = transcript_vars(record, i);
     let transcripts = [
@@ -70,52 +45,108 @@ pub(super) fn expect(record: &Record, i: usize, e: &NodeExpect) -> Vec<Check> {
         ),
     ];
     for (items, stream, exact, kind) in transcripts {
-        let Some(items) = items else { continue };
-        let lines = node.texts(stream);
-        let r = if exact {
-            transcript::match_exact(items, &lines, &vars)
-        } else {
-            transcript::match_includes(items, &lines, &vars)
-        };
-        out.push(match r {
-            Ok(()) => pass(kind, Some(name)),
-            Err(m) => {
-                let what = if exact {
-                    ""
-                } else {
-                    " (lines that must appear)"
-                };
-                fail(
-                    kind,
-                    Some(name),
-                    Failure {
-                        expected: Some(m.expected.clone()),
-                        actual: Some(m.actual.clone()),
-                        notes: m
-                            .note
-                            .iter()
-                            .flat_map(|n| n.lines())
-                            .map(str::to_string)
-                            .collect(),
-                        ..Failure::new(format!("{name} {stream}{what} differs at line {}", m.line))
-                    }
-                    .at(Place::Line {
-                        stream,
-                        line: m.line,
-                    }),
-                )
-            }
-        });
+        if let Some(items) = items {
+            out.push(transcript_check(
+                record,
+                i,
+                &vars,
+                items,
+                (stream, exact, kind),
+            ));
+        }
     }
     for number in &e.numbers {
         out.push(number_check(record, i, number));
     }
-    if let Some(other) = &e.stdout_same_as
-        && let Some(j) = record.node_index(other)
-    {
-        out.push(same_stdout(record, i, j));
+    if let Some(other) = &e.stdout_same_as {
+        out.push(match record.node_index(other) {
+            Some(j) => same_stdout(record, i, j),
+            None => fail(
+                Kind::STDOUT_SAME_AS,
+                Some(name),
+                Failure::new(format!(
+                    "the test has no node `{other}` to compare {name}'s stdout with"
+                )),
+            ),
+        });
     }
     out
+}
+
+/// `exit`: how the program ended, against what the spec wants.
+fn exit_check(record: &Record, i: usize, want: ExitExpect) -> Check {
+    let name = record.nodes[i].name.as_str();
+    let killed_at_end = record
+        .events
+        .iter()
+        .any(|ev| ev.node == Some(i) && matches!(ev.what, What::KilledAtEnd));
+    match record.exit_of(i) {
+        _ if killed_at_end => fail(
+            Kind::EXIT,
+            Some(name),
+            Failure::new(format!(
+                "{name} was still running at the end of the test; expected {want}"
+            )),
+        ),
+        Some((at, status)) if !exit_ok(want, status) => fail(
+            Kind::EXIT,
+            Some(name),
+            exit_failure(record, i, want, status)
+                .showing(i, &[Stream::Stderr])
+                .at(Place::Time(at)),
+        ),
+        Some(_) => pass(Kind::EXIT, Some(name)),
+        None => fail(
+            Kind::EXIT,
+            Some(name),
+            Failure::new(format!("{name} did not exit; expected {want}")),
+        ),
+    }
+}
+
+/// One transcript of a program (`stdout`, `stdout_includes`,
+/// `stderr_includes`): its stream, whether it must match exactly, and the
+/// kind of check it is.
+fn transcript_check(
+    record: &Record,
+    i: usize,
+    vars: &transcript::Vars,
+    items: &[transcript::Item],
+    (stream, exact, kind): (Stream, bool, Kind),
+) -> Check {
+    let name = record.nodes[i].name.as_str();
+    let lines = record.nodes[i].texts(stream);
+    let r = if exact {
+        transcript::match_exact(items, &lines, vars)
+    } else {
+        transcript::match_includes(items, &lines, vars)
+    };
+    let m = match r {
+        Ok(()) => return pass(kind, Some(name)),
+        Err(m) => m,
+    };
+    let what = if exact {
+        ""
+    } else {
+        " (lines that must appear)"
+    };
+    fail(
+        kind,
+        Some(name),
+        Failure {
+            expected: Some(m.expected.clone()),
+            actual: Some(m.actual.clone()),
+            notes: (m.note.iter())
+                .flat_map(|n| n.lines())
+                .map(str::to_string)
+                .collect(),
+            ..Failure::new(format!("{name} {stream}{what} differs at line {}", m.line))
+        }
+        .at(Place::Line {
+            stream,
+            line: m.line,
+        }),
+    )
 }
 
 /// A `numbers` check: the number in the last line that matches, against
