@@ -347,6 +347,75 @@ impl Entry<'_> {
     }
 }
 
+/// One event of the timeline, as a sentence; `None` for steps, which the
+/// timeline does not show.
+fn event(record: &Record, e: &crate::run::record::Event) -> Option<String> {
+    let name = |i: usize| record.nodes[i].name.as_str();
+    let who = e.node.map_or("", name);
+    let text = match &e.what {
+        What::Started { command, .. } => format!("{who} started: {}", command.join(" ")),
+        What::ScriptStarted => format!("the grader's {who} started its script"),
+        What::Bound { port } => format!("{who} bound UDP port {port}"),
+        What::Signalled { signal } => format!("the grader sent {signal} to {who}"),
+        What::Exited { status } => format!("{who} {}", status.verb()),
+        What::Flooded { stream, .. } => format!("{who} went over the output limit on {stream}"),
+        What::SendRateExceeded { limit } => format!(
+            "{who} went over the send rate ({limit} datagrams a second): flooding; the proxy refuses the rest"
+        ),
+        What::KilledAtEnd => format!("{who} still running at the end: killed"),
+        What::StoppedAtHole { hole } => {
+            format!("{who} stopped at a hole: todo!(\"{hole}\"); the test ends")
+        }
+        What::LimitExceeded { limit } => format!("{who} went past its {limit}: killed"),
+        What::LeftBehind { total, .. } => {
+            format!(
+                "{who} left {} of its own running: killed",
+                crate::judge::processes(*total)
+            )
+        }
+        What::ScriptEnded { error: None } => format!("the grader's {who} finished its script"),
+        What::ScriptEnded { error: Some(e) } if e.actual == crate::run::script::ENDED => {
+            format!(
+                "the grader's {who} stopped at step {}: the test ended",
+                e.step
+            )
+        }
+        What::ScriptEnded { error: Some(e) } if e.actual == crate::run::script::TIME_UP => {
+            format!(
+                "the grader's {who} stopped at step {} ({}): the test's time limit passed",
+                e.step, e.kind
+            )
+        }
+        What::ScriptEnded { error: Some(e) } => format!("the grader's {who} failed: {e}"),
+        What::Partitioned { a, b } => {
+            format!("partition: {} and {} cut off", name(*a), name(*b))
+        }
+        What::Healed => "every partition and cut healed".to_string(),
+        What::Cut { from, to } => format!("link cut: {} to {}", name(*from), name(*to)),
+        What::LinkHealed { from, to } => {
+            format!("link healed: {} to {}", name(*from), name(*to))
+        }
+        What::FaultsChanged { link, faults } => {
+            let on = link.map_or("every link".to_string(), |(f, t)| {
+                format!("{} to {}", name(f), name(t))
+            });
+            format!(
+                "faults on {on} now: drop {}, duplicate {}, delay {}, jitter {}",
+                faults.drop, faults.duplicate, faults.delay, faults.jitter
+            )
+        }
+        What::ScriptHeld { how } => format!("the grader's {who} {how}"),
+        What::Queried { keys, nodes } => {
+            format!("the grader's {who} read {keys} key(s) from {nodes} node(s)")
+        }
+        What::CpuMeasured { percent, .. } => {
+            format!("{who} used {percent:.0}% of a CPU while idle")
+        }
+        What::Step { .. } | What::StepFailed { .. } => return None,
+    };
+    Some(text)
+}
+
 /// The run as a timeline: programs starting, signals, exits, partitions,
 /// every line a program printed (`client | True` on stdout, `client ! ...`
 /// on stderr), and every datagram with its fate; at most [`TIMELINE`] lines. A row of
@@ -359,72 +428,9 @@ impl Entry<'_> {
 /// time order already; only what is shown is written out.
 pub fn timeline(record: &Record) -> Vec<String> {
     let name = |i: usize| record.nodes[i].name.as_str();
-    let mut events = Vec::new();
-    for e in &record.events {
-        let who = e.node.map_or("", name);
-        let text = match &e.what {
-            What::Started { command, .. } => format!("{who} started: {}", command.join(" ")),
-            What::ScriptStarted => format!("the grader's {who} started its script"),
-            What::Bound { port } => format!("{who} bound UDP port {port}"),
-            What::Signalled { signal } => format!("the grader sent {signal} to {who}"),
-            What::Exited { status } => format!("{who} {}", status.verb()),
-            What::Flooded { stream, .. } => format!("{who} went over the output limit on {stream}"),
-            What::SendRateExceeded { limit } => format!(
-                "{who} went over the send rate ({limit} datagrams a second): flooding; the proxy refuses the rest"
-            ),
-            What::KilledAtEnd => format!("{who} still running at the end: killed"),
-            What::StoppedAtHole { hole } => {
-                format!("{who} stopped at a hole: todo!(\"{hole}\"); the test ends")
-            }
-            What::LimitExceeded { limit } => format!("{who} went past its {limit}: killed"),
-            What::LeftBehind { total, .. } => {
-                format!(
-                    "{who} left {} of its own running: killed",
-                    crate::judge::processes(*total)
-                )
-            }
-            What::ScriptEnded { error: None } => format!("the grader's {who} finished its script"),
-            What::ScriptEnded { error: Some(e) } if e.actual == crate::run::script::ENDED => {
-                format!(
-                    "the grader's {who} stopped at step {}: the test ended",
-                    e.step
-                )
-            }
-            What::ScriptEnded { error: Some(e) } if e.actual == crate::run::script::TIME_UP => {
-                format!(
-                    "the grader's {who} stopped at step {} ({}): the test's time limit passed",
-                    e.step, e.kind
-                )
-            }
-            What::ScriptEnded { error: Some(e) } => format!("the grader's {who} failed: {e}"),
-            What::Partitioned { a, b } => {
-                format!("partition: {} and {} cut off", name(*a), name(*b))
-            }
-            What::Healed => "every partition and cut healed".to_string(),
-            What::Cut { from, to } => format!("link cut: {} to {}", name(*from), name(*to)),
-            What::LinkHealed { from, to } => {
-                format!("link healed: {} to {}", name(*from), name(*to))
-            }
-            What::FaultsChanged { link, faults } => {
-                let on = link.map_or("every link".to_string(), |(f, t)| {
-                    format!("{} to {}", name(f), name(t))
-                });
-                format!(
-                    "faults on {on} now: drop {}, duplicate {}, delay {}, jitter {}",
-                    faults.drop, faults.duplicate, faults.delay, faults.jitter
-                )
-            }
-            What::ScriptHeld { how } => format!("the grader's {who} {how}"),
-            What::Queried { keys, nodes } => {
-                format!("the grader's {who} read {keys} key(s) from {nodes} node(s)")
-            }
-            What::CpuMeasured { percent, .. } => {
-                format!("{who} used {percent:.0}% of a CPU while idle")
-            }
-            What::Step { .. } | What::StepFailed { .. } => continue,
-        };
-        events.push(Entry::Event(e.at, text));
-    }
+    let mut events: Vec<Entry> = (record.events.iter())
+        .filter_map(|e| Some(Entry::Event(e.at, event(record, e)?)))
+        .collect();
     // What the programs printed, on the same clock: a decision placed
     // among the datagrams it depended on.
     for (i, node) in record.nodes.iter().enumerate() {
