@@ -81,106 +81,140 @@ pub fn kit(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::Res
     };
     crate::out!("checking the kit at {} (seed {seed})", kit.root.display());
     for lab in labs {
-        let id = lab.id.as_str();
-        let spec = match load_spec(&lab) {
-            Ok(s) => {
-                c.record(
-                    id,
-                    true,
-                    &format!("spec is valid ({} tests)", s.tests.len()),
-                    &[],
-                );
-                s
+        check_lab(kit, &lab, seed, jobs, &mut c)?;
+    }
+    Ok(c)
+}
+
+/// Every check of one lab.
+fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> anyhow::Result<()> {
+    let id = lab.id.as_str();
+    let spec = match load_spec(lab) {
+        Ok(s) => {
+            c.record(
+                id,
+                true,
+                &format!("spec is valid ({} tests)", s.tests.len()),
+                &[],
+            );
+            s
+        }
+        Err(e) => {
+            c.record(id, false, "spec is valid", &[e.to_string()]);
+            return Ok(());
+        }
+    };
+    let holes = skeleton_in_sync(kit, lab, c)?;
+    match kit::unit_tests(&lab.solution_dir) {
+        Ok(()) => c.record(id, true, "solution passes its unit tests", &[]),
+        Err(out) => c.record(id, false, "solution passes its unit tests", &tail(&out)),
+    }
+    for source in [Source::Solution, Source::Skeleton] {
+        let (_, programs) = prepare(kit, lab, &source)?;
+        let programs = match programs {
+            Built::Programs(p) => {
+                if source == Source::Skeleton {
+                    c.record(id, true, "skeleton builds as handed out", &[]);
+                }
+                p
             }
-            Err(e) => {
-                c.record(id, false, "spec is valid", &[e.to_string()]);
+            Built::CompileError(out) => {
+                let label = source.name();
+                c.record(id, false, &format!("{label} builds"), &tail(&out));
                 continue;
             }
         };
-        let holes = skeleton_in_sync(kit, &lab, &mut c)?;
-        match kit::unit_tests(&lab.solution_dir) {
-            Ok(()) => c.record(id, true, "solution passes its unit tests", &[]),
-            Err(out) => c.record(id, false, "solution passes its unit tests", &tail(&out)),
-        }
-        for source in [Source::Solution, Source::Skeleton] {
-            let (_, programs) = prepare(kit, &lab, &source)?;
-            let programs = match programs {
-                Built::Programs(p) => {
-                    if source == Source::Skeleton {
-                        c.record(id, true, "skeleton builds as handed out", &[]);
-                    }
-                    p
-                }
-                Built::CompileError(out) => {
-                    let label = source.name();
-                    c.record(id, false, &format!("{label} builds"), &tail(&out));
-                    continue;
-                }
+        let tests = spec.select(None);
+        let runs = run_all(&spec, &tests, &programs, seed, jobs, |_, _, _| {})?;
+        for ((record, verdict), t) in runs.iter().zip(&spec.tests) {
+            let run = Judged {
+                id,
+                source: &source,
+                test: t,
+                record,
+                verdict,
+                seed,
             };
-            let tests = spec.select(None);
-            let runs = run_all(&spec, &tests, &programs, seed, jobs, |_, _, _| {})?;
-            for ((record, verdict), t) in runs.iter().zip(&spec.tests) {
-                let replay = format!(
-                    "grader {id}{} -t {} --seed {seed}",
-                    if source == Source::Solution {
-                        " --solutions"
-                    } else {
-                        ""
-                    },
-                    t.name
-                );
-                let passed = verdict.status == Status::Passed;
-                let details = || {
-                    let mut d = summaries(record, verdict);
-                    d.push(format!("replay: {replay}"));
-                    d
-                };
-                if source == Source::Solution {
-                    c.record(
-                        id,
-                        passed,
-                        &format!("solution passes `{}`", t.name),
-                        &if passed { vec![] } else { details() },
-                    );
-                } else if t.skeleton == SkeletonExpect::Pass {
-                    c.record(
-                        id,
-                        passed,
-                        &format!("skeleton passes `{}` (the handout gives it)", t.name),
-                        &if passed { vec![] } else { details() },
-                    );
-                } else {
-                    let unknown: Vec<&String> = verdict
-                        .holes
-                        .iter()
-                        .filter(|h| !holes.contains(h))
-                        .collect();
-                    let ok = !passed && !verdict.holes.is_empty() && unknown.is_empty();
-                    let why: Vec<String> = if passed {
-                        vec!["the skeleton already passes it: the test checks nothing a hole provides".into()]
-                    } else if verdict.holes.is_empty() {
-                        let mut d = vec!["it fails without reaching a hole:".to_string()];
-                        d.extend(details().into_iter().map(|l| format!("  {l}")));
-                        d
-                    } else if !unknown.is_empty() {
-                        vec![format!(
-                            "it names holes the solution does not mark: {unknown:?}"
-                        )]
-                    } else {
-                        Vec::new()
-                    };
-                    let named = verdict
-                        .holes
-                        .first()
-                        .map(|h| format!(" at `{h}`"))
-                        .unwrap_or_default();
-                    c.record(id, ok, &format!("skeleton fails `{}`{named}", t.name), &why);
-                }
-            }
+            run.check(&holes, c);
         }
-        mutants(kit, &lab, &spec, seed, jobs, &mut c)?;
     }
-    Ok(c)
+    mutants(kit, lab, &spec, seed, jobs, c)
+}
+
+/// One run of a test of the solution or the skeleton, judged.
+struct Judged<'a> {
+    id: &'a str,
+    source: &'a Source,
+    test: &'a crate::spec::TestSpec,
+    record: &'a crate::run::record::Record,
+    verdict: &'a Verdict,
+    seed: u64,
+}
+
+impl Judged<'_> {
+    /// The solution must pass; the skeleton must pass what the handout
+    /// gives and fail the rest at a hole the solution marks.
+    fn check(&self, holes: &[String], c: &mut Checked) {
+        let Judged {
+            id,
+            source,
+            test: t,
+            record,
+            verdict,
+            seed,
+        } = *self;
+        let replay = format!("grader {id}{} -t {} --seed {seed}", source.flag(), t.name);
+        let passed = verdict.status == Status::Passed;
+        let details = || {
+            let mut d = summaries(record, verdict);
+            d.push(format!("replay: {replay}"));
+            d
+        };
+        if *source == Source::Solution {
+            c.record(
+                id,
+                passed,
+                &format!("solution passes `{}`", t.name),
+                &if passed { vec![] } else { details() },
+            );
+        } else if t.skeleton == SkeletonExpect::Pass {
+            c.record(
+                id,
+                passed,
+                &format!("skeleton passes `{}` (the handout gives it)", t.name),
+                &if passed { vec![] } else { details() },
+            );
+        } else {
+            let unknown: Vec<&String> = verdict
+                .holes
+                .iter()
+                .filter(|h| !holes.contains(h))
+                .collect();
+            let ok = !passed && !verdict.holes.is_empty() && unknown.is_empty();
+            let why: Vec<String> = if passed {
+                vec![
+                    "the skeleton already passes it: the test checks nothing a hole provides"
+                        .into(),
+                ]
+            } else if verdict.holes.is_empty() {
+                let mut d = vec!["it fails without reaching a hole:".to_string()];
+                d.extend(details().into_iter().map(|l| format!("  {l}")));
+                d
+            } else if !unknown.is_empty() {
+                vec![format!(
+                    "it names holes the solution does not mark: {unknown:?}"
+                )]
+            } else {
+                Vec::new()
+            };
+            let named = verdict
+                .holes
+                .first()
+                .map(|h| format!(" at `{h}`"))
+                .unwrap_or_default();
+            c.record(id, ok, &format!("skeleton fails `{}`{named}", t.name), &why);
+        }
+    }
 }
 
 /// The skeleton matches generation; returns the holes the solution marks.
