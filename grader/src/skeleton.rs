@@ -161,21 +161,14 @@ fn generate_file(file: &Path, text: &str) -> Result<(String, Vec<Found>), Skelet
     let Some(style) = style_for(file) else {
         return Ok((text.to_owned(), Vec::new()));
     };
-    let error = |line: usize, message: String| SkeletonError {
-        file: file.to_path_buf(),
-        line,
-        message,
-    };
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let mut out = String::with_capacity(text.len());
-    let mut written = 0;
-    let mut emit = |out: &mut String, line: &str| {
-        out.push_str(line);
-        written += 1;
-        written
+    let mut cut = Cutter {
+        file,
+        out: String::with_capacity(text.len()),
+        written: 0,
+        found: Vec::new(),
+        open: None,
     };
-    let mut found: Vec<Found> = Vec::new();
-    let mut open: Option<Open> = None;
     for (index, &raw) in lines.iter().enumerate() {
         let number = index + 1;
         let (content, ending) = split_ending(raw);
@@ -183,75 +176,24 @@ fn generate_file(file: &Path, text: &str) -> Result<(String, Vec<Found>), Skelet
         let indent = &content[..content.len() - content.trim_start().len()];
         if style.holes {
             if let Some(rest) = trimmed.strip_prefix("// hole:") {
-                if let Some(outer) = &open {
-                    return Err(error(
-                        number,
-                        format!(
-                            "a hole opens inside hole `{}` (opened on line {}): holes do not nest",
-                            outer.name, outer.marker
-                        ),
-                    ));
-                }
-                let name = check_name(rest.trim()).map_err(|m| error(number, m))?;
-                if let Some(same) = found.iter().find(|f| f.hole.name == name) {
-                    return Err(error(
-                        number,
-                        format!(
-                            "hole `{name}` is already used on line {}: hole names are unique in a lab",
-                            same.marker
-                        ),
-                    ));
-                }
                 let next = lines.get(index + 1).map_or("", |l| l.trim());
-                if !next.starts_with("// TODO:") {
-                    return Err(error(
-                        number,
-                        format!(
-                            "hole `{name}` needs a `// TODO:` line right after its marker, telling the student what to write"
-                        ),
-                    ));
-                }
-                open = Some(Open {
-                    name: name.to_owned(),
-                    marker: number,
-                    indent,
-                    in_comments: true,
-                });
+                cut.open_hole(number, rest.trim(), indent, next)?;
                 continue;
             }
             if trimmed == "// end hole" {
-                let Some(hole) = open.take() else {
-                    return Err(error(
-                        number,
-                        "`// end hole` without an open hole".to_owned(),
-                    ));
-                };
-                let ending = if ending.is_empty() { "\n" } else { ending };
-                let todo = format!("{}todo!(\"{}\"){ending}", hole.indent, hole.name);
-                let line = emit(&mut out, &todo);
-                found.push(Found {
-                    hole: Hole {
-                        file: file.to_path_buf(),
-                        line,
-                        name: hole.name,
-                    },
-                    marker: hole.marker,
-                });
+                cut.close_hole(number, ending)?;
                 continue;
             }
         }
         let skeleton_line = skeleton_line(trimmed, style.comment);
-        if let Some(hole) = &mut open {
+        if let Some(hole) = &mut cut.open {
             if hole.in_comments && trimmed.starts_with("//") && skeleton_line.is_none() {
-                emit(&mut out, raw);
+                cut.emit(raw);
                 continue;
             }
             hole.in_comments = false;
             if let Some(code) = skeleton_line {
-                emit(
-                    &mut out,
-                    &format!("{}{code}{ending}", hole_indent(indent, code)),
-                );
+                cut.emit(&format!("{}{code}{ending}", hole_indent(indent, code)));
             }
             continue;
         }
@@ -259,15 +201,12 @@ fn generate_file(file: &Path, text: &str) -> Result<(String, Vec<Found>), Skelet
             continue;
         }
         match skeleton_line {
-            Some(code) => emit(
-                &mut out,
-                &format!("{}{code}{ending}", hole_indent(indent, code)),
-            ),
-            None => emit(&mut out, raw),
+            Some(code) => cut.emit(&format!("{}{code}{ending}", hole_indent(indent, code))),
+            None => cut.emit(raw),
         };
     }
-    if let Some(hole) = open {
-        return Err(error(
+    if let Some(hole) = &cut.open {
+        return Err(cut.error(
             hole.marker,
             format!(
                 "hole `{}` is never closed: add `// end hole` after its code",
@@ -275,7 +214,97 @@ fn generate_file(file: &Path, text: &str) -> Result<(String, Vec<Found>), Skelet
             ),
         ));
     }
-    Ok((out, found))
+    Ok((cut.out, cut.found))
+}
+
+/// One file's skeleton while its lines are read: what is written, the
+/// holes found, the hole being cut.
+struct Cutter<'t> {
+    file: &'t Path,
+    out: String,
+    /// Lines written so far.
+    written: usize,
+    found: Vec<Found>,
+    open: Option<Open<'t>>,
+}
+
+impl<'t> Cutter<'t> {
+    /// Writes a line; returns its 1-based number in the skeleton.
+    fn emit(&mut self, line: &str) -> usize {
+        self.out.push_str(line);
+        self.written += 1;
+        self.written
+    }
+
+    fn error(&self, line: usize, message: String) -> SkeletonError {
+        SkeletonError {
+            file: self.file.to_path_buf(),
+            line,
+            message,
+        }
+    }
+
+    /// `// hole: NAME` on line `number`, with the line after it `next`.
+    fn open_hole(
+        &mut self,
+        number: usize,
+        name: &str,
+        indent: &'t str,
+        next: &str,
+    ) -> Result<(), SkeletonError> {
+        if let Some(outer) = &self.open {
+            return Err(self.error(
+                number,
+                format!(
+                    "a hole opens inside hole `{}` (opened on line {}): holes do not nest",
+                    outer.name, outer.marker
+                ),
+            ));
+        }
+        let name = check_name(name).map_err(|m| self.error(number, m))?;
+        if let Some(same) = self.found.iter().find(|f| f.hole.name == name) {
+            return Err(self.error(
+                number,
+                format!(
+                    "hole `{name}` is already used on line {}: hole names are unique in a lab",
+                    same.marker
+                ),
+            ));
+        }
+        if !next.starts_with("// TODO:") {
+            return Err(self.error(
+                number,
+                format!(
+                    "hole `{name}` needs a `// TODO:` line right after its marker, telling the student what to write"
+                ),
+            ));
+        }
+        self.open = Some(Open {
+            name: name.to_owned(),
+            marker: number,
+            indent,
+            in_comments: true,
+        });
+        Ok(())
+    }
+
+    /// `// end hole` on line `number`: the hole's code becomes `todo!()`.
+    fn close_hole(&mut self, number: usize, ending: &str) -> Result<(), SkeletonError> {
+        let Some(hole) = self.open.take() else {
+            return Err(self.error(number, "`// end hole` without an open hole".to_owned()));
+        };
+        let ending = if ending.is_empty() { "\n" } else { ending };
+        let line = self.emit(&format!("{}todo!(\"{}\"){ending}", hole.indent, hole.name));
+        self.found.push(Found {
+            hole: Hole {
+                file: self.file.to_path_buf(),
+                line,
+                name: hole.name,
+            },
+            marker: hole.marker,
+        });
+        Ok(())
+    }
 }
 
 /// The indentation to write before a `skeleton:` line: none for an empty one.
