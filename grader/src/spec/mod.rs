@@ -39,6 +39,7 @@ pub mod expand;
 pub mod expr;
 pub mod limits;
 pub mod pattern;
+pub mod place;
 pub mod schema;
 pub mod transcript;
 pub mod validate;
