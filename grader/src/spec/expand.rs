@@ -51,15 +51,71 @@ fn invalid(needle: &str, message: String) -> Invalid {
     }
 }
 
+/// Where each part of a test that unrolling may multiply was written:
+/// its index, or its key, in the file. Unrolling fills it for every test,
+/// with or without groups, so that an error found later is located where
+/// its step, node or entry was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// For each node, its index in the file's `nodes` (the members of a
+    /// group share their template's).
+    pub nodes: Vec<usize>,
+    /// For each node, for each argument, its index in the file's `args` of
+    /// that node (`{peers:NAME}` is one argument written, several run).
+    pub args: Vec<Vec<usize>>,
+    /// For each step, its index in the file's `steps`.
+    pub steps: Vec<usize>,
+    /// For each entry of `network.links`, its index in the file.
+    pub links: Vec<usize>,
+    /// For each `expect` entry, its key in the file: a member's may be its group's.
+    pub expect: BTreeMap<String, String>,
+}
+
+impl Written {
+    /// A test as it is written: every index its own.
+    fn as_is(t: &TestSpec) -> Written {
+        Written {
+            nodes: (0..t.nodes.len()).collect(),
+            args: t
+                .nodes
+                .iter()
+                .map(|n| (0..n.args.len()).collect())
+                .collect(),
+            steps: (0..t.steps.len()).collect(),
+            links: (0..t.network.links.len()).collect(),
+            expect: t.expect.keys().map(|k| (k.clone(), k.clone())).collect(),
+        }
+    }
+}
+
 fn test(t: &mut TestSpec) -> Result<(), Invalid> {
+    t.written = Written::as_is(t);
     if t.nodes.iter().all(|n| n.count.is_none()) {
         return Ok(());
     }
+    let groups = members(t)?;
+    peers(t, &groups);
+    let (steps, written): (Vec<Step>, Vec<usize>) = std::mem::take(&mut t.steps)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(w, s)| step(s, &groups).into_iter().map(move |s| (s, w)))
+        .unzip();
+    (t.steps, t.written.steps) = (steps, written);
+    links(t, &groups);
+    expect(t, &groups)?;
+    t.groups = groups;
+    Ok(())
+}
+
+/// Unrolls the nodes with `count` into their members; returns the groups.
+fn members(t: &mut TestSpec) -> Result<BTreeMap<String, Vec<String>>, Invalid> {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut nodes = Vec::new();
-    for node in std::mem::take(&mut t.nodes) {
+    let mut written = Vec::new();
+    for (w, node) in std::mem::take(&mut t.nodes).into_iter().enumerate() {
         let Some(count) = node.count else {
             nodes.push(node);
+            written.push(w);
             continue;
         };
         if count == 0 {
@@ -84,6 +140,7 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
                 member: Some((node.name.clone(), i)),
                 ..node.clone()
             });
+            written.push(w);
         }
         groups.insert(node.name, members);
     }
@@ -100,52 +157,76 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
             ));
         }
     }
-    for n in &mut nodes {
-        n.args = n
+    t.nodes = nodes;
+    t.written.nodes = written;
+    Ok(groups)
+}
+
+/// `{peers:NAME}`, as a whole argument, becomes one `{peer:MEMBER}` per member.
+fn peers(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) {
+    t.written.args.clear();
+    for n in &mut t.nodes {
+        let (args, written): (Vec<String>, Vec<usize>) = n
             .args
             .iter()
-            .flat_map(|a| {
+            .enumerate()
+            .flat_map(|(w, a)| {
                 let group = a
                     .strip_prefix("{peers:")
                     .and_then(|r| r.strip_suffix('}'))
                     .and_then(|g| groups.get(g));
                 match group {
-                    Some(members) => members.iter().map(|m| format!("{{peer:{m}}}")).collect(),
-                    None => vec![a.clone()],
+                    Some(members) => members
+                        .iter()
+                        .map(|m| (format!("{{peer:{m}}}"), w))
+                        .collect(),
+                    None => vec![(a.clone(), w)],
                 }
             })
-            .collect();
+            .unzip();
+        n.args = args;
+        t.written.args.push(written);
     }
-    t.nodes = nodes;
-    t.steps = std::mem::take(&mut t.steps)
-        .into_iter()
-        .flat_map(|s| step(s, &groups))
-        .collect();
+}
+
+/// A link's faults from or to a group apply to the link of each member.
+fn links(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) {
     let names_of = |n: &str| {
         groups
             .get(n)
             .cloned()
             .unwrap_or_else(|| vec![n.to_string()])
     };
-    t.network.links = std::mem::take(&mut t.network.links)
+    let (links, written): (Vec<LinkFaults>, Vec<usize>) = std::mem::take(&mut t.network.links)
         .into_iter()
-        .flat_map(|l| {
+        .enumerate()
+        .flat_map(|(w, l)| {
             let tos = names_of(&l.to);
             names_of(&l.from)
                 .into_iter()
                 .flat_map(|from| {
-                    let l = l.clone();
-                    tos.iter().map(move |to| LinkFaults {
-                        from: from.clone(),
-                        to: to.clone(),
-                        ..l.clone()
-                    })
+                    tos.iter()
+                        .map(|to| {
+                            let link = LinkFaults {
+                                from: from.clone(),
+                                to: to.clone(),
+                                ..l.clone()
+                            };
+                            (link, w)
+                        })
+                        .collect::<Vec<_>>()
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    let expect = std::mem::take(&mut t.expect);
-    for (name, e) in expect {
+        .unzip();
+    t.network.links = links;
+    t.written.links = written;
+}
+
+/// `expect` of a group applies to each member.
+fn expect(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) -> Result<(), Invalid> {
+    t.written.expect.clear();
+    for (name, e) in std::mem::take(&mut t.expect) {
         match groups.get(&name) {
             Some(members) => {
                 for m in members {
@@ -155,6 +236,7 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
                             format!("`expect` has `{m}` and its group `{name}`: give one of them"),
                         ));
                     }
+                    t.written.expect.insert(m.clone(), name.clone());
                 }
             }
             None => {
@@ -164,10 +246,10 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
                         format!("`expect` has `{name}` and its group: give one of them"),
                     ));
                 }
+                t.written.expect.insert(name.clone(), name);
             }
         }
     }
-    t.groups = groups;
     Ok(())
 }
 
@@ -248,6 +330,27 @@ mod tests {
         assert_eq!(t.expect.len(), 3);
         assert_eq!(t.groups["server"], ["server0", "server1", "server2"]);
         assert_eq!(t.nodes[2].member, Some(("server".to_string(), 2)));
+    }
+
+    #[test]
+    fn what_was_unrolled_keeps_where_it_was_written() {
+        let spec = LabSpec::parse(Path::new("spec.yaml"), SPEC).unwrap();
+        let w = &spec.tests[0].written;
+        assert_eq!(w.nodes, [0, 0, 0, 1]);
+        assert_eq!(w.args[1], [0, 1, 2]);
+        assert_eq!(w.args[3], [0, 0, 0, 1, 2]);
+        assert_eq!(w.steps, [0, 0, 0, 1, 2, 3, 3, 3]);
+        assert_eq!(w.expect["server2"], "server");
+        // Without groups, everything is where it was written.
+        let plain = SPEC
+            .replace(", count: 3", "")
+            .replace("'{index}'", "'1'")
+            .replace("{peers:server}", "{peer:server}");
+        let spec = LabSpec::parse(Path::new("spec.yaml"), &plain).unwrap();
+        let w = &spec.tests[0].written;
+        assert_eq!((w.nodes.as_slice(), w.steps.len()), ([0, 1].as_slice(), 4));
+        assert_eq!(w.args[1], [0, 1, 2]);
+        assert_eq!(w.expect["server"], "server");
     }
 
     #[test]

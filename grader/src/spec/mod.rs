@@ -252,6 +252,11 @@ pub struct TestSpec {
     /// its name, with its members in order.
     #[serde(skip)]
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Not a field of the format: where the nodes, arguments, steps, links
+    /// and `expect` entries were written in the file, before `count`
+    /// unrolled them; for the places of errors found after.
+    #[serde(skip)]
+    pub written: expand::Written,
 }
 
 /// The value of a test variable: text or a number, used as text.
