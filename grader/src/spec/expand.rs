@@ -24,7 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use super::validate::Invalid;
+use super::place::NodePath;
+use super::validate::{Invalid, at_key};
 use super::{LinkFaults, NodeSpec, Step, StopStep, TestSpec};
 
 /// Unrolls the groups of every test.
@@ -33,22 +34,10 @@ use super::{LinkFaults, NodeSpec, Step, StopStep, TestSpec};
 /// A group of 0 nodes, a member whose name another node has, a name given
 /// to a group and to an `expect` of one of its members.
 pub fn lab(tests: &mut [TestSpec]) -> Result<(), Invalid> {
-    for t in tests.iter_mut() {
-        test(t).map_err(|mut e| {
-            e.test = Some(t.name.clone());
-            e
-        })?;
+    for (i, t) in tests.iter_mut().enumerate() {
+        test(t).map_err(|e| e.under(&NodePath::root().key("tests").index(i)))?;
     }
     Ok(())
-}
-
-fn invalid(needle: &str, message: String) -> Invalid {
-    Invalid {
-        test: None,
-        needle: needle.to_string(),
-        occurrence: 0,
-        message,
-    }
 }
 
 /// Where each part of a test that unrolling may multiply was written:
@@ -119,8 +108,8 @@ fn members(t: &mut TestSpec) -> Result<BTreeMap<String, Vec<String>>, Invalid> {
             continue;
         };
         if count == 0 {
-            return Err(invalid(
-                "count: 0",
+            return Err(at_key(
+                NodePath::root().key("nodes").index(w).key("count"),
                 format!(
                     "node `{}` has `count: 0`: a group needs at least one node",
                     node.name
@@ -144,12 +133,12 @@ fn members(t: &mut TestSpec) -> Result<BTreeMap<String, Vec<String>>, Invalid> {
         }
         groups.insert(node.name, members);
     }
-    for n in &nodes {
+    for (n, &w) in nodes.iter().zip(&written) {
         let taken = groups.contains_key(&n.name) && n.member.is_none();
         let twice = nodes.iter().filter(|m| m.name == n.name).count() > 1;
         if taken || twice {
-            return Err(invalid(
-                &format!("name: {}", n.name),
+            return Err(at_key(
+                NodePath::root().key("nodes").index(w).key("name"),
                 format!(
                     "two nodes would be named `{}` (a group of `count` nodes is named NAME0, NAME1, ...): rename one",
                     n.name
@@ -227,12 +216,13 @@ fn links(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) {
 fn expect(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) -> Result<(), Invalid> {
     t.written.expect.clear();
     for (name, e) in std::mem::take(&mut t.expect) {
+        let path = NodePath::root().key("expect").key(&name);
         match groups.get(&name) {
             Some(members) => {
                 for m in members {
                     if t.expect.insert(m.clone(), e.clone()).is_some() {
-                        return Err(invalid(
-                            &format!("{m}:"),
+                        return Err(at_key(
+                            path,
                             format!("`expect` has `{m}` and its group `{name}`: give one of them"),
                         ));
                     }
@@ -241,8 +231,8 @@ fn expect(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) -> Result<()
             }
             None => {
                 if t.expect.insert(name.clone(), e).is_some() {
-                    return Err(invalid(
-                        &format!("{name}:"),
+                    return Err(at_key(
+                        path,
                         format!("`expect` has `{name}` and its group: give one of them"),
                     ));
                 }

@@ -6,9 +6,12 @@
 //! cannot: that every node a step or check names exists, that the steps
 //! start and stop nodes in an order that can run, that patterns and
 //! placeholders are well formed, that probabilities lie in 0..=1. Those
-//! errors carry a location too, found by [`locate`] in the source text. A
-//! spec that validates runs without a spec problem: the runner never
-//! discovers a mistake of the spec's.
+//! errors carry a location too: validation names the node it faults by its
+//! path in the file (`tests/3/steps/2/start`, see [`At`]), and [`place`]
+//! reads the file's nodes with a YAML event parser to find that path's line
+//! and column, in block and flow style alike. A spec that validates runs
+//! without a spec problem: the runner never discovers a mistake of the
+//! spec's.
 //!
 //! The format is documented for instructors in `specs/spec-format.md`, and
 //! as a JSON Schema in `specs/spec.schema.json`, generated from these types
@@ -16,11 +19,12 @@
 //! both.
 //!
 //! # Layout
-//! - this file: the types of the format, loading, errors and their location;
+//! - this file: the types of the format, loading, errors;
 //! - [`expand`]: node groups (`count`) unrolled into nodes, steps and checks;
 //! - [`expr`]: arithmetic over numbers and test variables;
 //! - [`limits`]: hard limits of programs and bounds of the record;
 //! - [`pattern`]: the one placeholder and pattern syntax (`{name}`, `*`, `{#}`);
+//! - [`place`]: where each node of a file is, by its path, for errors found after parsing;
 //! - [`transcript`]: expected transcripts (lines, repeats, unordered groups);
 //! - [`validate`]: the checks that run after parsing;
 //! - [`schema`]: the JSON Schema, for editors.
@@ -45,6 +49,7 @@ pub mod transcript;
 pub mod validate;
 
 pub use limits::{Limits, Size};
+pub use place::{At, NodePath};
 use transcript::Item;
 
 /// A whole `spec.yaml`: one lab and its tests.
@@ -87,7 +92,8 @@ pub struct ExtraTests {
 pub struct ExtraFile {
     /// Where it is.
     pub path: PathBuf,
-    /// Its text, to locate errors found once its lab's spec is known.
+    /// Its text, to locate errors found once its lab's spec is known
+    /// (only then are its nodes read, see [`place`]).
     pub text: String,
     /// What it holds.
     pub tests: ExtraTests,
@@ -110,15 +116,14 @@ impl ExtraFile {
         })
     }
 
-    /// Where `lab:` is in the file: for an error about it.
+    /// An error about the file's `lab:`, located at it.
     pub fn lab_error(&self, message: String) -> SpecError {
-        let (line, column) = locate(&self.text, None, "lab:", 0);
-        SpecError {
-            file: self.path.clone(),
-            line,
-            column,
+        SpecError::at(
+            &self.path,
+            &self.text,
+            &At::Key(NodePath::root().key("lab")),
             message,
-        }
+        )
     }
 }
 
@@ -610,6 +615,32 @@ pub enum Step {
     Restart(String),
     /// Read keys from nodes: the end state of replicas.
     Query(QueryStep),
+}
+
+impl Step {
+    /// The key that writes the step: `start`, `wait_exit`, `heal_link`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Start(_) => "start",
+            Step::WaitExit(_) => "wait_exit",
+            Step::Stop(_) => "stop",
+            Step::Signal { .. } => "signal",
+            Step::Pause(_) => "pause",
+            Step::Resume(_) => "resume",
+            Step::Kill(_) => "kill",
+            Step::Sleep(_) => "sleep",
+            Step::WaitOutput { .. } => "wait_output",
+            Step::WaitSent { .. } => "wait_sent",
+            Step::Idle { .. } => "idle",
+            Step::Partition(_) => "partition",
+            Step::Heal => "heal",
+            Step::Cut(_) => "cut",
+            Step::HealLink(_) => "heal_link",
+            Step::Faults(_) => "faults",
+            Step::Restart(_) => "restart",
+            Step::Query(_) => "query",
+        }
+    }
 }
 
 /// One direction of a link.
@@ -1246,6 +1277,30 @@ pub enum WireCheck {
     PrintedBefore(PrintedBeforeCheck),
 }
 
+impl WireCheck {
+    /// The key that writes the check: `answered`, `lru_cache`, `printed_before`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WireCheck::Answered { .. } => "answered",
+            WireCheck::Length { .. } => "length",
+            WireCheck::WellFormed { .. } => "well_formed",
+            WireCheck::Count { .. } => "count",
+            WireCheck::None { .. } => "none",
+            WireCheck::Routed { .. } => "routed",
+            WireCheck::Before { .. } => "before",
+            WireCheck::FollowedBy { .. } => "followed_by",
+            WireCheck::Store { .. } => "store",
+            WireCheck::LruCache { .. } => "lru_cache",
+            WireCheck::HappensBefore { .. } => "happens_before",
+            WireCheck::Choices(_) => "choices",
+            WireCheck::Share(_) => "share",
+            WireCheck::Linearizable(_) => "linearizable",
+            WireCheck::Replicas { .. } => "replicas",
+            WireCheck::PrintedBefore(_) => "printed_before",
+        }
+    }
+}
+
 /// `choices`: see [`WireCheck::Choices`].
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1525,6 +1580,20 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+impl SpecError {
+    /// An error about the node `at` of the file at `file`, whose text is
+    /// `text`: located by the file's nodes ([`place`]).
+    pub fn at(file: &Path, text: &str, at: &At, message: String) -> SpecError {
+        let pos = place::Places::of(text).find(at);
+        SpecError {
+            file: file.to_path_buf(),
+            line: pos.map(|p| p.line),
+            column: pos.map(|p| p.column),
+            message,
+        }
+    }
+}
+
 impl LabSpec {
     /// Reads and validates a spec file.
     ///
@@ -1595,15 +1664,9 @@ fn from_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<
     })
 }
 
-/// A validation error of the file at `path`, with its place found in `text`.
+/// A validation error of the file at `path`, located in its `text`.
 fn located(path: &Path, text: &str, e: validate::Invalid) -> SpecError {
-    let (line, column) = locate(text, e.test.as_deref(), &e.needle, e.occurrence);
-    SpecError {
-        file: path.to_path_buf(),
-        line,
-        column,
-        message: e.message,
-    }
+    SpecError::at(path, text, &e.at, e.message)
 }
 
 /// Parses hex bytes, spaces allowed: `"00 41 ff"`.
@@ -1638,61 +1701,6 @@ fn strip_location(msg: &str) -> String {
     };
     let c = digits(after);
     format!("{}{}", &msg[..i], &after[c..])
-}
-
-/// Finds where the `occurrence`-th (from 0) `needle` occurs in `text`
-/// after the line that names test `test` (or anywhere, without a test):
-/// 1-based line and column.
-///
-/// Validation runs on parsed structs, which carry no positions; searching
-/// the source for the offending text puts the cursor where a person would
-/// look, which is all a location is for.
-pub fn locate(
-    text: &str,
-    test: Option<&str>,
-    needle: &str,
-    occurrence: usize,
-) -> (Option<usize>, Option<usize>) {
-    let mut start_line = 0;
-    if let Some(t) = test {
-        for (i, line) in text.lines().enumerate() {
-            let l = line.trim_start().trim_start_matches("- ").trim();
-            if l == format!("name: {t}") || l == format!("name: \"{t}\"") {
-                start_line = i;
-                break;
-            }
-        }
-    }
-    let mut left = occurrence;
-    // Prose (a description, a hint) often names a node or a step: the
-    // place meant is never there, so it is not searched.
-    let mut prose_below: Option<usize> = None;
-    for (i, line) in text.lines().enumerate().skip(start_line) {
-        let indent = line.len() - line.trim_start().len();
-        if let Some(key_indent) = prose_below {
-            if line.trim().is_empty() || indent > key_indent {
-                continue;
-            }
-            prose_below = None;
-        }
-        let field = line.trim_start().trim_start_matches("- ");
-        if field.starts_with("description:") || field.starts_with("hint:") {
-            let value = field.split_once(':').map_or("", |(_, v)| v.trim());
-            if value.starts_with(['>', '|']) || value.is_empty() {
-                prose_below = Some(indent);
-            }
-            continue;
-        }
-        let mut from = 0;
-        while let Some(c) = line[from..].find(needle) {
-            if left == 0 {
-                return (Some(i + 1), Some(from + c + 1));
-            }
-            left -= 1;
-            from += c + needle.len().max(1);
-        }
-    }
-    (Some(start_line + 1), Some(1))
 }
 
 #[cfg(test)]
