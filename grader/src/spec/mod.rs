@@ -1855,6 +1855,189 @@ tests:
         );
     }
 
+    /// MINIMAL's test in flow style, with odd spacing and quoted keys.
+    const FLOW: &str = "\
+lab: hw1
+title: UDP echo
+binaries: [server, client]
+tests:
+  - {name: echo, description: the client gets its replies,
+     nodes: [ {name: server, run: server, args: [\"{port}\"]},
+              { \"name\" :  client,  'run': client, args: [\"{peer:server}\"] } ],
+     steps: [ {start:   server}, {  start : client }, {wait_exit: client}, {  stop : server } ],
+     expect: { \"client\" : {exit: 0} } }
+";
+
+    /// The line and column where `marker`, found once in `text`, starts.
+    fn place_of(text: &str, marker: &str) -> (Option<usize>, Option<usize>) {
+        assert_eq!(text.matches(marker).count(), 1, "`{marker}` in:\n{text}");
+        let before = &text[..text.find(marker).unwrap()];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
+        (Some(line), Some(column))
+    }
+
+    /// Each `(from, to)` change of `base` is an error that says `says`,
+    /// located where `marker` starts in the changed text.
+    fn located_at(base: &str, cases: &[(&str, &str, &str, &str)]) {
+        for &(from, to, says, marker) in cases {
+            assert!(base.contains(from), "{from}");
+            let text = base.replacen(from, to, 1);
+            let e = parse(&text).unwrap_err();
+            assert!(e.message.contains(says), "expected `{says}` in: {e}");
+            assert_eq!(
+                (e.line, e.column),
+                place_of(&text, marker),
+                "{to}: {e}\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_in_flow_style_are_located_at_their_node() {
+        parse(FLOW).unwrap();
+        located_at(
+            FLOW,
+            &[
+                // A node name as a value, after odd spacing.
+                (
+                    "{  stop : server }",
+                    "{  stop : sevrer }",
+                    "test `echo` has no node `sevrer`",
+                    "sevrer",
+                ),
+                // A step as a whole: its `{`.
+                (
+                    "{  start : client }",
+                    "{  start : server }",
+                    "node `server` is started twice",
+                    "{  start : server }",
+                ),
+                // A value after a quoted key, in a flow mapping for a node.
+                (
+                    "'run': client",
+                    "'run': clint",
+                    "runs `clint`, which is not one of the lab's binaries",
+                    "clint",
+                ),
+                (
+                    "{  stop : server }",
+                    "{  stop : {  node :   sevrer, within: 1s } }",
+                    "test `echo` has no node `sevrer`",
+                    "sevrer",
+                ),
+                (
+                    "{wait_exit: client}",
+                    "{\"wait_exit\":   clinet}",
+                    "test `echo` has no node `clinet`",
+                    "clinet",
+                ),
+                // A pattern, at its opening quote.
+                (
+                    "\"{peer:server}\"",
+                    "\"{peer:srv}\"",
+                    "test `echo` has no node `srv`",
+                    "\"{peer:srv}\"",
+                ),
+                // A node name as a quoted key.
+                (
+                    "\"client\" : {exit: 0}",
+                    "\"clinet\" : {exit: 0}",
+                    "test `echo` has no node `clinet`",
+                    "\"clinet\"",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_error_in_an_unrolled_step_is_located_where_it_was_written() {
+        let groups = FLOW
+            .replace(
+                "{name: server, run: server, args: [\"{port}\"]}",
+                "{name: server, run: server, args: [\"{port}\"], count: 2}",
+            )
+            .replace(
+                "\"{peer:server}\"",
+                "--verbose, \"{peers:server}\", \"{seed}\"",
+            );
+        parse(&groups).unwrap();
+        located_at(
+            &groups,
+            &[
+                (
+                    "{  stop : server } ]",
+                    "{  stop : server }, { kill: server1 } ]",
+                    "the step `kill` acts on `server1`, which has already ended by this step",
+                    "{ kill: server1 }",
+                ),
+                // `{peers:server}` became two arguments: the one after is the third written.
+                (
+                    "\"{seed}\"",
+                    "\"{sed}\"",
+                    "unknown placeholder `{sed}`",
+                    "\"{sed}\"",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_error_in_a_file_of_extra_tests_is_located_in_that_file() {
+        let dir = std::env::temp_dir().join(format!("grader-extra-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hidden.yaml");
+        let (_, tests) = FLOW.split_once("tests:\n").unwrap();
+        let extra = format!(
+            "# hidden\nlab: hw1\ntests:\n{}",
+            tests
+                .replace("{name: echo,", "{name: echo-hidden,")
+                .replace("{  stop : server }", "{  stop : sevrer }")
+        );
+        std::fs::write(&path, &extra).unwrap();
+        let file = ExtraFile::load(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut spec = parse(MINIMAL).unwrap();
+        let e = spec.add(&file.unwrap()).unwrap_err();
+        assert_eq!(e.file, path);
+        assert!(e.message.contains("no node `sevrer`"), "{e}");
+        assert_eq!((e.line, e.column), place_of(&extra, "sevrer"), "{e}");
+    }
+
+    #[test]
+    fn every_step_node_and_check_of_the_kit_is_where_its_path_says() {
+        let kit = crate::kit::Kit::find(None).unwrap();
+        for lab in kit.labs().unwrap() {
+            let text = std::fs::read_to_string(&lab.spec_path).unwrap();
+            let spec = LabSpec::parse(&lab.spec_path, &text).unwrap();
+            let places = place::Places::of(&text);
+            for (i, t) in spec.tests.iter().enumerate() {
+                let test = NodePath::root().key("tests").index(i);
+                let mut paths = Vec::new();
+                for (k, s) in t.steps.iter().enumerate() {
+                    let item = test.key("steps").index(t.written.steps[k]);
+                    paths.push(item.key(s.name()));
+                }
+                for (k, w) in t.wire.iter().enumerate() {
+                    paths.push(test.key("wire").index(k).key(w.name()));
+                }
+                for (k, n) in t.nodes.iter().enumerate() {
+                    let node = test.key("nodes").index(t.written.nodes[k]);
+                    for &a in &t.written.args[k] {
+                        paths.push(node.key("args").index(a));
+                    }
+                    paths.push(node.key(if n.is_script() { "script" } else { "run" }));
+                }
+                for written in t.written.expect.values() {
+                    paths.push(test.key("expect").key(written));
+                }
+                for p in paths {
+                    assert!(places.has(&p), "{}: no {p}", lab.spec_path.display());
+                }
+            }
+        }
+    }
+
     #[test]
     fn durations_parse() {
         assert_eq!(Dur::parse("250ms").unwrap().0, Duration::from_millis(250));

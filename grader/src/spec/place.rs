@@ -172,6 +172,11 @@ impl Places {
         walk.places
     }
 
+    /// Whether the file has a node at `path`.
+    pub fn has(&self, path: &NodePath) -> bool {
+        self.0.contains_key(path)
+    }
+
     /// Where `at` is. A path the file does not have (a default, or a
     /// shorter form such as `stop: server` for `stop/node`) is found at its
     /// nearest ancestor that it has; `None` only when the file has no
