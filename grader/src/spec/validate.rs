@@ -16,9 +16,11 @@
 //! - a name, text or number that is wrong where it stands (a node that
 //!   does not exist, a bad pattern, placeholder or expression): that value;
 //! - a field whose setting is wrong as a whole (a count or probability out
-//!   of range, an empty list, a name given twice, a partner missing): its key;
-//! - a step, a rule, a node or a check that is wrong as a whole (a step out
-//!   of order, a `send` without its datagram): that item of its list.
+//!   of range, an empty list, a name given twice, a field that lacks what
+//!   it needs, a node name given as an `expect` key): its key;
+//! - a step, a rule, a node, a check or a datagram to send that is wrong as
+//!   a whole (a step out of order, a `send` without its datagram): that
+//!   node, found where it starts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
