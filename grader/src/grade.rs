@@ -16,7 +16,7 @@ use crate::report::human::{self, Terminal};
 use crate::report::{self, Format, LabResult, Results, TestResult, TestRun};
 use crate::run::record::Record;
 use crate::run::{self, seed};
-use crate::spec::{ExtraFile, LabSpec, SpecError, TestSpec};
+use crate::spec::{At, ExtraFile, LabSpec, NodePath, SpecError, TestSpec};
 
 /// What to grade and how.
 #[derive(Debug, Clone)]
@@ -112,16 +112,15 @@ fn load_own_spec(lab: &Lab) -> Result<LabSpec, SpecError> {
     let spec = LabSpec::load(&lab.spec_path)?;
     if spec.lab != lab.id {
         let text = std::fs::read_to_string(&lab.spec_path).unwrap_or_default();
-        let (line, column) = crate::spec::locate(&text, None, "lab:", 0);
-        return Err(crate::spec::SpecError {
-            file: lab.spec_path.clone(),
-            line,
-            column,
-            message: format!(
+        return Err(SpecError::at(
+            &lab.spec_path,
+            &text,
+            &At::Key(NodePath::root().key("lab")),
+            format!(
                 "`lab: {}`, but the spec is lab {}'s (its directory starts with `{}-`)",
                 spec.lab, lab.id, lab.id
             ),
-        });
+        ));
     }
     Ok(spec)
 }

@@ -316,3 +316,27 @@ fn a_start_up_limit_of_zero_is_a_spec_error() {
     );
     assert!(err.contains(&want), "expected `{want}` in:\n{err}");
 }
+
+/// A spec in YAML flow style, with odd spacing and quoted keys, has its
+/// errors located at the node they are about.
+#[test]
+fn errors_in_flow_style_are_located() {
+    let spec = "\
+lab: hw1
+title: UDP echo
+binaries: [server, client]
+tests:
+  - {name: echo, description: the client gets its replies,
+     nodes: [ {name: server, run: server, args: [\"{port}\"]}, { \"name\" :  client, 'run': client, args: [\"{peer:server}\"] } ],
+     steps: [ {start:   server}, {  start : client }, {wait_exit: client}, {  start : server } ] }
+";
+    let (code, err) = spec_error("flow", spec);
+    assert_eq!(code, 2, "{err}");
+    let want = "spec.yaml:7:76: node `server` is started twice: a node starts once";
+    assert!(err.contains(want), "expected `{want}` in:\n{err}");
+    let spec = spec.replacen("'run': client", "'run':   clint", 1);
+    let (code, err) = spec_error("flow-run", &spec);
+    assert_eq!(code, 2, "{err}");
+    let want = "spec.yaml:6:91: node `client` runs `clint`, which is not one of the lab's binaries";
+    assert!(err.contains(want), "expected `{want}` in:\n{err}");
+}

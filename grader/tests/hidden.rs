@@ -217,6 +217,13 @@ fn extra_tests_are_checked_like_a_spec() {
                 line_of(&good, "      - stop: server")
             ),
         ),
+        (
+            good.replacen("      - stop: server", "      - {  \"stop\" :  sevrer }", 1),
+            format!(
+                "{}:22: test `echo-hidden` has no node `sevrer`",
+                line_of(&good, "      - stop: server")
+            ),
+        ),
     ];
     for (k, (text, want)) in cases.iter().enumerate() {
         let kit = kit_with_hidden(&format!("hidden-bad-{k}"), text);

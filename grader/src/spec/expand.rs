@@ -24,7 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use super::validate::Invalid;
+use super::place::NodePath;
+use super::validate::{Invalid, at_key};
 use super::{FaultSettings, NodeSpec, Step, StopStep, TestSpec};
 
 /// Unrolls the groups of every test.
@@ -33,38 +34,82 @@ use super::{FaultSettings, NodeSpec, Step, StopStep, TestSpec};
 /// A group of 0 nodes, a member whose name another node has, a name given
 /// to a group and to an `expect` of one of its members.
 pub fn lab(tests: &mut [TestSpec]) -> Result<(), Invalid> {
-    for t in tests.iter_mut() {
-        test(t).map_err(|mut e| {
-            e.test = Some(t.name.clone());
-            e
-        })?;
+    for (i, t) in tests.iter_mut().enumerate() {
+        test(t).map_err(|e| e.under(&NodePath::root().key("tests").index(i)))?;
     }
     Ok(())
 }
 
-fn invalid(needle: &str, message: String) -> Invalid {
-    Invalid {
-        test: None,
-        needle: needle.to_string(),
-        occurrence: 0,
-        message,
+/// Where each part of a test that unrolling may multiply was written:
+/// its index, or its key, in the file. Unrolling fills it for every test,
+/// with or without groups, so that an error found later is located where
+/// its step, node or entry was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// For each node, its index in the file's `nodes` (the members of a
+    /// group share their template's).
+    pub nodes: Vec<usize>,
+    /// For each node, for each argument, its index in the file's `args` of
+    /// that node (`{peers:NAME}` is one argument written, several run).
+    pub args: Vec<Vec<usize>>,
+    /// For each step, its index in the file's `steps`.
+    pub steps: Vec<usize>,
+    /// For each entry of `network.links`, its index in the file.
+    pub links: Vec<usize>,
+    /// For each `expect` entry, its key in the file: a member's may be its group's.
+    pub expect: BTreeMap<String, String>,
+}
+
+impl Written {
+    /// A test as it is written: every index its own.
+    fn as_is(t: &TestSpec) -> Written {
+        Written {
+            nodes: (0..t.nodes.len()).collect(),
+            args: t
+                .nodes
+                .iter()
+                .map(|n| (0..n.args.len()).collect())
+                .collect(),
+            steps: (0..t.steps.len()).collect(),
+            links: (0..t.network.links.len()).collect(),
+            expect: t.expect.keys().map(|k| (k.clone(), k.clone())).collect(),
+        }
     }
 }
 
 fn test(t: &mut TestSpec) -> Result<(), Invalid> {
+    t.written = Written::as_is(t);
     if t.nodes.iter().all(|n| n.count.is_none()) {
         return Ok(());
     }
+    let groups = members(t)?;
+    peers(t, &groups);
+    let (steps, written): (Vec<Step>, Vec<usize>) = std::mem::take(&mut t.steps)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(w, s)| step(s, &groups).into_iter().map(move |s| (s, w)))
+        .unzip();
+    (t.steps, t.written.steps) = (steps, written);
+    links(t, &groups);
+    expect(t, &groups)?;
+    t.groups = groups;
+    Ok(())
+}
+
+/// Unrolls the nodes with `count` into their members; returns the groups.
+fn members(t: &mut TestSpec) -> Result<BTreeMap<String, Vec<String>>, Invalid> {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut nodes = Vec::new();
-    for node in std::mem::take(&mut t.nodes) {
+    let mut written = Vec::new();
+    for (w, node) in std::mem::take(&mut t.nodes).into_iter().enumerate() {
         let Some(count) = node.count else {
             nodes.push(node);
+            written.push(w);
             continue;
         };
         if count == 0 {
-            return Err(invalid(
-                "count: 0",
+            return Err(at_key(
+                NodePath::root().key("nodes").index(w).key("count"),
                 format!(
                     "node `{}` has `count: 0`: a group needs at least one node",
                     node.name
@@ -84,15 +129,16 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
                 member: Some((node.name.clone(), i)),
                 ..node.clone()
             });
+            written.push(w);
         }
         groups.insert(node.name, members);
     }
-    for n in &nodes {
+    for (n, &w) in nodes.iter().zip(&written) {
         let taken = groups.contains_key(&n.name) && n.member.is_none();
         let twice = nodes.iter().filter(|m| m.name == n.name).count() > 1;
         if taken || twice {
-            return Err(invalid(
-                &format!("name: {}", n.name),
+            return Err(at_key(
+                NodePath::root().key("nodes").index(w).key("name"),
                 format!(
                     "two nodes would be named `{}` (a group of `count` nodes is named NAME0, NAME1, ...): rename one",
                     n.name
@@ -100,74 +146,99 @@ fn test(t: &mut TestSpec) -> Result<(), Invalid> {
             ));
         }
     }
-    for n in &mut nodes {
-        n.args = n
+    t.nodes = nodes;
+    t.written.nodes = written;
+    Ok(groups)
+}
+
+/// `{peers:NAME}`, as a whole argument, becomes one `{peer:MEMBER}` per member.
+fn peers(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) {
+    t.written.args.clear();
+    for n in &mut t.nodes {
+        let (args, written): (Vec<String>, Vec<usize>) = n
             .args
             .iter()
-            .flat_map(|a| {
+            .enumerate()
+            .flat_map(|(w, a)| {
                 let group = a
                     .strip_prefix("{peers:")
                     .and_then(|r| r.strip_suffix('}'))
                     .and_then(|g| groups.get(g));
                 match group {
-                    Some(members) => members.iter().map(|m| format!("{{peer:{m}}}")).collect(),
-                    None => vec![a.clone()],
+                    Some(members) => members
+                        .iter()
+                        .map(|m| (format!("{{peer:{m}}}"), w))
+                        .collect(),
+                    None => vec![(a.clone(), w)],
                 }
             })
-            .collect();
+            .unzip();
+        n.args = args;
+        t.written.args.push(written);
     }
-    t.nodes = nodes;
-    t.steps = std::mem::take(&mut t.steps)
-        .into_iter()
-        .flat_map(|s| step(s, &groups))
-        .collect();
+}
+
+/// A link's faults from or to a group apply to the link of each member.
+fn links(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) {
     let names_of = |n: &str| {
         groups
             .get(n)
             .cloned()
             .unwrap_or_else(|| vec![n.to_string()])
     };
-    t.network.links = std::mem::take(&mut t.network.links)
+    let (links, written): (Vec<FaultSettings>, Vec<usize>) = std::mem::take(&mut t.network.links)
         .into_iter()
-        .flat_map(|l| {
+        .enumerate()
+        .flat_map(|(w, l)| {
             // A link without both ends is left for validation to report.
             let Some((from, to)) = l.link().map(|(f, t)| (names_of(f), names_of(t))) else {
-                return vec![l];
+                return vec![(l, w)];
             };
             (from.iter())
                 .flat_map(|f| to.iter().map(move |t| (f, t)))
-                .map(|(f, t)| FaultSettings {
-                    from: Some(f.clone()),
-                    to: Some(t.clone()),
-                    ..l.clone()
+                .map(|(f, t)| {
+                    let link = FaultSettings {
+                        from: Some(f.clone()),
+                        to: Some(t.clone()),
+                        ..l.clone()
+                    };
+                    (link, w)
                 })
                 .collect()
         })
-        .collect();
-    let expect = std::mem::take(&mut t.expect);
-    for (name, e) in expect {
+        .unzip();
+    t.network.links = links;
+    t.written.links = written;
+}
+
+/// `expect` of a group applies to each member.
+fn expect(t: &mut TestSpec, groups: &BTreeMap<String, Vec<String>>) -> Result<(), Invalid> {
+    t.written.expect.clear();
+    for (name, e) in std::mem::take(&mut t.expect) {
+        let path = NodePath::root().key("expect").key(&name);
         match groups.get(&name) {
             Some(members) => {
                 for m in members {
                     if t.expect.insert(m.clone(), e.clone()).is_some() {
-                        return Err(invalid(
-                            &format!("{m}:"),
+                        return Err(at_key(
+                            path,
                             format!("`expect` has `{m}` and its group `{name}`: give one of them"),
                         ));
                     }
+                    t.written.expect.insert(m.clone(), name.clone());
                 }
             }
             None => {
                 if t.expect.insert(name.clone(), e).is_some() {
-                    return Err(invalid(
-                        &format!("{name}:"),
+                    return Err(at_key(
+                        path,
                         format!("`expect` has `{name}` and its group: give one of them"),
                     ));
                 }
+                t.written.expect.insert(name.clone(), name);
             }
         }
     }
-    t.groups = groups;
     Ok(())
 }
 
@@ -248,6 +319,27 @@ mod tests {
         assert_eq!(t.expect.len(), 3);
         assert_eq!(t.groups["server"], ["server0", "server1", "server2"]);
         assert_eq!(t.nodes[2].member, Some(("server".to_string(), 2)));
+    }
+
+    #[test]
+    fn what_was_unrolled_keeps_where_it_was_written() {
+        let spec = LabSpec::parse(Path::new("spec.yaml"), SPEC).unwrap();
+        let w = &spec.tests[0].written;
+        assert_eq!(w.nodes, [0, 0, 0, 1]);
+        assert_eq!(w.args[1], [0, 1, 2]);
+        assert_eq!(w.args[3], [0, 0, 0, 1, 2]);
+        assert_eq!(w.steps, [0, 0, 0, 1, 2, 3, 3, 3]);
+        assert_eq!(w.expect["server2"], "server");
+        // Without groups, everything is where it was written.
+        let plain = SPEC
+            .replace(", count: 3", "")
+            .replace("'{index}'", "'1'")
+            .replace("{peers:server}", "{peer:server}");
+        let spec = LabSpec::parse(Path::new("spec.yaml"), &plain).unwrap();
+        let w = &spec.tests[0].written;
+        assert_eq!((w.nodes.as_slice(), w.steps.len()), ([0, 1].as_slice(), 4));
+        assert_eq!(w.args[1], [0, 1, 2]);
+        assert_eq!(w.expect["server"], "server");
     }
 
     #[test]

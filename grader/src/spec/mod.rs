@@ -6,9 +6,12 @@
 //! cannot: that every node a step or check names exists, that the steps
 //! start and stop nodes in an order that can run, that patterns and
 //! placeholders are well formed, that probabilities lie in 0..=1. Those
-//! errors carry a location too, found by [`locate`] in the source text. A
-//! spec that validates runs without a spec problem: the runner never
-//! discovers a mistake of the spec's.
+//! errors carry a location too: validation names the node it faults by its
+//! path in the file (`tests/3/steps/2/start`, see [`At`]), and [`place`]
+//! reads the file's nodes with a YAML event parser to find that path's line
+//! and column, in block and flow style alike. A spec that validates runs
+//! without a spec problem: the runner never discovers a mistake of the
+//! spec's.
 //!
 //! The format is documented for instructors in `specs/spec-format.md`, and
 //! as a JSON Schema in `specs/spec.schema.json`, generated from these types
@@ -16,11 +19,12 @@
 //! both.
 //!
 //! # Layout
-//! - this file: the types of the format, loading, errors and their location;
+//! - this file: the types of the format, loading, errors;
 //! - [`expand`]: node groups (`count`) unrolled into nodes, steps and checks;
 //! - [`expr`]: arithmetic over numbers and test variables;
 //! - [`limits`]: hard limits of programs and bounds of the record;
 //! - [`pattern`]: the one placeholder and pattern syntax (`{name}`, `*`, `{#}`);
+//! - [`place`]: where each node of a file is, by its path, for errors found after parsing;
 //! - [`transcript`]: expected transcripts (lines, repeats, unordered groups);
 //! - [`validate`]: the checks that run after parsing;
 //! - [`schema`]: the JSON Schema, for editors.
@@ -39,11 +43,13 @@ pub mod expand;
 pub mod expr;
 pub mod limits;
 pub mod pattern;
+pub mod place;
 pub mod schema;
 pub mod transcript;
 pub mod validate;
 
 pub use limits::{Limits, Size};
+pub use place::{At, NodePath};
 use transcript::Item;
 
 /// A whole `spec.yaml`: one lab and its tests.
@@ -86,7 +92,8 @@ pub struct ExtraTests {
 pub struct ExtraFile {
     /// Where it is.
     pub path: PathBuf,
-    /// Its text, to locate errors found once its lab's spec is known.
+    /// Its text, to locate errors found once its lab's spec is known
+    /// (only then are its nodes read, see [`place`]).
     pub text: String,
     /// What it holds.
     pub tests: ExtraTests,
@@ -109,15 +116,14 @@ impl ExtraFile {
         })
     }
 
-    /// Where `lab:` is in the file: for an error about it.
+    /// An error about the file's `lab:`, located at it.
     pub fn lab_error(&self, message: String) -> SpecError {
-        let (line, column) = locate(&self.text, None, "lab:", 0);
-        SpecError {
-            file: self.path.clone(),
-            line,
-            column,
+        SpecError::at(
+            &self.path,
+            &self.text,
+            &At::Key(NodePath::root().key("lab")),
             message,
-        }
+        )
     }
 }
 
@@ -251,6 +257,11 @@ pub struct TestSpec {
     /// its name, with its members in order.
     #[serde(skip)]
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Not a field of the format: where the nodes, arguments, steps, links
+    /// and `expect` entries were written in the file, before `count`
+    /// unrolled them; for the places of errors found after.
+    #[serde(skip)]
+    pub written: expand::Written,
 }
 
 /// The value of a test variable: text or a number, used as text.
@@ -634,6 +645,32 @@ pub enum Step {
     Restart(String),
     /// Read keys from nodes: the end state of replicas.
     Query(QueryStep),
+}
+
+impl Step {
+    /// The key that writes the step: `start`, `wait_exit`, `heal_link`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Start(_) => "start",
+            Step::WaitExit(_) => "wait_exit",
+            Step::Stop(_) => "stop",
+            Step::Signal { .. } => "signal",
+            Step::Pause(_) => "pause",
+            Step::Resume(_) => "resume",
+            Step::Kill(_) => "kill",
+            Step::Sleep(_) => "sleep",
+            Step::WaitOutput { .. } => "wait_output",
+            Step::WaitSent { .. } => "wait_sent",
+            Step::Idle { .. } => "idle",
+            Step::Partition(_) => "partition",
+            Step::Heal => "heal",
+            Step::Cut(_) => "cut",
+            Step::HealLink(_) => "heal_link",
+            Step::Faults(_) => "faults",
+            Step::Restart(_) => "restart",
+            Step::Query(_) => "query",
+        }
+    }
 }
 
 /// One direction of a link.
@@ -1244,6 +1281,20 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+impl SpecError {
+    /// An error about the node `at` of the file at `file`, whose text is
+    /// `text`: located by the file's nodes ([`place`]).
+    pub fn at(file: &Path, text: &str, at: &At, message: String) -> SpecError {
+        let pos = place::Places::of(text).find(at);
+        SpecError {
+            file: file.to_path_buf(),
+            line: pos.map(|p| p.line),
+            column: pos.map(|p| p.column),
+            message,
+        }
+    }
+}
+
 impl LabSpec {
     /// Reads and validates a spec file.
     ///
@@ -1314,15 +1365,9 @@ fn from_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<
     })
 }
 
-/// A validation error of the file at `path`, with its place found in `text`.
+/// A validation error of the file at `path`, located in its `text`.
 fn located(path: &Path, text: &str, e: validate::Invalid) -> SpecError {
-    let (line, column) = locate(text, e.test.as_deref(), &e.needle, e.occurrence);
-    SpecError {
-        file: path.to_path_buf(),
-        line,
-        column,
-        message: e.message,
-    }
+    SpecError::at(path, text, &e.at, e.message)
 }
 
 /// Parses hex bytes, spaces allowed: `"00 41 ff"`.
@@ -1357,61 +1402,6 @@ fn strip_location(msg: &str) -> String {
     };
     let c = digits(after);
     format!("{}{}", &msg[..i], &after[c..])
-}
-
-/// Finds where the `occurrence`-th (from 0) `needle` occurs in `text`
-/// after the line that names test `test` (or anywhere, without a test):
-/// 1-based line and column.
-///
-/// Validation runs on parsed structs, which carry no positions; searching
-/// the source for the offending text puts the cursor where a person would
-/// look, which is all a location is for.
-pub fn locate(
-    text: &str,
-    test: Option<&str>,
-    needle: &str,
-    occurrence: usize,
-) -> (Option<usize>, Option<usize>) {
-    let mut start_line = 0;
-    if let Some(t) = test {
-        for (i, line) in text.lines().enumerate() {
-            let l = line.trim_start().trim_start_matches("- ").trim();
-            if l == format!("name: {t}") || l == format!("name: \"{t}\"") {
-                start_line = i;
-                break;
-            }
-        }
-    }
-    let mut left = occurrence;
-    // Prose (a description, a hint) often names a node or a step: the
-    // place meant is never there, so it is not searched.
-    let mut prose_below: Option<usize> = None;
-    for (i, line) in text.lines().enumerate().skip(start_line) {
-        let indent = line.len() - line.trim_start().len();
-        if let Some(key_indent) = prose_below {
-            if line.trim().is_empty() || indent > key_indent {
-                continue;
-            }
-            prose_below = None;
-        }
-        let field = line.trim_start().trim_start_matches("- ");
-        if field.starts_with("description:") || field.starts_with("hint:") {
-            let value = field.split_once(':').map_or("", |(_, v)| v.trim());
-            if value.starts_with(['>', '|']) || value.is_empty() {
-                prose_below = Some(indent);
-            }
-            continue;
-        }
-        let mut from = 0;
-        while let Some(c) = line[from..].find(needle) {
-            if left == 0 {
-                return (Some(i + 1), Some(from + c + 1));
-            }
-            left -= 1;
-            from += c + needle.len().max(1);
-        }
-    }
-    (Some(start_line + 1), Some(1))
 }
 
 #[cfg(test)]
@@ -1564,6 +1554,189 @@ tests:
                 .message
                 .contains("unknown placeholder")
         );
+    }
+
+    /// MINIMAL's test in flow style, with odd spacing and quoted keys.
+    const FLOW: &str = "\
+lab: hw1
+title: UDP echo
+binaries: [server, client]
+tests:
+  - {name: echo, description: the client gets its replies,
+     nodes: [ {name: server, run: server, args: [\"{port}\"]},
+              { \"name\" :  client,  'run': client, args: [\"{peer:server}\"] } ],
+     steps: [ {start:   server}, {  start : client }, {wait_exit: client}, {  stop : server } ],
+     expect: { \"client\" : {exit: 0} } }
+";
+
+    /// The line and column where `marker`, found once in `text`, starts.
+    fn place_of(text: &str, marker: &str) -> (Option<usize>, Option<usize>) {
+        assert_eq!(text.matches(marker).count(), 1, "`{marker}` in:\n{text}");
+        let before = &text[..text.find(marker).unwrap()];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
+        (Some(line), Some(column))
+    }
+
+    /// Each `(from, to)` change of `base` is an error that says `says`,
+    /// located where `marker` starts in the changed text.
+    fn located_at(base: &str, cases: &[(&str, &str, &str, &str)]) {
+        for &(from, to, says, marker) in cases {
+            assert!(base.contains(from), "{from}");
+            let text = base.replacen(from, to, 1);
+            let e = parse(&text).unwrap_err();
+            assert!(e.message.contains(says), "expected `{says}` in: {e}");
+            assert_eq!(
+                (e.line, e.column),
+                place_of(&text, marker),
+                "{to}: {e}\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_in_flow_style_are_located_at_their_node() {
+        parse(FLOW).unwrap();
+        located_at(
+            FLOW,
+            &[
+                // A node name as a value, after odd spacing.
+                (
+                    "{  stop : server }",
+                    "{  stop : sevrer }",
+                    "test `echo` has no node `sevrer`",
+                    "sevrer",
+                ),
+                // A step as a whole: its `{`.
+                (
+                    "{  start : client }",
+                    "{  start : server }",
+                    "node `server` is started twice",
+                    "{  start : server }",
+                ),
+                // A value after a quoted key, in a flow mapping for a node.
+                (
+                    "'run': client",
+                    "'run': clint",
+                    "runs `clint`, which is not one of the lab's binaries",
+                    "clint",
+                ),
+                (
+                    "{  stop : server }",
+                    "{  stop : {  node :   sevrer, within: 1s } }",
+                    "test `echo` has no node `sevrer`",
+                    "sevrer",
+                ),
+                (
+                    "{wait_exit: client}",
+                    "{\"wait_exit\":   clinet}",
+                    "test `echo` has no node `clinet`",
+                    "clinet",
+                ),
+                // A pattern, at its opening quote.
+                (
+                    "\"{peer:server}\"",
+                    "\"{peer:srv}\"",
+                    "test `echo` has no node `srv`",
+                    "\"{peer:srv}\"",
+                ),
+                // A node name as a quoted key.
+                (
+                    "\"client\" : {exit: 0}",
+                    "\"clinet\" : {exit: 0}",
+                    "test `echo` has no node `clinet`",
+                    "\"clinet\"",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_error_in_an_unrolled_step_is_located_where_it_was_written() {
+        let groups = FLOW
+            .replace(
+                "{name: server, run: server, args: [\"{port}\"]}",
+                "{name: server, run: server, args: [\"{port}\"], count: 2}",
+            )
+            .replace(
+                "\"{peer:server}\"",
+                "--verbose, \"{peers:server}\", \"{seed}\"",
+            );
+        parse(&groups).unwrap();
+        located_at(
+            &groups,
+            &[
+                (
+                    "{  stop : server } ]",
+                    "{  stop : server }, { kill: server1 } ]",
+                    "the step `kill` acts on `server1`, which has already ended by this step",
+                    "{ kill: server1 }",
+                ),
+                // `{peers:server}` became two arguments: the one after is the third written.
+                (
+                    "\"{seed}\"",
+                    "\"{sed}\"",
+                    "unknown placeholder `{sed}`",
+                    "\"{sed}\"",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_error_in_a_file_of_extra_tests_is_located_in_that_file() {
+        let dir = std::env::temp_dir().join(format!("grader-extra-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hidden.yaml");
+        let (_, tests) = FLOW.split_once("tests:\n").unwrap();
+        let extra = format!(
+            "# hidden\nlab: hw1\ntests:\n{}",
+            tests
+                .replace("{name: echo,", "{name: echo-hidden,")
+                .replace("{  stop : server }", "{  stop : sevrer }")
+        );
+        std::fs::write(&path, &extra).unwrap();
+        let file = ExtraFile::load(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut spec = parse(MINIMAL).unwrap();
+        let e = spec.add(&file.unwrap()).unwrap_err();
+        assert_eq!(e.file, path);
+        assert!(e.message.contains("no node `sevrer`"), "{e}");
+        assert_eq!((e.line, e.column), place_of(&extra, "sevrer"), "{e}");
+    }
+
+    #[test]
+    fn every_step_node_and_check_of_the_kit_is_where_its_path_says() {
+        let kit = crate::kit::Kit::find(None).unwrap();
+        for lab in kit.labs().unwrap() {
+            let text = std::fs::read_to_string(&lab.spec_path).unwrap();
+            let spec = LabSpec::parse(&lab.spec_path, &text).unwrap();
+            let places = place::Places::of(&text);
+            for (i, t) in spec.tests.iter().enumerate() {
+                let test = NodePath::root().key("tests").index(i);
+                let mut paths = Vec::new();
+                for (k, s) in t.steps.iter().enumerate() {
+                    let item = test.key("steps").index(t.written.steps[k]);
+                    paths.push(item.key(s.name()));
+                }
+                for (k, w) in t.wire.iter().enumerate() {
+                    paths.push(test.key("wire").index(k).key(w.name()));
+                }
+                for (k, n) in t.nodes.iter().enumerate() {
+                    let node = test.key("nodes").index(t.written.nodes[k]);
+                    for &a in &t.written.args[k] {
+                        paths.push(node.key("args").index(a));
+                    }
+                    paths.push(node.key(if n.is_script() { "script" } else { "run" }));
+                }
+                for written in t.written.expect.values() {
+                    paths.push(test.key("expect").key(written));
+                }
+                for p in paths {
+                    assert!(places.has(&p), "{}: no {p}", lab.spec_path.display());
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,42 +6,89 @@
 //! used; every rule and check is well formed. The runner relies on this and
 //! never meets a spec mistake at run time.
 //!
-//! An error names the test, a piece of text to look for in the source (and
-//! which occurrence of it), and the message; [`super::locate`] turns the
-//! first two into a line and column.
+//! An error names the node of the file it is about by its path, built as
+//! the walk goes down (`steps/2/start`, within a test; the caller puts
+//! `tests/3` in front), and says whether it means the node or its key
+//! ([`At`]); [`super::place`] finds the line and column. Where unrolling a
+//! group made several nodes, steps or entries of one, the path is the one
+//! written ([`super::expand::Written`]). The node meant is:
+//!
+//! - a name, text or number that is wrong where it stands (a node that
+//!   does not exist, a bad pattern, placeholder or expression): that value;
+//! - a field whose setting is wrong as a whole (a count or probability out
+//!   of range, an empty list, a name given twice, a field that lacks what
+//!   it needs, a node name given as an `expect` key): its key;
+//! - a step, a rule, a node, a check or a datagram to send that is wrong as
+//!   a whole (a step out of order, a `send` without its datagram): that
+//!   node, found where it starts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::pattern::{self, Token};
+use super::place::{At, NodePath};
 use super::transcript;
 use super::{
-    Expr, ExtraTests, FaultSettings, LabSpec, LinkOrPair, Match, NodeSpec, OneOrMany, Rule,
-    ScriptStep, SendStep, Step, TestSpec, WireCheck, expr, parse_hex,
+    Expr, ExtraTests, FaultSettings, LabSpec, LinkOrPair, Match, NodeSpec, NumberCheck, OneOrMany,
+    RecvStep, Rule, ScriptStep, SendStep, ServeStep, Step, TestSpec, WireCheck, expr, parse_hex,
 };
 
-/// A spec error before it is located: where to look, and what is wrong.
+/// A spec error before it is located: the node it is about, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    /// The test it is in (`None`: the top level).
-    pub test: Option<String>,
-    /// Text to find in the source, searching from the test's `name:` line.
-    pub needle: String,
-    /// Which occurrence of `needle` (0 is the first).
-    pub occurrence: usize,
+    /// The node, or its key; within a test, from the test down.
+    pub at: At,
     /// What is wrong and what would be right.
     pub message: String,
 }
 
-pub(crate) fn at(needle: &str, message: String) -> Invalid {
-    at_nth(needle, 0, message)
+impl Invalid {
+    /// The same error, its path put after `prefix`: an error within a
+    /// test, put under `tests/N`.
+    #[must_use]
+    pub fn under(self, prefix: &NodePath) -> Invalid {
+        Invalid {
+            at: self.at.under(prefix),
+            ..self
+        }
+    }
+
+    /// The same error, at the key of its node: a node name given as a key
+    /// (`expect: { server: ... }`) is wrong where the key is.
+    #[must_use]
+    fn on_key(self) -> Invalid {
+        Invalid {
+            at: At::Key(self.at.path().clone()),
+            ..self
+        }
+    }
 }
 
-fn at_nth(needle: &str, occurrence: usize, message: String) -> Invalid {
+/// An error about the node at `path`.
+pub(crate) fn at(path: NodePath, message: String) -> Invalid {
     Invalid {
-        test: None,
-        needle: needle.to_string(),
-        occurrence,
+        at: At::Node(path),
         message,
+    }
+}
+
+/// An error about the field at `path` as a whole: it points at the key.
+pub(crate) fn at_key(path: NodePath, message: String) -> Invalid {
+    Invalid {
+        at: At::Key(path),
+        message,
+    }
+}
+
+/// Each value of a one-or-many field written at `path`, with its own path:
+/// the field's for one value, an index into it for a list.
+pub(crate) fn each<'a, T>(values: &'a OneOrMany<T>, path: &NodePath) -> Vec<(&'a T, NodePath)> {
+    match values {
+        OneOrMany::One(v) => vec![(v, path.clone())],
+        OneOrMany::Many(vs) => vs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v, path.index(i)))
+            .collect(),
     }
 }
 
@@ -50,31 +97,32 @@ fn at_nth(needle: &str, occurrence: usize, message: String) -> Invalid {
 /// # Errors
 /// The first problem found.
 pub fn lab(spec: &LabSpec) -> Result<(), Invalid> {
+    let top = NodePath::root();
     if spec.tests.is_empty() {
-        return Err(at("tests", "the spec has no tests".into()));
+        return Err(at_key(top.key("tests"), "the spec has no tests".into()));
     }
     if spec.binaries.is_empty() {
-        return Err(at("binaries", "`binaries` lists no executable".into()));
+        return Err(at_key(
+            top.key("binaries"),
+            "`binaries` lists no executable".into(),
+        ));
     }
     if spec.limits.startup.0.is_zero() {
-        return Err(at(
-            "startup",
+        return Err(at_key(
+            top.key("limits").key("startup"),
             "`limits.startup` of 0 leaves a program no time to start: give it a few seconds (default `10s`)".into(),
         ));
     }
     let mut names = BTreeSet::new();
-    for t in &spec.tests {
+    for (i, t) in spec.tests.iter().enumerate() {
+        let path = top.key("tests").index(i);
         if !names.insert(t.name.as_str()) {
-            return Err(at_nth(
-                &format!("name: {}", t.name),
-                1,
+            return Err(at_key(
+                path.key("name"),
                 format!("two tests are named `{}`: names must be unique", t.name),
             ));
         }
-        test(t, &spec.binaries).map_err(|mut e| {
-            e.test = Some(t.name.clone());
-            e
-        })?;
+        test(t, &spec.binaries).map_err(|e| e.under(&path))?;
     }
     Ok(())
 }
@@ -86,9 +134,10 @@ pub fn lab(spec: &LabSpec) -> Result<(), Invalid> {
 /// # Errors
 /// The first problem found, to be located in the extra file.
 pub fn extra(spec: &LabSpec, extra: &ExtraTests) -> Result<(), Invalid> {
+    let top = NodePath::root();
     if extra.lab != spec.lab {
-        return Err(at(
-            "lab:",
+        return Err(at_key(
+            top.key("lab"),
             format!(
                 "`lab: {}`, but these tests are added to lab {}: a file of extra tests names the lab it is for",
                 extra.lab, spec.lab
@@ -96,11 +145,11 @@ pub fn extra(spec: &LabSpec, extra: &ExtraTests) -> Result<(), Invalid> {
         ));
     }
     if extra.tests.is_empty() {
-        return Err(at("tests", "the file has no tests".into()));
+        return Err(at_key(top.key("tests"), "the file has no tests".into()));
     }
     let mut names = BTreeSet::new();
-    for t in &extra.tests {
-        let needle = format!("name: {}", t.name);
+    for (i, t) in extra.tests.iter().enumerate() {
+        let path = top.key("tests").index(i);
         if let Some(other) = spec.tests.iter().find(|o| o.name == t.name) {
             let place = other
                 .origin
@@ -108,62 +157,66 @@ pub fn extra(spec: &LabSpec, extra: &ExtraTests) -> Result<(), Invalid> {
                 .map_or("the lab's spec.yaml".to_string(), |p| {
                     p.display().to_string()
                 });
-            return Err(Invalid {
-                test: Some(t.name.clone()),
-                ..at(
-                    &needle,
-                    format!(
-                        "the lab already has a test named `{}` (in {place}): an extra test needs a name of its own",
-                        t.name
-                    ),
-                )
-            });
+            return Err(at_key(
+                path.key("name"),
+                format!(
+                    "the lab already has a test named `{}` (in {place}): an extra test needs a name of its own",
+                    t.name
+                ),
+            ));
         }
         if !names.insert(t.name.as_str()) {
-            return Err(at_nth(
-                &needle,
-                1,
+            return Err(at_key(
+                path.key("name"),
                 format!("two tests are named `{}`: names must be unique", t.name),
             ));
         }
-        test(t, &spec.binaries).map_err(|mut e| {
-            e.test = Some(t.name.clone());
-            e
-        })?;
+        test(t, &spec.binaries).map_err(|e| e.under(&path))?;
     }
     Ok(())
 }
 
+/// Checks one test; the paths of its errors start at the test.
 fn test(t: &TestSpec, binaries: &[String]) -> Result<(), Invalid> {
+    let top = NodePath::root();
     if t.nodes.is_empty() {
-        return Err(at("nodes", format!("test `{}` has no nodes", t.name)));
+        return Err(at_key(
+            top.key("nodes"),
+            format!("test `{}` has no nodes", t.name),
+        ));
     }
     let mut seen = BTreeSet::new();
-    for n in &t.nodes {
-        node(t, n, binaries)?;
+    for (k, n) in t.nodes.iter().enumerate() {
+        let path = node_path(t, k);
+        node(t, n, binaries, &path)?;
         if !seen.insert(n.name.as_str()) {
-            return Err(at_nth(
-                &format!("name: {}", n.name),
-                1,
+            return Err(at_key(
+                path.key("name"),
                 format!("two nodes are named `{}`", n.name),
             ));
         }
     }
-    for n in &t.nodes {
-        for a in &n.args {
-            placeholders(a, &|name| arg_value(t, name))?;
+    for (k, n) in t.nodes.iter().enumerate() {
+        let path = node_path(t, k);
+        for (a, &w) in n.args.iter().zip(&t.written.args[k]) {
+            placeholders(a, &|name| arg_value(t, name), path.key("args").index(w))?;
         }
         if let Some(steps) = &n.script {
-            script(t, n, steps)?;
+            script(t, n, steps, &path.key("script"))?;
         }
     }
     network(t)?;
     let started = steps(t)?;
     expect(t, &started)?;
-    for w in &t.wire {
-        wire(t, w)?;
+    for (i, w) in t.wire.iter().enumerate() {
+        wire(t, w, &top.key("wire").index(i))?;
     }
     Ok(())
+}
+
+/// Where node `k` of the test (a group's member: its group) was written.
+fn node_path(t: &TestSpec, k: usize) -> NodePath {
+    NodePath::root().key("nodes").index(t.written.nodes[k])
 }
 
 /// Letters, digits, `_` and `-`, at least one: what a node or a binding
@@ -174,10 +227,10 @@ fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> {
+fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String], path: &NodePath) -> Result<(), Invalid> {
     if !is_name(&n.name) {
         return Err(at(
-            &n.name,
+            path.key("name"),
             format!(
                 "node name `{}` may hold only letters, digits, `_` and `-`",
                 n.name
@@ -186,7 +239,7 @@ fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> 
     }
     match (&n.run, &n.script) {
         (Some(bin), None) if !binaries.contains(bin) => Err(at(
-            bin,
+            path.key("run"),
             format!(
                 "node `{}` runs `{bin}`, which is not one of the lab's binaries ({})",
                 n.name,
@@ -194,13 +247,13 @@ fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> 
             ),
         )),
         (Some(_), None) => Ok(()),
-        (None, Some(_)) if !n.args.is_empty() => Err(at(
-            &n.name,
+        (None, Some(_)) if !n.args.is_empty() => Err(at_key(
+            path.key("args"),
             format!("node `{}` is scripted: it takes no `args`", n.name),
         )),
         (None, Some(_)) => Ok(()),
         _ => Err(at(
-            &n.name,
+            path.clone(),
             format!(
                 "node `{}` needs exactly one of `run` (a lab program) or `script` (a peer the grader plays) in test `{}`",
                 n.name, t.name
@@ -209,11 +262,16 @@ fn node(t: &TestSpec, n: &NodeSpec, binaries: &[String]) -> Result<(), Invalid> 
     }
 }
 
-pub(crate) fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Invalid> {
+/// The node called `name`, which the value at `path` names.
+pub(crate) fn known<'a>(
+    t: &'a TestSpec,
+    name: &str,
+    path: NodePath,
+) -> Result<&'a NodeSpec, Invalid> {
     t.node(name).ok_or_else(|| {
         let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
         at(
-            name,
+            path,
             format!(
                 "test `{}` has no node `{name}` (its nodes: {})",
                 t.name,
@@ -223,7 +281,6 @@ pub(crate) fn known<'a>(t: &'a TestSpec, name: &str) -> Result<&'a NodeSpec, Inv
     })
 }
 
-/// A node or a group of nodes (`count`), where a wire check names one.
 /// A link between two different nodes, for `cut`, `heal_link` and `faults`.
 fn link_of(t: &TestSpec, from: &str, to: &str) -> Result<(), String> {
     for n in [from, to] {
@@ -239,27 +296,31 @@ fn link_of(t: &TestSpec, from: &str, to: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn node_or_group(t: &TestSpec, name: &str) -> Result<(), Invalid> {
+/// A node or a group of nodes (`count`), where a wire check names one.
+pub(crate) fn node_or_group(t: &TestSpec, name: &str, path: NodePath) -> Result<(), Invalid> {
     if t.groups.contains_key(name) {
         return Ok(());
     }
-    known(t, name).map(|_| ())
+    known(t, name, path).map(|_| ())
 }
 
-pub(crate) fn matcher(t: &TestSpec, m: &Match) -> Result<(), Invalid> {
-    for n in [&m.from, &m.to].into_iter().flatten() {
-        node_or_group(t, n)?;
+/// The nodes a match at `path` names.
+pub(crate) fn matcher(t: &TestSpec, m: &Match, path: &NodePath) -> Result<(), Invalid> {
+    for (n, field) in [(&m.from, "from"), (&m.to, "to")] {
+        if let Some(n) = n {
+            node_or_group(t, n, path.key(field))?;
+        }
     }
     Ok(())
 }
 
 /// An expression of a check: its syntax, and that its names are the test's `vars`.
-pub(crate) fn expression(t: &TestSpec, e: &Expr) -> Result<(), Invalid> {
-    let names = expr::names(&e.0).map_err(|m| at(&e.0, m))?;
+pub(crate) fn expression(t: &TestSpec, e: &Expr, path: NodePath) -> Result<(), Invalid> {
+    let names = expr::names(&e.0).map_err(|m| at(path.clone(), m))?;
     for name in names {
         if !t.vars.contains_key(&name) {
             return Err(at(
-                &e.0,
+                path,
                 format!(
                     "in `{}`: the test has no variable `{name}` in its `vars`",
                     e.0
@@ -270,15 +331,17 @@ pub(crate) fn expression(t: &TestSpec, e: &Expr) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The program node called `name`, for `what`, which needs one.
 pub(crate) fn program<'a>(
     t: &'a TestSpec,
     name: &str,
     what: &str,
+    path: NodePath,
 ) -> Result<&'a NodeSpec, Invalid> {
-    let n = known(t, name)?;
+    let n = known(t, name, path.clone())?;
     if n.is_script() {
         return Err(at(
-            name,
+            path,
             format!("node `{name}` is scripted: {what} needs a program"),
         ));
     }
@@ -297,22 +360,33 @@ fn arg_value(t: &TestSpec, name: &str) -> Result<(), String> {
     }
 }
 
-/// Checks the syntax of `text` and that each of its names has a value.
-fn placeholders(text: &str, value: &dyn Fn(&str) -> Result<(), String>) -> Result<(), Invalid> {
-    let tokens = pattern::parse(text).map_err(|e| at(text, format!("in `{text}`: {e}")))?;
+/// Checks the syntax of `text`, written at `path`, and that each of its
+/// names has a value.
+fn placeholders(
+    text: &str,
+    value: &dyn Fn(&str) -> Result<(), String>,
+    path: NodePath,
+) -> Result<(), Invalid> {
+    let tokens = pattern::parse(text).map_err(|e| at(path.clone(), format!("in `{text}`: {e}")))?;
     if tokens.contains(&Token::Index) {
         return Err(at(
-            text,
+            path,
             format!("in `{text}`: `{{#}}` only means something in a transcript"),
         ));
     }
     for name in pattern::names(&tokens) {
-        value(name).map_err(|e| at(text, format!("in `{text}`: {e}")))?;
+        value(name).map_err(|e| at(path.clone(), format!("in `{text}`: {e}")))?;
     }
     Ok(())
 }
 
-fn script(t: &TestSpec, n: &NodeSpec, steps: &[ScriptStep]) -> Result<(), Invalid> {
+/// The script of node `n`, written at `path`.
+fn script(
+    t: &TestSpec,
+    n: &NodeSpec,
+    steps: &[ScriptStep],
+    path: &NodePath,
+) -> Result<(), Invalid> {
     // Names bound by `as` in the other scripts may be used anywhere (the
     // step waits until they are bound); in this one, only after the binding.
     let elsewhere: BTreeSet<String> = t
@@ -329,7 +403,7 @@ fn script(t: &TestSpec, n: &NodeSpec, steps: &[ScriptStep]) -> Result<(), Invali
         here: BTreeSet::new(),
         locals: BTreeSet::new(),
     };
-    scope.steps(steps)
+    scope.steps(steps, path)
 }
 
 /// What a script step may name where it stands.
@@ -375,99 +449,126 @@ impl Scope<'_> {
         })
     }
 
-    fn steps(&mut self, steps: &[ScriptStep]) -> Result<(), Invalid> {
+    /// The steps of a list written at `list`.
+    fn steps(&mut self, steps: &[ScriptStep], list: &NodePath) -> Result<(), Invalid> {
         let (t, n) = (self.t, self.n);
-        for s in steps {
+        for (k, s) in steps.iter().enumerate() {
+            let item = list.index(k);
             match s {
-                ScriptStep::Recv(r) => {
-                    if let Some(f) = &r.from {
-                        known(t, f)?;
-                    }
-                    for text in [&r.key, &r.value].into_iter().flatten() {
-                        placeholders(text, &|x| self.value(x))?;
-                        fits(text)?;
-                    }
-                    if let Some(m) = &r.meanwhile {
-                        if m.every.0.is_zero() {
-                            return Err(at(
-                                "every",
-                                "`meanwhile.every` must be more than 0".into(),
-                            ));
-                        }
-                        send(t, n, &m.send, &|x| self.value(x))?;
-                    }
-                    if let Some(b) = &r.bind {
-                        if !is_name(b) {
-                            return Err(at(
-                                b,
-                                format!("`as: {b}`: a name is letters, digits, `_` and `-`"),
-                            ));
-                        }
-                        self.here.insert(b.clone());
-                    }
-                }
-                ScriptStep::Send(s) => send(t, n, s, &|x| self.value(x))?,
+                ScriptStep::Recv(r) => self.recv(r, &item.key("recv"))?,
+                ScriptStep::Send(s) => send(t, n, s, &|x| self.value(x), &item.key("send"))?,
                 ScriptStep::Silence { .. } | ScriptStep::Sleep(_) => {}
                 ScriptStep::Repeat { times, steps } => {
+                    let path = item.key("repeat");
                     if *times == 0 {
-                        return Err(at("times", "`repeat` needs `times` of at least 1".into()));
+                        return Err(at_key(
+                            path.key("times"),
+                            "`repeat` needs `times` of at least 1".into(),
+                        ));
                     }
                     let outer = self.locals.insert("i");
-                    self.steps(steps)?;
+                    self.steps(steps, &path.key("steps"))?;
                     if outer {
                         self.locals.remove("i");
                     }
                 }
                 ScriptStep::If(c) => {
-                    placeholders(&c.value, &|x| self.value(x))?;
+                    let path = item.key("if");
+                    placeholders(&c.value, &|x| self.value(x), path.key("value"))?;
                     let before = self.here.clone();
-                    self.steps(&c.then)?;
+                    self.steps(&c.then, &path.key("then"))?;
                     // A name bound in one branch only is not bound after it.
                     let then = std::mem::replace(&mut self.here, before.clone());
-                    self.steps(&c.otherwise)?;
+                    self.steps(&c.otherwise, &path.key("else"))?;
                     let otherwise = std::mem::replace(&mut self.here, before);
                     self.here.extend(then.intersection(&otherwise).cloned());
                 }
-                ScriptStep::Serve(sv) => {
-                    if sv.rules.is_empty() {
-                        return Err(at("rules", "`serve` needs at least one rule".into()));
-                    }
-                    let added: Vec<&'static str> = ["req.key", "req.value", "req.type", "stored"]
-                        .into_iter()
-                        .filter(|l| self.locals.insert(l))
-                        .collect();
-                    for r in &sv.rules {
-                        if let Some(f) = &r.from {
-                            known(t, f)?;
-                        }
-                        for reply in r.reply.iter().flat_map(OneOrMany::all) {
-                            if let Some(f) = &reply.from {
-                                let node = known(t, f)?;
-                                if !node.is_script() {
-                                    return Err(at(
-                                        f,
-                                        format!(
-                                            "a reply can leave only from a scripted node's address, and `{f}` is a program"
-                                        ),
-                                    ));
-                                }
-                            }
-                            for text in [&reply.key, &reply.value].into_iter().flatten() {
-                                placeholders(text, &|x| self.value(x))?;
-                            }
-                            if reply.len.is_some_and(|l| l > handout::RECORD_LEN) {
-                                return Err(at(
-                                    "len",
-                                    format!("`len` is at most {}", handout::RECORD_LEN),
-                                ));
-                            }
-                        }
-                    }
-                    for l in added {
-                        self.locals.remove(l);
+                ScriptStep::Serve(sv) => self.serve(sv, &item.key("serve"))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A `recv` written at `path`.
+    fn recv(&mut self, r: &RecvStep, path: &NodePath) -> Result<(), Invalid> {
+        let (t, n) = (self.t, self.n);
+        if let Some(f) = &r.from {
+            known(t, f, path.key("from"))?;
+        }
+        for (text, field) in [(&r.key, "key"), (&r.value, "value")] {
+            if let Some(text) = text {
+                placeholders(text, &|x| self.value(x), path.key(field))?;
+                fits(text, path.key(field))?;
+            }
+        }
+        if let Some(m) = &r.meanwhile {
+            let meanwhile = path.key("meanwhile");
+            if m.every.0.is_zero() {
+                return Err(at_key(
+                    meanwhile.key("every"),
+                    "`meanwhile.every` must be more than 0".into(),
+                ));
+            }
+            send(t, n, &m.send, &|x| self.value(x), &meanwhile.key("send"))?;
+        }
+        if let Some(b) = &r.bind {
+            if !is_name(b) {
+                return Err(at(
+                    path.key("as"),
+                    format!("`as: {b}`: a name is letters, digits, `_` and `-`"),
+                ));
+            }
+            self.here.insert(b.clone());
+        }
+        Ok(())
+    }
+
+    /// A `serve` written at `path`.
+    fn serve(&mut self, sv: &ServeStep, path: &NodePath) -> Result<(), Invalid> {
+        let t = self.t;
+        if sv.rules.is_empty() {
+            return Err(at_key(
+                path.key("rules"),
+                "`serve` needs at least one rule".into(),
+            ));
+        }
+        let added: Vec<&'static str> = ["req.key", "req.value", "req.type", "stored"]
+            .into_iter()
+            .filter(|l| self.locals.insert(l))
+            .collect();
+        for (i, r) in sv.rules.iter().enumerate() {
+            let rule = path.key("rules").index(i);
+            if let Some(f) = &r.from {
+                known(t, f, rule.key("from"))?;
+            }
+            let Some(replies) = &r.reply else { continue };
+            for (reply, path) in each(replies, &rule.key("reply")) {
+                if let Some(f) = &reply.from {
+                    let node = known(t, f, path.key("from"))?;
+                    if !node.is_script() {
+                        return Err(at(
+                            path.key("from"),
+                            format!(
+                                "a reply can leave only from a scripted node's address, and `{f}` is a program"
+                            ),
+                        ));
                     }
                 }
+                for (text, field) in [(&reply.key, "key"), (&reply.value, "value")] {
+                    if let Some(text) = text {
+                        placeholders(text, &|x| self.value(x), path.key(field))?;
+                    }
+                }
+                if reply.len.is_some_and(|l| l > handout::RECORD_LEN) {
+                    return Err(at_key(
+                        path.key("len"),
+                        format!("`len` is at most {}", handout::RECORD_LEN),
+                    ));
+                }
             }
+        }
+        for l in added {
+            self.locals.remove(l);
         }
         Ok(())
     }
@@ -488,18 +589,20 @@ fn bound_by(s: &ScriptStep) -> Vec<String> {
     }
 }
 
+/// A `send` (of a script, or of a `meanwhile`) written at `path`.
 fn send(
     t: &TestSpec,
     n: &NodeSpec,
     s: &SendStep,
     value: &dyn Fn(&str) -> Result<(), String>,
+    path: &NodePath,
 ) -> Result<(), Invalid> {
-    known(t, &s.to)?;
+    known(t, &s.to, path.key("to"))?;
     if let Some(from) = &s.from
-        && !known(t, from)?.is_script()
+        && !known(t, from, path.key("from"))?.is_script()
     {
         return Err(at(
-            from,
+            path.key("from"),
             format!(
                 "`{}` sends `from: {from}`, but only a scripted node lends its address",
                 n.name
@@ -510,40 +613,43 @@ fn send(
     let msg = s.kind.is_some() || s.key.is_some() || s.value.is_some();
     if raw > 1 || (raw == 1 && msg) || (raw == 0 && s.kind.is_none()) {
         return Err(at(
-            &s.to,
+            path.clone(),
             "a `send` needs either `type` (with `key`, `value`) or one of `hex`, `text`".into(),
         ));
     }
     if let Some(h) = &s.hex {
-        parse_hex(h).map_err(|m| at(h, m))?;
+        parse_hex(h).map_err(|m| at(path.key("hex"), m))?;
     }
     if let Some(len) = s.len {
         if raw > 0 {
-            return Err(at(
-                &format!("len: {len}"),
+            return Err(at_key(
+                path.key("len"),
                 "`len` cuts a record built from `type`; `hex` and `text` are sent whole".into(),
             ));
         }
         if len > handout::RECORD_LEN {
-            return Err(at(
-                &format!("len: {len}"),
+            return Err(at_key(
+                path.key("len"),
                 format!("`len` is at most {} (a whole record)", handout::RECORD_LEN),
             ));
         }
     }
-    for text in [&s.key, &s.value].into_iter().flatten() {
-        placeholders(text, value)?;
-        fits(text)?;
+    for (text, field) in [(&s.key, "key"), (&s.value, "value")] {
+        if let Some(text) = text {
+            placeholders(text, value, path.key(field))?;
+            fits(text, path.key(field))?;
+        }
     }
     Ok(())
 }
 
-/// A key or value without placeholders must fit in a record's field.
-fn fits(text: &str) -> Result<(), Invalid> {
+/// A key or value without placeholders, written at `path`, must fit in a
+/// record's field.
+fn fits(text: &str, path: NodePath) -> Result<(), Invalid> {
     let literal = pattern::parse(text).is_ok_and(|t| pattern::names(&t).next().is_none());
     if literal && (text.len() > handout::MAX_TEXT_LEN || text.contains('\0')) {
         return Err(at(
-            text,
+            path,
             format!(
                 "`{text}` is {} bytes long: a key or value holds at most {} bytes",
                 text.len(),
@@ -552,6 +658,18 @@ fn fits(text: &str) -> Result<(), Invalid> {
         ));
     }
     Ok(())
+}
+
+/// A probability, written at `path`, for field `what`.
+fn probability(p: f64, what: &str, path: NodePath) -> Result<(), Invalid> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(at_key(
+            path,
+            format!("`{what}` is a probability from 0 to 1, got {p}"),
+        ))
+    }
 }
 
 /// Where fault settings appear, and what each place asks of their link.
@@ -565,85 +683,87 @@ enum FaultsAt {
     Step,
 }
 
-/// Fault settings, wherever they appear: their link, if they name one, and
-/// their probabilities. The message says what is wrong; the caller
-/// locates it.
-fn faults(t: &TestSpec, f: &FaultSettings, place: FaultsAt) -> Result<(), String> {
+/// Fault settings written at `path`, wherever they appear: their link, if
+/// they name one, and their probabilities.
+fn faults(
+    t: &TestSpec,
+    f: &FaultSettings,
+    place: FaultsAt,
+    path: &NodePath,
+) -> Result<(), Invalid> {
+    let wrong = |message: &str| Err(at(path.clone(), message.into()));
     match (f.link(), f.from.is_some() || f.to.is_some(), place) {
-        (Some((from, to)), _, FaultsAt::Link | FaultsAt::Step) => link_of(t, from, to)?,
+        (Some((from, to)), _, FaultsAt::Link | FaultsAt::Step) => {
+            link_of(t, from, to).map_err(|m| at(path.clone(), m))?;
+        }
         (None, false, FaultsAt::Network | FaultsAt::Step) => {}
         (_, _, FaultsAt::Network) => {
-            return Err(
-                "`network.faults` apply to every link; the faults of one link go under `network.links`"
-                    .into(),
+            return wrong(
+                "`network.faults` apply to every link; the faults of one link go under `network.links`",
             );
         }
         (_, _, FaultsAt::Link) => {
-            return Err("each of `network.links` names its link with `from` and `to`".into());
+            return wrong("each of `network.links` names its link with `from` and `to`");
         }
         (_, _, FaultsAt::Step) => {
-            return Err(
-                "`faults` changes one link with both `from` and `to`, or every link with neither"
-                    .into(),
+            return wrong(
+                "`faults` changes one link with both `from` and `to`, or every link with neither",
             );
         }
     }
     for (p, what) in f.probabilities() {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!("`{what}` is a probability from 0 to 1, got {p}"));
-        }
+        probability(p, what, path.key(what))?;
     }
     Ok(())
 }
 
 fn network(t: &TestSpec) -> Result<(), Invalid> {
-    // Placed at the field at fault, or at the settings' first field.
-    let place = |f: &FaultSettings, m: String| {
-        let field = f
-            .probabilities()
-            .find(|(p, _)| !(0.0..=1.0).contains(p))
-            .map_or("faults", |(_, what)| what);
-        at(&format!("{field}:"), m)
-    };
-    faults(t, &t.network.faults, FaultsAt::Network).map_err(|m| place(&t.network.faults, m))?;
-    for l in &t.network.links {
-        faults(t, l, FaultsAt::Link).map_err(|m| place(l, m))?;
+    let top = NodePath::root().key("network");
+    faults(t, &t.network.faults, FaultsAt::Network, &top.key("faults"))?;
+    for (k, l) in t.network.links.iter().enumerate() {
+        let path = top.key("links").index(t.written.links[k]);
+        faults(t, l, FaultsAt::Link, &path)?;
     }
-    for r in &t.network.rules {
-        let m = r.matcher();
-        known(t, &m.from)?;
-        known(t, &m.to)?;
-        let here = |msg: String| at(r.action(), format!("rule `{r}`: {msg}"));
-        match (r, m.by) {
-            (Rule::Delay(_), None) => return Err(here("a `delay` rule needs `by`".into())),
-            (Rule::Delay(_) | Rule::Duplicate(_), Some(by)) if by.0.is_zero() => {
-                return Err(here("`by` must be more than 0".into()));
-            }
-            (Rule::Drop(_), Some(_)) => {
-                return Err(here(
-                    "only a `delay` or a `duplicate` rule takes `by`".into(),
-                ));
-            }
-            _ => {}
+    for (i, r) in t.network.rules.iter().enumerate() {
+        rule(t, r, &top.key("rules").index(i))?;
+    }
+    Ok(())
+}
+
+/// A network rule, item `item` of `network.rules`.
+fn rule(t: &TestSpec, r: &Rule, item: &NodePath) -> Result<(), Invalid> {
+    let m = r.matcher();
+    let fields = item.key(r.action());
+    known(t, &m.from, fields.key("from"))?;
+    known(t, &m.to, fields.key("to"))?;
+    let here = |msg: String| Err(at(item.clone(), format!("rule `{r}`: {msg}")));
+    match (r, m.by) {
+        (Rule::Delay(_), None) => return here("a `delay` rule needs `by`".into()),
+        (Rule::Delay(_) | Rule::Duplicate(_), Some(by)) if by.0.is_zero() => {
+            return here("`by` must be more than 0".into());
         }
-        if m.nth.is_some() && (m.request.is_some() || m.copy.is_some()) {
-            return Err(here(
-                "`nth` counts every datagram on the link; it does not combine with `request` or `copy`"
-                    .into(),
+        (Rule::Drop(_), Some(_)) => {
+            return here("only a `delay` or a `duplicate` rule takes `by`".into());
+        }
+        _ => {}
+    }
+    if m.nth.is_some() && (m.request.is_some() || m.copy.is_some()) {
+        return here(
+            "`nth` counts every datagram on the link; it does not combine with `request` or `copy`"
+                .into(),
+        );
+    }
+    for (list, what) in [(&m.nth, "nth"), (&m.copy, "copy")] {
+        if let Some(list) = list
+            && (list.is_empty() || list.contains(&0))
+        {
+            return here(format!(
+                "`{what}` counts from 1 and lists at least one number"
             ));
         }
-        for (list, what) in [(&m.nth, "nth"), (&m.copy, "copy")] {
-            if let Some(list) = list
-                && (list.is_empty() || list.contains(&0))
-            {
-                return Err(here(format!(
-                    "`{what}` counts from 1 and lists at least one number"
-                )));
-            }
-        }
-        if m.request.as_ref().is_some_and(Vec::is_empty) {
-            return Err(here("`request` lists no number".into()));
-        }
+    }
+    if m.request.as_ref().is_some_and(Vec::is_empty) {
+        return here("`request` lists no number".into());
     }
     Ok(())
 }
@@ -658,242 +778,239 @@ enum Life {
 
 /// Walks the steps in order, as the runner will; returns the nodes started.
 fn steps(t: &TestSpec) -> Result<BTreeSet<String>, Invalid> {
+    let top = NodePath::root().key("steps");
     if t.steps.is_empty() {
-        return Err(at("steps", format!("test `{}` has no steps", t.name)));
+        return Err(at_key(top, format!("test `{}` has no steps", t.name)));
     }
-    let mut life: BTreeMap<&str, Life> = t
-        .nodes
-        .iter()
-        .map(|n| (n.name.as_str(), Life::NotStarted))
-        .collect();
-    // How often each step text has been seen, to point at the right one.
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &t.steps {
-        let needle = step_needle(s);
-        let occurrence = {
-            let n = seen.entry(needle.clone()).or_default();
-            *n += 1;
-            *n - 1
-        };
-        let fail = |message: String| at_nth(&needle, occurrence, message);
-        let require_started = |name: &str, verb: &str| -> Result<(), Invalid> {
-            match life[name] {
-                Life::NotStarted => Err(fail(format!(
-                    "the step `{verb}` acts on `{name}` before any step starts it"
-                ))),
-                _ => Ok(()),
-            }
-        };
-        // Signals, pauses and measures need a program that still runs.
-        let require_running = |name: &str, verb: &str| -> Result<(), Invalid> {
-            require_started(name, verb)?;
-            match life[name] {
-                Life::Ended => Err(fail(format!(
-                    "the step `{verb}` acts on `{name}`, which has already ended by this step"
-                ))),
-                _ => Ok(()),
-            }
-        };
-        match s {
-            Step::Start(n) => {
-                known(t, n)?;
-                match life[n.as_str()] {
-                    Life::NotStarted => {
-                        life.insert(n, Life::Running);
-                    }
-                    _ => {
-                        return Err(fail(format!(
-                            "node `{n}` is started twice: a node starts once"
-                        )));
-                    }
-                }
-            }
-            Step::WaitExit(n) => {
-                known(t, n)?;
-                require_started(n, "wait_exit")?;
-                if life[n.as_str()] == Life::Ended {
-                    return Err(fail(format!("`{n}` has already ended by this step")));
-                }
-                life.insert(n, Life::Ended);
-            }
-            Step::Stop(stop) => {
-                program(t, &stop.node, "`stop`")?;
-                require_started(&stop.node, "stop")?;
-                if life[stop.node.as_str()] == Life::Ended {
-                    return Err(fail(format!(
-                        "`{}` has already ended by this step",
-                        stop.node
-                    )));
-                }
-                life.insert(&stop.node, Life::Ended);
-            }
-            Step::Kill(n) => {
-                known(t, n)?;
-                require_running(n, "kill")?;
-                life.insert(n, Life::Ended);
-            }
-            Step::Restart(n) => {
-                known(t, n)?;
-                require_started(n, "restart")?;
-                if life[n.as_str()] != Life::Ended {
-                    return Err(fail(format!(
-                        "`restart: {n}` needs `{n}` ended first: by `wait_exit`, `stop` or `kill`"
-                    )));
-                }
-                life.insert(n, Life::Running);
-            }
-            Step::Signal { node, .. } => {
-                program(t, node, "`signal`")?;
-                require_running(node, "signal")?;
-            }
-            Step::Pause(n) | Step::Resume(n) => {
-                known(t, n)?;
-                require_running(n, "pause/resume")?;
-            }
-            Step::Idle { node, window, .. } => {
-                program(t, node, "`idle`")?;
-                require_running(node, "idle")?;
-                if window.0.is_zero() {
-                    return Err(fail("`idle` needs a window longer than 0".into()));
-                }
-            }
-            Step::WaitOutput { node, line, .. } => {
-                program(t, node, "`wait_output`")?;
-                require_started(node, "wait_output")?;
-                transcript::validate(&[transcript::Item::Line(line.clone())])
-                    .map_err(|m| at(line, m))?;
-            }
-            Step::WaitSent {
-                from, to, count, ..
-            } => {
-                known(t, from)?;
-                known(t, to)?;
-                if *count == 0 {
-                    return Err(fail("`wait_sent` waits for at least 1 datagram".into()));
-                }
-            }
-            Step::Partition(nodes) => {
-                if nodes.len() != 2 || nodes[0] == nodes[1] {
-                    return Err(fail("`partition` takes two different nodes".into()));
-                }
-                for n in nodes {
-                    known(t, n)?;
-                }
-            }
-            Step::Cut(link) => {
-                link_of(t, &link.from, &link.to).map_err(&fail)?;
-            }
-            Step::HealLink(which) => {
-                if let LinkOrPair::Both(pair) = which
-                    && pair.len() != 2
-                {
-                    return Err(fail("`heal_link: [A, B]` takes two different nodes".into()));
-                }
-                for (from, to) in which.directions() {
-                    link_of(t, &from, &to).map_err(&fail)?;
-                }
-            }
-            Step::Faults(change) => {
-                faults(t, change, FaultsAt::Step).map_err(&fail)?;
-            }
-            Step::Query(q) => {
-                let by = known(t, &q.by)?;
-                if !by.is_script() {
-                    return Err(fail(format!(
-                        "`query` asks from a scripted node's address, and `{}` is a program",
-                        q.by
-                    )));
-                }
-                for n in q.nodes.all() {
-                    node_or_group(t, n)?;
-                }
-                matcher(t, &q.keys)?;
-            }
-            Step::Sleep(_) | Step::Heal => {}
-        }
+    let mut lives = Lives {
+        t,
+        life: t
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), Life::NotStarted))
+            .collect(),
+    };
+    for (k, s) in t.steps.iter().enumerate() {
+        lives.step(s, &top.index(t.written.steps[k]))?;
     }
-    Ok(life
+    Ok(lives
+        .life
         .into_iter()
         .filter(|(_, l)| *l != Life::NotStarted)
         .map(|(n, _)| n.to_string())
         .collect())
 }
 
-/// The text a step has in the source, to locate errors on it.
-fn step_needle(s: &Step) -> String {
-    match s {
-        Step::Start(n) => format!("start: {n}"),
-        Step::WaitExit(n) => format!("wait_exit: {n}"),
-        Step::Stop(_) => "stop:".into(),
-        Step::Kill(n) => format!("kill: {n}"),
-        Step::Pause(n) => format!("pause: {n}"),
-        Step::Resume(n) => format!("resume: {n}"),
-        Step::Signal { .. } => "signal:".into(),
-        Step::Idle { .. } => "idle:".into(),
-        Step::WaitOutput { .. } => "wait_output:".into(),
-        Step::WaitSent { .. } => "wait_sent:".into(),
-        Step::Partition(_) => "partition:".into(),
-        Step::Sleep(_) => "sleep:".into(),
-        Step::Heal => "heal".into(),
-        Step::Cut(_) => "cut:".into(),
-        Step::HealLink(_) => "heal_link:".into(),
-        Step::Faults(_) => "faults:".into(),
-        Step::Restart(n) => format!("restart: {n}"),
-        Step::Query(_) => "query:".into(),
+/// Each node's life so far, as the steps are walked.
+struct Lives<'a> {
+    t: &'a TestSpec,
+    /// By node name; every node of the test is here.
+    life: BTreeMap<&'a str, Life>,
+}
+
+impl<'a> Lives<'a> {
+    /// One step, item `item` of `steps` (for a step a group unrolled, the
+    /// step written). A step that changes no node's life goes to [`other_step`].
+    fn step(&mut self, s: &'a Step, item: &NodePath) -> Result<(), Invalid> {
+        let t = self.t;
+        let node = item.key(s.name());
+        let fail = |message: String| Err(at(item.clone(), message));
+        match s {
+            Step::Start(n) => {
+                known(t, n, node)?;
+                if self.life[n.as_str()] != Life::NotStarted {
+                    return fail(format!("node `{n}` is started twice: a node starts once"));
+                }
+                self.life.insert(n, Life::Running);
+            }
+            Step::WaitExit(n) => {
+                known(t, n, node)?;
+                self.started(n, "wait_exit", item)?;
+                if self.life[n.as_str()] == Life::Ended {
+                    return fail(format!("`{n}` has already ended by this step"));
+                }
+                self.life.insert(n, Life::Ended);
+            }
+            Step::Stop(stop) => {
+                let n = &stop.node;
+                program(t, n, "`stop`", node.key("node"))?;
+                self.started(n, "stop", item)?;
+                if self.life[n.as_str()] == Life::Ended {
+                    return fail(format!("`{n}` has already ended by this step"));
+                }
+                self.life.insert(n, Life::Ended);
+            }
+            Step::Kill(n) => {
+                known(t, n, node)?;
+                self.running(n, "kill", item)?;
+                self.life.insert(n, Life::Ended);
+            }
+            Step::Restart(n) => {
+                known(t, n, node)?;
+                self.started(n, "restart", item)?;
+                if self.life[n.as_str()] != Life::Ended {
+                    return fail(format!(
+                        "`restart: {n}` needs `{n}` ended first: by `wait_exit`, `stop` or `kill`"
+                    ));
+                }
+                self.life.insert(n, Life::Running);
+            }
+            Step::Signal { node: n, .. } => {
+                program(t, n, "`signal`", node.key("node"))?;
+                self.running(n, "signal", item)?;
+            }
+            Step::Pause(n) | Step::Resume(n) => {
+                known(t, n, node)?;
+                self.running(n, "pause/resume", item)?;
+            }
+            Step::Idle {
+                node: n, window, ..
+            } => {
+                program(t, n, "`idle`", node.key("node"))?;
+                self.running(n, "idle", item)?;
+                if window.0.is_zero() {
+                    return Err(at_key(
+                        node.key("for"),
+                        "`idle` needs a window longer than 0".into(),
+                    ));
+                }
+            }
+            Step::WaitOutput { node: n, line, .. } => {
+                program(t, n, "`wait_output`", node.key("node"))?;
+                self.started(n, "wait_output", item)?;
+                transcript::validate(&[transcript::Item::Line(line.clone())])
+                    .map_err(|m| at(node.key("line"), m))?;
+            }
+            Step::WaitSent { .. }
+            | Step::Partition(_)
+            | Step::Cut(_)
+            | Step::HealLink(_)
+            | Step::Faults(_)
+            | Step::Query(_)
+            | Step::Sleep(_)
+            | Step::Heal => other_step(t, s, item)?,
+        }
+        Ok(())
     }
+
+    /// A step that acts on `name` (found) needs it started first.
+    fn started(&self, name: &str, verb: &str, item: &NodePath) -> Result<(), Invalid> {
+        match self.life[name] {
+            Life::NotStarted => Err(at(
+                item.clone(),
+                format!("the step `{verb}` acts on `{name}` before any step starts it"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Signals, pauses and measures need a program that still runs.
+    fn running(&self, name: &str, verb: &str, item: &NodePath) -> Result<(), Invalid> {
+        self.started(name, verb, item)?;
+        match self.life[name] {
+            Life::Ended => Err(at(
+                item.clone(),
+                format!("the step `{verb}` acts on `{name}`, which has already ended by this step"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A step that changes no node's life, item `item` of `steps`: it waits
+/// for datagrams, changes the network, or queries.
+fn other_step(t: &TestSpec, s: &Step, item: &NodePath) -> Result<(), Invalid> {
+    let node = item.key(s.name());
+    let fail = |message: String| at(item.clone(), message);
+    match s {
+        Step::WaitSent {
+            from, to, count, ..
+        } => {
+            known(t, from, node.key("from"))?;
+            known(t, to, node.key("to"))?;
+            if *count == 0 {
+                return Err(at_key(
+                    node.key("count"),
+                    "`wait_sent` waits for at least 1 datagram".into(),
+                ));
+            }
+        }
+        Step::Partition(nodes) => {
+            if nodes.len() != 2 || nodes[0] == nodes[1] {
+                return Err(fail("`partition` takes two different nodes".into()));
+            }
+            // A group in the list was unrolled: the list as a whole is meant.
+            for n in nodes {
+                known(t, n, node.clone())?;
+            }
+        }
+        Step::Cut(link) => link_of(t, &link.from, &link.to).map_err(fail)?,
+        Step::HealLink(which) => {
+            if let LinkOrPair::Both(pair) = which
+                && pair.len() != 2
+            {
+                return Err(fail("`heal_link: [A, B]` takes two different nodes".into()));
+            }
+            for (from, to) in which.directions() {
+                link_of(t, &from, &to).map_err(fail)?;
+            }
+        }
+        Step::Faults(change) => faults(t, change, FaultsAt::Step, item)?,
+        Step::Query(q) => {
+            if !known(t, &q.by, node.key("by"))?.is_script() {
+                return Err(fail(format!(
+                    "`query` asks from a scripted node's address, and `{}` is a program",
+                    q.by
+                )));
+            }
+            for (n, path) in each(&q.nodes, &node.key("nodes")) {
+                node_or_group(t, n, path)?;
+            }
+            matcher(t, &q.keys, &node.key("keys"))?;
+        }
+        // The steps on one node's life are [`Lives::step`]'s.
+        _ => {}
+    }
+    Ok(())
 }
 
 fn expect(t: &TestSpec, started: &BTreeSet<String>) -> Result<(), Invalid> {
     for (name, e) in &t.expect {
-        let node = known(t, name)?;
+        let path = NodePath::root().key("expect").key(&t.written.expect[name]);
+        let node = known(t, name, path.clone()).map_err(Invalid::on_key)?;
         if node.is_script() {
-            return Err(at(
-                name,
+            return Err(at_key(
+                path,
                 format!("node `{name}` is scripted: its checks are its `recv` steps, not `expect`"),
             ));
         }
         if !started.contains(name) {
-            return Err(at(
-                name,
+            return Err(at_key(
+                path,
                 format!("`expect` checks `{name}`, but no step starts it"),
             ));
         }
-        for items in [&e.stdout, &e.stdout_includes, &e.stderr_includes]
-            .into_iter()
-            .flatten()
-        {
-            transcript::validate(items).map_err(|m| at(name, m))?;
+        for (items, field) in [
+            (&e.stdout, "stdout"),
+            (&e.stdout_includes, "stdout_includes"),
+            (&e.stderr_includes, "stderr_includes"),
+        ] {
+            if let Some(items) = items {
+                transcript::validate(items).map_err(|m| at(path.key(field), m))?;
+            }
         }
-        for number in &e.numbers {
-            let tokens = pattern::parse(&number.line)
-                .map_err(|m| at(&number.line, format!("in `{}`: {m}", number.line)))?;
-            if !pattern::names(&tokens).any(|n| n == "number") {
-                return Err(at(
-                    &number.line,
-                    format!(
-                        "`{}` has no `{{number}}`: put it where the number is printed",
-                        number.line
-                    ),
-                ));
-            }
-            if number.at_least.is_none() && number.at_most.is_none() {
-                return Err(at(
-                    &number.line,
-                    "a number check needs `at_least`, `at_most` or both".into(),
-                ));
-            }
-            for e in [&number.at_least, &number.at_most].into_iter().flatten() {
-                expression(t, e)?;
-            }
+        for (j, number) in e.numbers.iter().enumerate() {
+            number_check(t, number, &path.key("numbers").index(j))?;
         }
         if let Some(other) = &e.stdout_same_as {
-            program(t, other, "`stdout_same_as`")?;
+            let same = path.key("stdout_same_as");
+            program(t, other, "`stdout_same_as`", same.clone())?;
             if other == name {
-                return Err(at(other, format!("`{name}` is compared with itself")));
+                return Err(at(same, format!("`{name}` is compared with itself")));
             }
             if !started.contains(other) {
                 return Err(at(
-                    other,
+                    same,
                     format!("`stdout_same_as: {other}`, but no step starts `{other}`"),
                 ));
             }
@@ -902,8 +1019,42 @@ fn expect(t: &TestSpec, started: &BTreeSet<String>) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn wire(t: &TestSpec, w: &WireCheck) -> Result<(), Invalid> {
-    w.as_kind().validate(t)
+/// A check on a printed number, item `item` of `numbers`.
+fn number_check(t: &TestSpec, number: &NumberCheck, item: &NodePath) -> Result<(), Invalid> {
+    let line = &number.line;
+    let tokens =
+        pattern::parse(line).map_err(|m| at(item.key("line"), format!("in `{line}`: {m}")))?;
+    if !pattern::names(&tokens).any(|n| n == "number") {
+        return Err(at(
+            item.key("line"),
+            format!("`{line}` has no `{{number}}`: put it where the number is printed"),
+        ));
+    }
+    if number.at_least.is_none() && number.at_most.is_none() {
+        return Err(at(
+            item.clone(),
+            "a number check needs `at_least`, `at_most` or both".into(),
+        ));
+    }
+    for (e, field) in [(&number.at_least, "at_least"), (&number.at_most, "at_most")] {
+        if let Some(e) = e {
+            expression(t, e, item.key(field))?;
+        }
+    }
+    Ok(())
+}
+
+/// A wire check, item `item` of `wire`: its kind validates it (see
+/// [`crate::judge::wire::WireKind`]).
+fn wire(t: &TestSpec, w: &WireCheck, item: &NodePath) -> Result<(), Invalid> {
+    let (key, kind) = w.as_kind();
+    kind.validate(
+        t,
+        &crate::judge::wire::Written {
+            item: item.clone(),
+            check: item.key(key),
+        },
+    )
 }
 
 #[cfg(test)]

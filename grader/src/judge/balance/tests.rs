@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::run::record::{Datagram, Fate, Line, NodeRecord};
 use crate::spec::Stream;

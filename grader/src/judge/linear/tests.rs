@@ -1,4 +1,3 @@
-
 use super::*;
 
 const INITIAL: &str = "v0";

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn line(pattern: &str) -> Item {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind, at};
+use super::{Unsure, WireKind, Written, at};
 use crate::judge::{Check, Failure, Kind, Place, fail};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -39,8 +39,8 @@ impl WireKind for AnsweredCheck {
         Some(&self.by)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::node_or_group(t, &self.by)
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::node_or_group(t, &self.by, at.field("by"))
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

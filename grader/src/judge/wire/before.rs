@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
@@ -38,9 +38,9 @@ impl WireKind for BeforeCheck {
         self.then.from.as_deref()
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::matcher(t, &self.first)?;
-        validate::matcher(t, &self.then)
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::matcher(t, &self.first, &at.field("first"))?;
+        validate::matcher(t, &self.then, &at.field("then"))
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use std::collections::BTreeSet;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, balance};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -53,27 +53,28 @@ impl WireKind for ChoicesCheck {
         Some(&self.node)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::program(t, &self.node, "`choices`")?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::program(t, &self.node, "`choices`", at.field("node"))?;
         if !t.groups.contains_key(&self.peers) {
             return Err(validate::at(
-                &self.peers,
+                at.field("peers"),
                 format!(
                     "`peers: {}` must name a group (a node with `count`)",
                     self.peers
                 ),
             ));
         }
-        let tokens = pattern::parse(&self.line)
-            .map_err(|m| validate::at(&self.line, format!("in `{}`: {m}", self.line)))?;
+        let line = &self.line;
+        let path = at.field("line");
+        let tokens = pattern::parse(line)
+            .map_err(|m| validate::at(path.clone(), format!("in `{line}`: {m}")))?;
         let names: BTreeSet<&str> = pattern::names(&tokens).collect();
         for needed in ["chosen", "first", "second", "key"] {
             if !names.contains(needed) {
                 return Err(validate::at(
-                    &self.line,
+                    path,
                     format!(
-                        "`{}` has no `{{{needed}}}`: a choice names the key, the chosen peer and both candidates",
-                        self.line
+                        "`{line}` has no `{{{needed}}}`: a choice names the key, the chosen peer and both candidates",
                     ),
                 ));
             }

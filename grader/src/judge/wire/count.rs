@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Failure, Kind, fail};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -39,14 +39,14 @@ impl WireKind for CountCheck {
         Some(&self.from)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::node_or_group(t, &self.from)?;
-        validate::node_or_group(t, &self.to)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::node_or_group(t, &self.from, at.field("from"))?;
+        validate::node_or_group(t, &self.to, at.field("to"))?;
         if let (Some(a), Some(b)) = (self.min, self.max)
             && a > b
         {
             return Err(validate::at(
-                "count",
+                at.item.clone(),
                 format!("`min` ({a}) is more than `max` ({b})"),
             ));
         }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
@@ -35,9 +35,9 @@ impl WireKind for FollowedByCheck {
         self.by.from.as_deref()
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::matcher(t, &self.each)?;
-        validate::matcher(t, &self.by)
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::matcher(t, &self.each, &at.field("each"))?;
+        validate::matcher(t, &self.by, &at.field("by"))
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::causal;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
@@ -34,13 +34,17 @@ impl WireKind for HappensBeforeCheck {
         self.effect.from.as_deref()
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        for m in [&self.effect, &self.causes, &self.since] {
-            validate::matcher(t, m)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        for (m, name) in [
+            (&self.effect, "effect"),
+            (&self.causes, "causes"),
+            (&self.since, "since"),
+        ] {
+            validate::matcher(t, m, &at.field(name))?;
         }
         if self.causes.from.is_none() {
-            return Err(validate::at(
-                "causes",
+            return Err(validate::at_key(
+                at.field("causes"),
                 "`happens_before` needs `causes.from`: the nodes that must each have answered"
                     .into(),
             ));

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind, at};
+use super::{Unsure, WireKind, Written, at};
 use crate::judge::{Check, Failure, Kind, Place, fail};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -34,12 +34,15 @@ impl WireKind for LengthCheck {
         self.from.as_deref()
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
         if let Some(f) = &self.from {
-            validate::known(t, f)?;
+            validate::known(t, f, at.field("from"))?;
         }
         if self.bytes.is_empty() {
-            return Err(validate::at("bytes", "`bytes` lists no length".into()));
+            return Err(validate::at_key(
+                at.field("bytes"),
+                "`bytes` lists no length".into(),
+            ));
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, replicas};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -36,12 +36,12 @@ impl WireKind for LinearCheck {
         Some(&self.server)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::node_or_group(t, &self.clients)?;
-        validate::known(t, &self.server)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::node_or_group(t, &self.clients, at.field("clients"))?;
+        validate::known(t, &self.server, at.field("server"))?;
         if self.query && !t.steps.iter().any(|s| matches!(s, Step::Query(_))) {
-            return Err(validate::at(
-                "query: true",
+            return Err(validate::at_key(
+                at.field("query"),
                 "`query: true` adds the reads of a `query` step, and the test has none".into(),
             ));
         }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::model;
 use crate::judge::{Check, Failure, Kind, fail};
 use crate::run::record::Record;
@@ -31,9 +31,9 @@ impl WireKind for LruCacheCheck {
         Some(&self.node)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::known(t, &self.node)?;
-        validate::expression(t, &self.capacity)
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::known(t, &self.node, at.field("node"))?;
+        validate::expression(t, &self.capacity, at.field("capacity"))
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

@@ -41,6 +41,7 @@ use serde::Deserialize;
 use super::{Check, Failure, Kind, fail, pass};
 use crate::run::record::{Datagram, Record};
 use crate::spec::TestSpec;
+use crate::spec::place::NodePath;
 use crate::spec::validate::Invalid;
 
 pub mod answered;
@@ -73,8 +74,8 @@ pub trait WireKind {
     /// exist, its values make sense together.
     ///
     /// # Errors
-    /// The first mistake, located.
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid>;
+    /// The first mistake, at the node of the file it is about.
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid>;
 
     /// Judges `record`: pushes onto `out` one failed [`Check`] per problem.
     /// Returns what it claims when it read datagrams one by one, so that a
@@ -82,6 +83,22 @@ pub trait WireKind {
     /// (see the module's docs); `None` when it read only the record's
     /// counts, which are exact whatever the cut.
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure>;
+}
+
+/// Where a wire check is written in its test, for its errors.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Its item in `wire`: an error about the check as a whole.
+    pub item: NodePath,
+    /// Its body, under its kind's key.
+    pub check: NodePath,
+}
+
+impl Written {
+    /// Field `name` of the check.
+    pub fn field(&self, name: &str) -> NodePath {
+        self.check.key(name)
+    }
 }
 
 /// What a check that read datagrams one by one could not make sure of on a
@@ -172,26 +189,32 @@ pub enum WireCheck {
 }
 
 impl WireCheck {
-    /// The check, as its kind.
-    pub fn as_kind(&self) -> &dyn WireKind {
+    /// The check's key in a spec (`answered`, `lru_cache`), and the check
+    /// as its kind.
+    pub fn as_kind(&self) -> (&'static str, &dyn WireKind) {
         match self {
-            WireCheck::Answered(c) => c,
-            WireCheck::Length(c) => c,
-            WireCheck::WellFormed(c) => c,
-            WireCheck::Count(c) => c,
-            WireCheck::None(c) => c,
-            WireCheck::Routed(c) => c,
-            WireCheck::Before(c) => c,
-            WireCheck::FollowedBy(c) => c,
-            WireCheck::Store(c) => c,
-            WireCheck::LruCache(c) => c,
-            WireCheck::HappensBefore(c) => c,
-            WireCheck::Choices(c) => c,
-            WireCheck::Share(c) => c,
-            WireCheck::Linearizable(c) => c,
-            WireCheck::Replicas(c) => c,
-            WireCheck::PrintedBefore(c) => c,
+            WireCheck::Answered(c) => ("answered", c),
+            WireCheck::Length(c) => ("length", c),
+            WireCheck::WellFormed(c) => ("well_formed", c),
+            WireCheck::Count(c) => ("count", c),
+            WireCheck::None(c) => ("none", c),
+            WireCheck::Routed(c) => ("routed", c),
+            WireCheck::Before(c) => ("before", c),
+            WireCheck::FollowedBy(c) => ("followed_by", c),
+            WireCheck::Store(c) => ("store", c),
+            WireCheck::LruCache(c) => ("lru_cache", c),
+            WireCheck::HappensBefore(c) => ("happens_before", c),
+            WireCheck::Choices(c) => ("choices", c),
+            WireCheck::Share(c) => ("share", c),
+            WireCheck::Linearizable(c) => ("linearizable", c),
+            WireCheck::Replicas(c) => ("replicas", c),
+            WireCheck::PrintedBefore(c) => ("printed_before", c),
         }
+    }
+
+    /// The check's key in a spec: `answered`, `lru_cache`, `printed_before`.
+    pub fn name(&self) -> &'static str {
+        self.as_kind().0
     }
 }
 
@@ -203,7 +226,7 @@ pub(crate) fn at(d: &Datagram) -> String {
 /// Runs one wire check; each problem is one failed [`Check`], and a check
 /// that holds is one passed [`Check`].
 pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
-    let c = c.as_kind();
+    let (_, c) = c.as_kind();
     let mut out = Vec::new();
     let unsure = c.judge(record, &mut out);
     // On a cut record, a check that found nothing wrong among the datagrams

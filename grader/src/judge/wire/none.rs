@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
@@ -41,11 +41,13 @@ impl WireKind for NoneCheck {
         Some(&self.from)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::node_or_group(t, &self.from)?;
-        validate::node_or_group(t, &self.to)?;
-        for m in [&self.after, &self.until].into_iter().flatten() {
-            validate::matcher(t, m)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::node_or_group(t, &self.from, at.field("from"))?;
+        validate::node_or_group(t, &self.to, at.field("to"))?;
+        for (m, name) in [(&self.after, "after"), (&self.until, "until")] {
+            if let Some(m) = m {
+                validate::matcher(t, m, &at.field(name))?;
+            }
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, causal};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -35,11 +35,11 @@ impl WireKind for PrintedBeforeCheck {
         Some(&self.node)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::program(t, &self.node, "`printed_before`")?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::program(t, &self.node, "`printed_before`", at.field("node"))?;
         transcript::validate(&[transcript::Item::Line(self.line.clone())])
-            .map_err(|m| validate::at(&self.line, m))?;
-        validate::matcher(t, &self.delivered)
+            .map_err(|m| validate::at(at.field("line"), m))?;
+        validate::matcher(t, &self.delivered, &at.field("delivered"))
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, replicas};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -28,13 +28,13 @@ impl WireKind for ReplicasCheck {
         None
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        for n in self.nodes.all() {
-            validate::node_or_group(t, n)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        for (n, path) in validate::each(&self.nodes, &at.field("nodes")) {
+            validate::node_or_group(t, n, path)?;
         }
         if !t.steps.iter().any(|s| matches!(s, Step::Query(_))) {
             return Err(validate::at(
-                "replicas",
+                at.item.clone(),
                 "`replicas` compares the answers of a `query` step, and the test has none".into(),
             ));
         }

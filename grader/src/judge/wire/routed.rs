@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
@@ -36,9 +36,9 @@ impl WireKind for RoutedCheck {
         Some(&self.from)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::node_or_group(t, &self.from)?;
-        validate::node_or_group(t, &self.to)
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::node_or_group(t, &self.from, at.field("from"))?;
+        validate::node_or_group(t, &self.to, at.field("to"))
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, balance};
 use crate::run::record::Record;
 use crate::spec::validate::{self, Invalid};
@@ -41,16 +41,16 @@ impl WireKind for ShareCheck {
         Some(&self.from)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::known(t, &self.from)?;
-        validate::known(t, &self.to)?;
-        validate::node_or_group(t, &self.among)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::known(t, &self.from, at.field("from"))?;
+        validate::known(t, &self.to, at.field("to"))?;
+        validate::node_or_group(t, &self.among, at.field("among"))?;
         if let Some(v) = &self.versus {
-            validate::known(t, v)?;
+            validate::known(t, v, at.field("versus"))?;
         }
         if self.at_most.is_nan() || self.at_most < 0.0 {
-            return Err(validate::at(
-                "at_most",
+            return Err(validate::at_key(
+                at.field("at_most"),
                 "`at_most` is a number, at least 0".into(),
             ));
         }

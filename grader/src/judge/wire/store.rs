@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind};
+use super::{Unsure, WireKind, Written};
 use crate::judge::model;
 use crate::judge::{Check, Kind};
 use crate::run::record::Record;
@@ -37,9 +37,13 @@ impl WireKind for StoreCheck {
         self.replies.to.as_deref()
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        for m in [&self.writes, &self.reads, &self.replies] {
-            validate::matcher(t, m)?;
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        for (m, name) in [
+            (&self.writes, "writes"),
+            (&self.reads, "reads"),
+            (&self.replies, "replies"),
+        ] {
+            validate::matcher(t, m, &at.field(name))?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Unsure, WireKind, at};
+use super::{Unsure, WireKind, Written, at};
 use crate::judge::{Check, Failure, Kind, Place, fail};
 use crate::run::record::Record;
 use crate::spec::TestSpec;
@@ -28,8 +28,8 @@ impl WireKind for WellFormedCheck {
         Some(&self.from)
     }
 
-    fn validate(&self, t: &TestSpec) -> Result<(), Invalid> {
-        validate::known(t, &self.from).map(|_| ())
+    fn validate(&self, t: &TestSpec, at: &Written) -> Result<(), Invalid> {
+        validate::known(t, &self.from, at.field("from")).map(|_| ())
     }
 
     fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {

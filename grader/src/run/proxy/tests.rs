@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::run::clock::Clock;
 use crate::run::record::{NodeRecord, Record};
