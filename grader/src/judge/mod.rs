@@ -69,13 +69,13 @@ use steps::steps;
 
 pub mod balance;
 pub mod causal;
-mod expect;
+pub mod expect;
 pub mod flow;
 pub mod linear;
 pub mod model;
-mod process;
+pub mod process;
 pub mod replicas;
-mod steps;
+pub mod steps;
 pub mod transcript;
 pub mod wire;
 
