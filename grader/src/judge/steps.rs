@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::process::seconds;
 use super::{Check, Failure, Kind, Place, fail, pass};
 use crate::run::record::{Problem, Record, What};
+use crate::spec::plan::Action;
 use crate::spec::{Dur, Step, Stream, TestSpec};
 
 /// Both streams, as a failure about a program shows them.
@@ -22,7 +23,7 @@ pub(super) fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
         _ => None,
     }) {
         let step = &test.steps[index];
-        let subject = node.or_else(|| step_node(test, step));
+        let subject = node.or_else(|| test.plan.steps.get(index).and_then(Action::node));
         let failed = Failed {
             record,
             step,
@@ -118,6 +119,9 @@ impl Failed<'_> {
                 ),
                 _ => format!("the test's time limit ({limit}) passed during this step"),
             }),
+            Problem::NotStarted => Failure::new(format!(
+                "{who} was never started, so this step could not act on it"
+            )),
             Problem::NoKeys { keys } => Failure::new(format!(
                 "the grader had no key to read back: nothing on the wire was {keys}"
             )),
@@ -238,11 +242,11 @@ impl Failed<'_> {
 /// fails.
 fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
     let mut out = Vec::new();
-    for step in &test.steps {
+    for (step, action) in test.steps.iter().zip(&test.plan.steps) {
         let Step::Idle { node, max_cpu, .. } = step else {
             continue;
         };
-        let n = record.node_index(node);
+        let n = action.node();
         let measured = record
             .events_where(|w| match w {
                 What::CpuMeasured { window, percent } => Some((*window, *percent)),
@@ -268,29 +272,6 @@ fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
         });
     }
     out
-}
-
-/// The node a step is about.
-pub(super) fn step_node(test: &TestSpec, step: &Step) -> Option<usize> {
-    let name = match step {
-        Step::Start(n)
-        | Step::WaitExit(n)
-        | Step::Pause(n)
-        | Step::Resume(n)
-        | Step::Kill(n)
-        | Step::Restart(n) => n,
-        Step::Query(q) => &q.by,
-        Step::Stop(s) => &s.node,
-        Step::Signal { node, .. } | Step::WaitOutput { node, .. } | Step::Idle { node, .. } => node,
-        Step::WaitSent { from, .. } => from,
-        Step::Sleep(_)
-        | Step::Partition(_)
-        | Step::Heal
-        | Step::Cut(_)
-        | Step::HealLink(_)
-        | Step::Faults(_) => return None,
-    };
-    test.index(name)
 }
 
 /// The test's time limit as the report says it.

@@ -55,8 +55,9 @@ pub mod seed;
 pub mod select;
 
 use crate::kit::Programs;
-use crate::spec::pattern::{self, Lookup};
-use crate::spec::{LabSpec, Limits, Step, StopStep, TestSpec};
+use crate::spec::pattern::{self, Lookup, Token};
+use crate::spec::plan::{Action, LinkFaults, Node};
+use crate::spec::{FaultSettings, Faults, LabSpec, Limits, Stream, TestSpec};
 use procs::{Launch, Proc};
 use proxy::{Host, Network, Setup};
 use record::{Live, NodeRecord, Problem, Record, Recorder, Wake, What};
@@ -83,12 +84,12 @@ pub fn run_test(
     let mut leases = Vec::new();
     let mut sockets = Vec::with_capacity(n);
     let mut homes = Vec::with_capacity(n);
-    for node in &test.nodes {
+    for node in &test.plan.nodes {
         if node.is_script() {
             let s = UdpSocket::bind("127.0.0.1:0")?;
             homes.push(Some(s.local_addr()?.port()));
             sockets.push(Some(s));
-        } else if node.listens() {
+        } else if matches!(node, Node::Program { listens: true, .. }) {
             let l = ports::lease()?;
             homes.push(Some(l.port));
             leases.push(l);
@@ -123,29 +124,17 @@ pub fn run_test(
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
     rec.update(|l| l.record.vars = test_vars.clone());
-    let index = |name: &str| test.index(name).expect("validated: the node exists");
     let net = Network::start(
         Setup {
             hosts: homes.iter().map(|&home| Host { home }).collect(),
-            faults: names
-                .iter()
-                .map(|a| {
-                    names
-                        .iter()
-                        .map(|b| test.network.faults_for(a, b))
-                        .collect()
-                })
+            faults: (0..n)
+                .map(|a| (0..n).map(|b| test.plan.faults.of(a, b)).collect())
                 .collect(),
             seeds: names
                 .iter()
                 .map(|a| names.iter().map(|b| seed::link_seed(seed, a, b)).collect())
                 .collect(),
-            rules: test
-                .network
-                .rules
-                .iter()
-                .map(|r| (index(&r.matcher().from), index(&r.matcher().to), r.clone()))
-                .collect(),
+            rules: test.plan.rules.clone(),
             keep: usize::try_from(lab.limits.datagrams).unwrap_or(usize::MAX),
             send_rate: lab.limits.send_rate,
         },
@@ -184,14 +173,14 @@ pub fn run_test(
         sockets: Arc::new(sockets),
         procs: (0..n).map(|_| None).collect(),
         scripts: Vec::new(),
-        network: test.network.clone(),
+        faults: test.plan.faults.clone(),
+        homes,
     };
-    for (i, step) in test.steps.iter().enumerate() {
+    let steps = &test.plan.steps;
+    for (i, step) in steps.iter().enumerate() {
         run.rec.update(|l| {
-            for (j, node) in test.nodes.iter().enumerate() {
-                l.may_start[j] = test.steps[i..]
-                    .iter()
-                    .any(|s| matches!(s, Step::Start(x) | Step::Restart(x) if *x == node.name));
+            for j in 0..n {
+                l.may_start[j] = steps[i..].iter().any(|s| s.starts(j));
             }
         });
         run.rec.event(None, What::Step { index: i });
@@ -239,24 +228,27 @@ struct Run<'a> {
     procs: Vec<Option<Proc>>,
     scripts: Vec<JoinHandle<()>>,
     /// The random faults in force, as `faults` steps changed them.
-    network: crate::spec::NetworkSpec,
+    faults: LinkFaults,
+    /// Each node's own port, if it has one.
+    homes: Vec<Option<u16>>,
 }
 
 impl Run<'_> {
-    fn idx(&self, name: &str) -> usize {
-        self.test.index(name).expect("validated: the node exists")
-    }
-
-    fn proc(&self, name: &str) -> &Proc {
-        self.procs[self.idx(name)]
+    /// Node `i`'s program, once started. Validation makes sure a step acts
+    /// only on a node an earlier step started, and a program that could
+    /// not start ended the test; if either ever failed, the step fails
+    /// saying so.
+    fn proc(&self, i: usize) -> Result<&Proc, Stop> {
+        self.procs[i]
             .as_ref()
-            .expect("validated: the node was started")
+            .ok_or(Stop::Failed(Problem::NotStarted))
     }
 
-    fn signal(&self, name: &str, signal: Signal) {
-        let i = self.idx(name);
+    fn signal(&self, i: usize, signal: Signal) -> Result<(), Stop> {
+        let p = self.proc(i)?;
         self.rec.event(Some(i), What::Signalled { signal });
-        self.proc(name).signal(signal);
+        p.signal(signal);
+        Ok(())
     }
 
     /// Waits until `ready`, or `window` passes on the test's clock, or the
@@ -275,182 +267,191 @@ impl Run<'_> {
         Ok(wake)
     }
 
-    fn step(&mut self, step: &Step) -> Result<(), Stop> {
+    fn step(&mut self, step: &Action) -> Result<(), Stop> {
         match step {
-            Step::Start(name) => self.start(name),
-            Step::WaitExit(name) => {
-                let i = self.idx(name);
+            Action::Start(i) => self.launch(*i, false),
+            Action::WaitExit(i) => {
+                let i = *i;
                 match self.wait(None, |l| !l.alive[i])? {
                     Wake::Ready => Ok(()),
                     Wake::Passed | Wake::TimeUp => Err(Stop::Failed(Problem::NotExited)),
                 }
             }
-            Step::Stop(StopStep {
+            Action::Stop {
                 node,
                 signal,
                 within,
-            }) => {
-                let i = self.idx(node);
-                if self.proc(node).exited() {
-                    return Err(Stop::Failed(Problem::AlreadyExited));
-                }
-                self.signal(node, signal.0);
-                let sent = self.rec.now();
-                match self.wait(Some(within.0), |l| !l.alive[i])? {
-                    Wake::Ready => Ok(()),
-                    // Two causes, two messages: the program had its
-                    // `within` and did not exit, or the test ran out first.
-                    wake => Err(Stop::Failed(Problem::NotStopped {
-                        signal: signal.0,
-                        within: within.0,
-                        waited: self.rec.now().saturating_sub(sent),
-                        time_up: wake == Wake::TimeUp,
-                    })),
-                }
+            } => self.stop(*node, *signal, *within),
+            Action::Signal { node, signal } => self.signal(*node, *signal),
+            Action::Pause(i) | Action::Resume(i) | Action::Kill(i) if self.scripted(*i) => {
+                self.hold(step, *i)
             }
-            Step::Signal { node, signal } => {
-                self.signal(node, signal.0);
+            Action::Pause(i) => self.signal(*i, Signal::SIGSTOP),
+            Action::Resume(i) => self.signal(*i, Signal::SIGCONT),
+            Action::Kill(i) => {
+                self.kill(*i);
                 Ok(())
             }
-            Step::Pause(node) if self.scripted(node) => {
-                self.hold(node, "paused", |l, i| l.paused[i] = true);
-                Ok(())
-            }
-            Step::Resume(node) if self.scripted(node) => {
-                self.hold(node, "resumed", |l, i| l.paused[i] = false);
-                Ok(())
-            }
-            Step::Kill(node) if self.scripted(node) => {
-                let i = self.idx(node);
-                self.hold(node, "killed", |l, i| l.halted[i] = true);
-                self.wait(None, |l| !l.alive[i])?;
-                Ok(())
-            }
-            Step::Pause(node) => {
-                self.signal(node, Signal::SIGSTOP);
-                Ok(())
-            }
-            Step::Resume(node) => {
-                self.signal(node, Signal::SIGCONT);
-                Ok(())
-            }
-            Step::Kill(node) => {
-                self.kill(node);
-                Ok(())
-            }
-            Step::Sleep(d) => match self.wait(Some(d.0), |_| false)? {
+            Action::Sleep(d) => match self.wait(Some(*d), |_| false)? {
                 Wake::TimeUp => Err(Stop::Failed(Problem::TimeUp)),
                 Wake::Ready | Wake::Passed => Ok(()),
             },
-            Step::WaitOutput { node, line, stream } => {
-                let i = self.idx(node);
-                let tokens = pattern::parse(line).expect("validated pattern");
-                let vars = self.vars[i].clone();
-                let mut checked = 0;
-                let mut matched = |l: &Live| {
-                    let lines = l.record.nodes[i].lines(*stream);
-                    let hit = lines[checked..].iter().any(|x| {
-                        pattern::match_line(&tokens, &x.text, &vars as &dyn Lookup, 0).is_some()
-                    });
-                    checked = lines.len();
-                    hit
-                };
-                let mut closed = false;
-                if self.wait(None, |l| {
-                    closed = l.output_closed(i);
-                    matched(l) || closed
-                })? == Wake::Ready
-                    && !closed
-                {
-                    return Ok(());
-                }
-                // The output closed: one last look at what it printed.
-                if self.rec.read(|l| matched(l)) {
-                    return Ok(());
-                }
-                Err(Stop::Failed(Problem::NoOutput {
-                    pattern: line.clone(),
-                    stream: *stream,
-                    closed,
-                }))
-            }
-            Step::WaitSent {
+            Action::WaitOutput {
+                node,
+                pattern,
+                line,
+                stream,
+            } => self.wait_output(*node, pattern, line, *stream),
+            Action::WaitSent {
                 from,
                 to,
                 kind,
                 count,
-            } => {
-                let (f, t) = (self.idx(from), self.idx(to));
-                // The counts, not the datagrams kept: exact past the bound
-                // of the record, and one look per change of the record.
-                let seen = |l: &Live| l.record.traffic.links[f][t].of(kind.map(|k| k.0));
-                // A program that has exited sends nothing more: once the
-                // proxy has read what it sent, the wait is over.
-                let program = !self.test.nodes[f].is_script();
-                self.wait(None, |l| seen(l) >= *count || (program && !l.alive[f]))?;
-                if self.rec.read(|l| seen(l) < *count && !l.alive[f]) {
-                    self.net.settle(&self.rec);
-                }
-                if self.rec.read(|l| seen(l) >= *count) {
-                    Ok(())
-                } else {
-                    Err(Stop::Failed(Problem::NotSent {
-                        from: f,
-                        to: t,
-                        kind: kind.map(|k| k.0),
-                        count: *count,
-                        seen: self.rec.read(seen),
-                    }))
-                }
-            }
-            Step::Idle { node, window, .. } => self.idle(node, window.0),
-            Step::Partition(pair) => {
-                let (a, b) = (self.idx(&pair[0]), self.idx(&pair[1]));
-                self.net.partition(a, b);
-                self.rec.event(None, What::Partitioned { a, b });
+            } => self.wait_sent(*from, *to, *kind, *count),
+            Action::Idle { node, window } => self.idle(*node, *window),
+            Action::Partition(a, b) => {
+                self.net.partition(*a, *b);
+                self.rec.event(None, What::Partitioned { a: *a, b: *b });
                 Ok(())
             }
-            Step::Heal => {
+            Action::Heal => {
                 self.net.heal();
                 self.rec.event(None, What::Healed);
                 Ok(())
             }
-            Step::Cut(link) => {
-                let (from, to) = (self.idx(&link.from), self.idx(&link.to));
-                self.net.cut(from, to);
-                self.rec.event(None, What::Cut { from, to });
+            Action::Cut { from, to } => {
+                self.net.cut(*from, *to);
+                self.rec.event(
+                    None,
+                    What::Cut {
+                        from: *from,
+                        to: *to,
+                    },
+                );
                 Ok(())
             }
-            Step::HealLink(which) => {
-                for (from, to) in which.directions() {
-                    let (from, to) = (self.idx(&from), self.idx(&to));
+            Action::HealLink(directions) => {
+                for &(from, to) in directions {
                     self.net.heal_link(from, to);
                     self.rec.event(None, What::LinkHealed { from, to });
                 }
                 Ok(())
             }
-            Step::Faults(change) => {
-                self.change_faults(change);
+            Action::Faults { link, settings } => {
+                self.change_faults(*link, settings);
                 Ok(())
             }
-            Step::Restart(node) => {
-                let i = self.idx(node);
+            Action::Restart(i) => {
+                let i = *i;
                 self.rec.update(|l| {
                     l.halted[i] = false;
                     l.paused[i] = false;
                 });
-                self.kill(node);
+                self.kill(i);
                 self.procs[i] = None;
-                self.launch(node, true)
+                self.launch(i, true)
             }
-            Step::Query(q) => self.query(q),
+            Action::Query {
+                by,
+                nodes,
+                keys,
+                within,
+            } => self.query(*by, nodes, keys, *within),
+        }
+    }
+
+    /// `stop`: the signal, then up to `within` for the program to exit.
+    fn stop(&self, i: usize, signal: Signal, within: Duration) -> Result<(), Stop> {
+        if self.proc(i)?.exited() {
+            return Err(Stop::Failed(Problem::AlreadyExited));
+        }
+        self.signal(i, signal)?;
+        let sent = self.rec.now();
+        match self.wait(Some(within), |l| !l.alive[i])? {
+            Wake::Ready => Ok(()),
+            // Two causes, two messages: the program had its `within` and
+            // did not exit, or the test ran out first.
+            wake => Err(Stop::Failed(Problem::NotStopped {
+                signal,
+                within,
+                waited: self.rec.now().saturating_sub(sent),
+                time_up: wake == Wake::TimeUp,
+            })),
+        }
+    }
+
+    /// `wait_output`: until node `i` prints a line that matches.
+    fn wait_output(
+        &self,
+        i: usize,
+        tokens: &[Token],
+        line: &str,
+        stream: Stream,
+    ) -> Result<(), Stop> {
+        let vars = self.vars[i].clone();
+        let mut checked = 0;
+        let mut matched = |l: &Live| {
+            let lines = l.record.nodes[i].lines(stream);
+            let hit = lines[checked..]
+                .iter()
+                .any(|x| pattern::match_line(tokens, &x.text, &vars as &dyn Lookup, 0).is_some());
+            checked = lines.len();
+            hit
+        };
+        let mut closed = false;
+        if self.wait(None, |l| {
+            closed = l.output_closed(i);
+            matched(l) || closed
+        })? == Wake::Ready
+            && !closed
+        {
+            return Ok(());
+        }
+        // The output closed: one last look at what it printed.
+        if self.rec.read(|l| matched(l)) {
+            return Ok(());
+        }
+        Err(Stop::Failed(Problem::NoOutput {
+            pattern: line.to_string(),
+            stream,
+            closed,
+        }))
+    }
+
+    /// `wait_sent`: until the proxy has seen `count` datagrams `f -> t`.
+    fn wait_sent(
+        &self,
+        f: usize,
+        t: usize,
+        kind: Option<handout::MsgType>,
+        count: usize,
+    ) -> Result<(), Stop> {
+        // The counts, not the datagrams kept: exact past the bound of the
+        // record, and one look per change of the record.
+        let seen = |l: &Live| l.record.traffic.links[f][t].of(kind);
+        // A program that has exited sends nothing more: once the proxy has
+        // read what it sent, the wait is over.
+        let program = !self.scripted(f);
+        self.wait(None, |l| seen(l) >= count || (program && !l.alive[f]))?;
+        if self.rec.read(|l| seen(l) < count && !l.alive[f]) {
+            self.net.settle(&self.rec);
+        }
+        if self.rec.read(|l| seen(l) >= count) {
+            Ok(())
+        } else {
+            Err(Stop::Failed(Problem::NotSent {
+                from: f,
+                to: t,
+                kind,
+                count,
+                seen: self.rec.read(seen),
+            }))
         }
     }
 
     /// SIGKILL to a program still running, as a crash would, recorded as
     /// the grader's signal; waits until it is gone.
-    fn kill(&mut self, name: &str) {
-        let i = self.idx(name);
+    fn kill(&mut self, i: usize) {
         if let Some(p) = self.procs[i].as_mut() {
             if !p.exited() {
                 let signal = Signal::SIGKILL;
@@ -460,54 +461,60 @@ impl Run<'_> {
         }
     }
 
-    fn scripted(&self, name: &str) -> bool {
-        self.test.nodes[self.idx(name)].is_script()
+    fn scripted(&self, i: usize) -> bool {
+        self.test.plan.nodes[i].is_script()
     }
 
-    /// Pauses, resumes or kills a scripted node: its script reads the flag.
-    fn hold(&self, name: &str, how: &'static str, set: impl FnOnce(&mut Live, usize)) {
-        let i = self.idx(name);
-        self.rec.update(|l| set(l, i));
+    /// Pauses, resumes or kills scripted node `i`: its script reads the
+    /// flag; a kill waits until the script has stopped.
+    fn hold(&self, step: &Action, i: usize) -> Result<(), Stop> {
+        let how = match step {
+            Action::Pause(_) => "paused",
+            Action::Resume(_) => "resumed",
+            _ => "killed",
+        };
+        self.rec.update(|l| match step {
+            Action::Pause(_) => l.paused[i] = true,
+            Action::Resume(_) => l.paused[i] = false,
+            _ => l.halted[i] = true,
+        });
         self.rec.event(Some(i), What::ScriptHeld { how });
+        if how == "killed" {
+            self.wait(None, |l| !l.alive[i])?;
+        }
+        Ok(())
     }
 
     /// `faults`: new random faults for one link, or for every link (the
     /// spec's `links` still override them, as do earlier `faults` steps
     /// that named a link).
-    fn change_faults(&mut self, change: &crate::spec::FaultSettings) {
-        let names: Vec<&str> = self.test.nodes.iter().map(|n| n.name.as_str()).collect();
-        let link = change.link().map(|(f, t)| (self.idx(f), self.idx(t)));
-        // Test-wide settings replace `network.faults` (a field not given is
-        // 0 again); those of one link go over it, as `network.links` do.
-        match link {
-            Some(_) => self.network.links.push(change.clone()),
-            None => self.network.faults = change.clone(),
-        }
-        for (a, from) in names.iter().enumerate() {
-            for (b, to) in names.iter().enumerate() {
-                self.net.set_faults(a, b, self.network.faults_for(from, to));
+    fn change_faults(&mut self, link: Option<(usize, usize)>, settings: &FaultSettings) {
+        self.faults.change(link, settings);
+        let n = self.test.plan.nodes.len();
+        for a in 0..n {
+            for b in 0..n {
+                self.net.set_faults(a, b, self.faults.of(a, b));
             }
         }
         let faults = match link {
-            Some((a, b)) => self.network.faults_for(names[a], names[b]),
-            None => self.network.faults.over(crate::spec::Faults::default()),
+            Some((a, b)) => self.faults.of(a, b),
+            None => self.faults.every.over(Faults::default()),
         };
         self.rec.event(None, What::FaultsChanged { link, faults });
     }
 
     /// `query`: the scripted node `by` reads every key that matching
     /// datagrams carried from every node named, into the record.
-    fn query(&mut self, q: &crate::spec::QueryStep) -> Result<(), Stop> {
-        let me = self.idx(&q.by);
-        let nodes: Vec<usize> = q
-            .nodes
-            .all()
-            .iter()
-            .flat_map(|n| self.rec.read(|l| l.record.members(n)))
-            .collect();
+    fn query(
+        &mut self,
+        me: usize,
+        nodes: &[usize],
+        keys: &crate::spec::Match,
+        within: Duration,
+    ) -> Result<(), Stop> {
         // The keys in the order first seen, and what carried them.
         let (keys, carriers) = self.rec.read(|l| {
-            let select = select::Selector::new(&l.record, &q.keys);
+            let select = select::Selector::new(&l.record, keys);
             let mut seen = std::collections::BTreeSet::new();
             let keys: Vec<String> = (l.record.datagrams.iter())
                 .filter_map(|d| select.take(d))
@@ -520,8 +527,7 @@ impl Run<'_> {
             return Err(Stop::Failed(Problem::NoKeys { keys: carriers }));
         }
         let cx = self.context(me, false);
-        let within = q.within.map_or(Duration::from_secs(2), |w| w.0);
-        let answers = script::query(&cx, &nodes, &keys, within).map_err(Stop::Failed)?;
+        let answers = script::query(&cx, nodes, &keys, within).map_err(Stop::Failed)?;
         self.rec.update(|l| l.record.queries.extend(answers));
         self.rec.event(
             Some(me),
@@ -546,34 +552,40 @@ impl Run<'_> {
         }
     }
 
-    fn start(&mut self, name: &str) -> Result<(), Stop> {
-        self.launch(name, false)
-    }
-
-    /// Starts a node, or starts it again (`restarted`).
-    fn launch(&mut self, name: &str, restarted: bool) -> Result<(), Stop> {
-        let i = self.idx(name);
-        let spec = &self.test.nodes[i];
-        if let Some(steps) = &spec.script {
-            let cx = self.context(i, restarted);
-            let steps = steps.clone();
-            self.rec.event(Some(i), What::ScriptStarted);
-            self.scripts.push(std::thread::spawn(move || {
-                let error = script::run(&steps, &cx).err();
-                cx.rec.event(Some(cx.me), What::ScriptEnded { error });
-            }));
-            return Ok(());
-        }
-        let bin = spec.run.as_deref().expect("validated: run or script");
-        let program = self
-            .programs
-            .get(bin)
-            .expect("the kit provides every binary of the spec");
-        let args: Vec<String> = spec
-            .args
-            .iter()
-            .map(|a| pattern::substitute(a, &self.vars[i]).expect("validated placeholders"))
-            .collect();
+    /// Starts node `i`, or starts it again (`restarted`).
+    fn launch(&mut self, i: usize, restarted: bool) -> Result<(), Stop> {
+        let (bin, args, listens) = match &self.test.plan.nodes[i] {
+            Node::Script(steps) => {
+                let cx = self.context(i, restarted);
+                let steps = steps.clone();
+                self.rec.event(Some(i), What::ScriptStarted);
+                self.scripts.push(std::thread::spawn(move || {
+                    let error = script::run(&steps, &cx).err();
+                    cx.rec.event(Some(cx.me), What::ScriptEnded { error });
+                }));
+                return Ok(());
+            }
+            Node::Program { bin, args, listens } => (bin, args, *listens),
+        };
+        let cannot = |program: String, error: String| {
+            Err(Stop::Failed(Problem::CannotStart { program, error }))
+        };
+        let Some(program) = self.programs.get(bin) else {
+            return cannot(bin.clone(), "the lab has no such executable".into());
+        };
+        let args = match (args.iter())
+            .map(|a| pattern::fill(a, &self.vars[i]))
+            .collect::<Result<Vec<String>, _>>()
+        {
+            Ok(args) => args,
+            Err(missing) => {
+                let what = missing.map_or("`{#}`".to_string(), |name| format!("`{{{name}}}`"));
+                return cannot(
+                    program.display().to_string(),
+                    format!("{what} in its arguments has no value"),
+                );
+            }
+        };
         let launch = Launch {
             node: i,
             program,
@@ -583,32 +595,30 @@ impl Run<'_> {
         let spawned = Instant::now();
         match Proc::spawn(&launch, &self.rec) {
             Ok(p) => self.procs[i] = Some(p),
-            Err(error) => {
-                return Err(Stop::Failed(Problem::CannotStart {
-                    program: program.display().to_string(),
-                    error,
-                }));
-            }
+            Err(error) => return cannot(program.display().to_string(), error),
         }
-        if !spec.listens() {
-            return Ok(());
+        match self.homes[i] {
+            Some(port) if listens => self.bound(i, port, spawned),
+            _ => Ok(()),
         }
-        let port = self.vars[i]["port"]
-            .parse()
-            .expect("a listening node has a port");
+    }
+
+    /// Waits until node `i`, started at `spawned`, has bound `port`, within
+    /// its start-up limit.
+    fn bound(&self, i: usize, port: u16, spawned: Instant) -> Result<(), Stop> {
         loop {
             if ports::is_bound(port) {
                 self.rec.event(Some(i), What::Bound { port });
                 return Ok(());
             }
-            if self.proc(name).exited() {
+            if self.proc(i)?.exited() {
                 return Err(Stop::Failed(Problem::ExitedBeforeBinding { port }));
             }
             // The start-up's own limit, on the wall clock: the test's
             // clock stands still meanwhile.
             let startup = self.limits.startup.0;
             if spawned.elapsed() >= startup {
-                let instead = ports::bound_by(self.proc(name).pid().as_raw());
+                let instead = ports::bound_by(self.proc(i)?.pid().as_raw());
                 return Err(Stop::Failed(Problem::NeverBound {
                     port,
                     instead,
@@ -625,21 +635,20 @@ impl Run<'_> {
         }
     }
 
-    fn idle(&mut self, node: &str, window: Duration) -> Result<(), Stop> {
-        let i = self.idx(node);
+    fn idle(&mut self, i: usize, window: Duration) -> Result<(), Stop> {
         let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
             .flatten()
             .unwrap_or(100) as f64;
-        let before = self.proc(node).cpu_ticks();
+        let before = self.proc(i)?.cpu_ticks();
         let t0 = Instant::now();
         // A window the time limit cut short measures too little to judge.
         if self.wait(Some(window), |l| !l.alive[i])? == Wake::TimeUp {
             return Err(Stop::Failed(Problem::TimeUp));
         }
-        let (after, took) = (self.proc(node).cpu_ticks(), t0.elapsed());
+        let (after, took) = (self.proc(i)?.cpu_ticks(), t0.elapsed());
         match (before, after) {
-            (Some(b), Some(a)) if !self.proc(node).exited() => {
+            (Some(b), Some(a)) if !self.proc(i)?.exited() => {
                 let percent = a.saturating_sub(b) as f64 / tck / took.as_secs_f64() * 100.0;
                 self.rec.event(
                     Some(i),

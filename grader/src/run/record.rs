@@ -402,6 +402,9 @@ pub enum Problem {
         /// (10s) passed", ...
         why: String,
     },
+    /// A step acted on a node no step had started (validation rules this
+    /// out; the step fails rather than the grader).
+    NotStarted,
     /// `query`: no datagram carried a key to ask for.
     NoKeys {
         /// The datagrams that were to carry them.

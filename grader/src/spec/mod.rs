@@ -44,6 +44,7 @@ pub mod expr;
 pub mod limits;
 pub mod pattern;
 pub mod place;
+pub mod plan;
 pub mod schema;
 pub mod transcript;
 pub mod validate;
@@ -262,6 +263,10 @@ pub struct TestSpec {
     /// unrolled them; for the places of errors found after.
     #[serde(skip)]
     pub written: expand::Written,
+    /// Not a field of the format: the test resolved, filled in once the
+    /// spec is valid (see [`plan`]).
+    #[serde(skip)]
+    pub plan: plan::Plan,
 }
 
 /// The value of a test variable: text or a number, used as text.
@@ -1314,6 +1319,7 @@ impl LabSpec {
         let mut spec: LabSpec = from_yaml(path, text)?;
         expand::lab(&mut spec.tests).map_err(|e| located(path, text, e))?;
         validate::lab(&spec).map_err(|e| located(path, text, e))?;
+        resolve(&mut spec.tests).map_err(|e| located(path, text, e))?;
         Ok(spec)
     }
 
@@ -1325,11 +1331,12 @@ impl LabSpec {
     /// A [`SpecError`] located in the extra file.
     pub fn add(&mut self, extra: &ExtraFile) -> Result<(), SpecError> {
         validate::extra(self, &extra.tests).map_err(|e| located(&extra.path, &extra.text, e))?;
-        self.tests
-            .extend(extra.tests.tests.iter().cloned().map(|mut t| {
-                t.origin = Some(extra.path.clone());
-                t
-            }));
+        let mut tests = extra.tests.tests.clone();
+        resolve(&mut tests).map_err(|e| located(&extra.path, &extra.text, e))?;
+        self.tests.extend(tests.into_iter().map(|mut t| {
+            t.origin = Some(extra.path.clone());
+            t
+        }));
         Ok(())
     }
 
@@ -1343,6 +1350,14 @@ impl LabSpec {
 }
 
 /// The text of a spec file, or an error naming it.
+/// Resolves every test of a valid spec into its plan.
+fn resolve(tests: &mut [TestSpec]) -> Result<(), validate::Invalid> {
+    for (i, t) in tests.iter_mut().enumerate() {
+        t.plan = plan::resolve(t).map_err(|e| e.under(&NodePath::root().key("tests").index(i)))?;
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<String, SpecError> {
     std::fs::read_to_string(path).map_err(|e| SpecError {
         file: path.to_path_buf(),

@@ -152,19 +152,26 @@ pub fn names(tokens: &[Token]) -> impl Iterator<Item = &str> {
 /// A syntax error, `{#}` (which only means something in a transcript), or a
 /// name without a value.
 pub fn substitute(text: &str, values: &dyn Lookup) -> Result<String, String> {
+    fill(&parse(text)?, values).map_err(|missing| match missing {
+        None => format!("`{{#}}` in `{text}` only means something in a transcript"),
+        Some(name) => format!("`{{{name}}}` in `{text}` has no value here"),
+    })
+}
+
+/// [`substitute`] for a pattern already parsed.
+///
+/// # Errors
+/// What has no value: `None` for `{#}`, or the name.
+pub fn fill(tokens: &[Token], values: &dyn Lookup) -> Result<String, Option<String>> {
     let mut out = String::new();
-    for token in parse(text)? {
+    for token in tokens {
         match token {
-            Token::Literal(l) => out.push_str(&l),
+            Token::Literal(l) => out.push_str(l),
             Token::Star => out.push('*'),
-            Token::Index => {
-                return Err(format!(
-                    "`{{#}}` in `{text}` only means something in a transcript"
-                ));
-            }
-            Token::Var(name) => match values.value(&name) {
+            Token::Index => return Err(None),
+            Token::Var(name) => match values.value(name) {
                 Some(v) => out.push_str(v),
-                None => return Err(format!("`{{{name}}}` in `{text}` has no value here")),
+                None => return Err(Some(name.clone())),
             },
         }
     }
