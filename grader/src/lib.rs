@@ -13,6 +13,8 @@
 //!
 //! `kit` (finding labs, building them) sits underneath and uses none of
 //! them; `grade` drives the stages for a lab, `check` for `grader check`.
+//! Underneath `run`, the [`sandbox`] crate starts the programs and makes
+//! sure nothing they start outlives a test, or the grader.
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and
@@ -23,7 +25,7 @@
 //!
 //! # Layout
 //! - [`spec`] — the `spec.yaml` format, validation with file:line:column, the JSON Schema.
-//! - [`run`] — one test from start to end: ports, processes, the proxy, scripted peers, the record.
+//! - [`run`] — one test from start to end: ports, processes (in the [`sandbox`]), the proxy, scripted peers, the record.
 //! - [`judge`] — judging a record: transcripts, the wire, the end state.
 //! - [`report`] — the human report, JSON, JUnit XML, Gradescope.
 //! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.

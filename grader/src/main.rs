@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 use grader::grade::{self, Options, Replay};
 use grader::kit::{Kit, Source};
 use grader::report::{self, Format};
-use grader::run::keeper;
 use grader::{check, skeleton};
+use nix::sys::signal::Signal;
+use sandbox::keeper;
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
 /// real processes on real UDP sockets, through a proxy that records (and,
@@ -98,15 +99,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match grader::run::keeper::start() {
+    match keeper::start() {
         Ok(keeper::Role::Worker) => {}
-        Ok(keeper::Role::Done(code)) => return code,
+        Ok(keeper::Role::Done(worker)) => return keeper_done(worker),
         Err(e) => {
             eprintln!("grader: cannot start: {e}");
             return ExitCode::from(2);
         }
     }
-    if let Err(e) = grader::run::procs::install_cleanup() {
+    if let Err(e) = sandbox::install_cleanup(report_interrupt) {
         eprintln!("grader: cannot set up signal handling: {e}");
         return ExitCode::from(2);
     }
@@ -119,13 +120,36 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     };
-    if grader::run::procs::interrupted() {
-        // The signal's handler is cleaning up and exits with 130.
+    if sandbox::interrupted() {
+        // The signal's thread is cleaning up and exits with 130.
         std::thread::sleep(std::time::Duration::from_secs(10));
         return ExitCode::from(130);
     }
-    grader::run::family::cleanup(true);
+    sandbox::cleanup();
     code
+}
+
+/// Tells the user that a signal ended the grader, once the sandbox has
+/// killed its `n` programs (on the sandbox's signal thread).
+fn report_interrupt(sig: Signal, n: usize) {
+    let s = if n == 1 { "" } else { "s" };
+    eprintln!("\ngrader: interrupted by {sig}: stopped {n} running program{s}");
+}
+
+/// The exit status of the keeper, once its worker is gone; tells the user
+/// when the worker was killed and left processes that the keeper stopped.
+fn keeper_done(worker: keeper::Outcome) -> ExitCode {
+    let status = i32::from(worker.status);
+    if status > 128 && worker.swept > 0 {
+        let n = worker.swept;
+        eprintln!(
+            "grader: the grader was killed ({}); its keeper stopped {n} process{} it left running",
+            Signal::try_from(status - 128)
+                .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string()),
+            if n == 1 { "" } else { "es" }
+        );
+    }
+    ExitCode::from(worker.status)
 }
 
 /// Moves a leading `--root DIR` to the end: once an option comes first,
@@ -193,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            grader::out!("containment: {}", grader::run::family::describe());
+            grader::out!("containment: {}", sandbox::describe());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { lab, seed, jobs: j }) => {
