@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -39,6 +39,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{AccessFlags, Pid, access, getpid};
 
 use crate::Limits;
+use crate::global;
 
 /// The variable every program starts with: its family's tag.
 pub(crate) const TAG_VARIABLE: &str = "GRADER_PROGRAM";
@@ -52,11 +53,9 @@ pub(crate) enum Containment {
     Tracking(String),
 }
 
-static CONTAINMENT: OnceLock<Containment> = OnceLock::new();
-
 /// The containment of this process, chosen once.
 pub(crate) fn containment() -> &'static Containment {
-    CONTAINMENT.get_or_init(detect)
+    global::containment().get_or_init(detect)
 }
 
 /// One line for people: which containment is in use, and why (`grader
@@ -132,7 +131,7 @@ fn own_cgroup() -> Result<PathBuf, String> {
 /// the last members to be reaped; without, kills and removes what it can
 /// at once (a signal handler; the keeper removes the rest).
 pub(crate) fn cleanup(wait: bool) {
-    if let Some(Containment::Cgroup(dir)) = CONTAINMENT.get() {
+    if let Some(Containment::Cgroup(dir)) = global::containment().get() {
         remove_tree(dir, if wait { 500 } else { 1 });
     }
 }
@@ -279,8 +278,6 @@ fn has_tag(pid: i32, tag: &str) -> bool {
     env.split(|&b| b == 0).any(|v| v == want.as_bytes())
 }
 
-static SERIAL: AtomicU64 = AtomicU64::new(0);
-
 /// A program and the processes it started.
 #[derive(Debug)]
 pub(crate) struct Family {
@@ -309,7 +306,7 @@ impl Nursery {
     /// # Errors
     /// When the cgroup cannot be made.
     pub fn new(limits: &Limits) -> std::io::Result<Nursery> {
-        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let n = global::next_serial();
         let tag = format!("{}-{n}", getpid());
         let cgroup = match containment() {
             Containment::Cgroup(dir) => {
@@ -473,21 +470,10 @@ impl Family {
     }
 }
 
-/// Leaders of programs whose exit a thread of their own waits for: never
-/// reaped by [`reap_strays`].
-static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// The registry of leaders. Hold it across the start of a program and
-/// its registration: [`reap_strays`] holds it while it looks for
-/// zombies, so a program that exits at once is never taken for a stray.
-pub(crate) fn leaders() -> MutexGuard<'static, BTreeSet<i32>> {
-    LEADERS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Reaps orphans that came back to the grader and exited on their own.
 pub(crate) fn reap_strays() {
     let me = getpid().as_raw();
-    let leaders = leaders();
+    let leaders = global::leaders();
     for s in all_processes() {
         if s.ppid == me && s.zombie() && !leaders.contains(&s.pid) {
             let _ = waitpid(Pid::from_raw(s.pid), Some(WaitPidFlag::WNOHANG));

@@ -51,9 +51,12 @@
 //!   kill every program; the exit with status 130.
 //! - [`keeper`] — the parent process that outlives a killed grader and
 //!   kills what it left.
+//! - `global` — the process-wide state, all of it, and why each piece must
+//!   be process-wide.
 
 mod contain;
 mod family;
+mod global;
 pub mod keeper;
 mod observer;
 mod program;

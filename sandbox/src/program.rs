@@ -42,12 +42,11 @@
 //! sandbox's reach that holds one open is waited for as long as the
 //! observer waits ([`Observer::wait_closed`]), no longer.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -61,16 +60,9 @@ use nix::unistd::{Pid, getuid};
 
 use crate::contain::{self, Rlimit, Start};
 use crate::family::{self, Family, Nursery, Stat};
+use crate::global;
 use crate::warden::{self, Watch};
 use crate::{Exit, Limit, Observer, Status, Stray, Stream};
-
-/// Families started and not yet reaped, by leader.
-static LIVE: Mutex<BTreeMap<i32, Arc<Family>>> = Mutex::new(BTreeMap::new());
-
-pub(crate) fn live() -> MutexGuard<'static, BTreeMap<i32, Arc<Family>>> {
-    // A panic while holding the lock must not stop the clean-up paths.
-    LIVE.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A program's hard limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,8 +199,8 @@ impl Program {
         // the spawn and the registration and misses this family.
         let at = Instant::now();
         let family = {
-            let mut live = live();
-            let mut leaders = family::leaders();
+            let mut live = global::live();
+            let mut leaders = global::leaders();
             let pid = match contain::start(start) {
                 Ok(pid) => pid,
                 Err(e) => {
@@ -262,7 +254,7 @@ impl Program {
     /// Sends `sig` to the program's process group if it has not been
     /// reaped; returns whether it was sent.
     pub fn signal(&self, sig: Signal) -> bool {
-        let live = live();
+        let live = global::live();
         live.contains_key(&self.pid.as_raw()) && killpg(self.pid, sig).is_ok()
     }
 
@@ -272,7 +264,7 @@ impl Program {
     /// its group is killed by its reaper, once it ends: see
     /// [`Program::wait`].
     pub fn kill(&self) -> bool {
-        let live = live();
+        let live = global::live();
         if !live.contains_key(&self.pid.as_raw()) {
             return false;
         }
@@ -386,7 +378,7 @@ fn read_lines(
         if n > room {
             flooded = true;
             observer.flooded(stream, limit);
-            let live = live();
+            let live = global::live();
             if live.contains_key(&family.leader.as_raw()) {
                 family.end_by_grader();
                 family.kill_now();
@@ -426,11 +418,11 @@ fn reap(family: &Family, observer: &dyn Observer, limits: &Limits) {
     // Still registered meanwhile: a Ctrl+C now kills the family too.
     family.end_by_grader();
     family.kill_all();
-    live().remove(&pid.as_raw());
+    global::live().remove(&pid.as_raw());
     // The leader is a zombie: this wait returns at once. Under the lock,
     // so that its id, free again, is not unregistered from a new program.
     {
-        let mut leaders = family::leaders();
+        let mut leaders = global::leaders();
         while let Err(Errno::EINTR) = waitpid(pid, None) {}
         leaders.remove(&pid.as_raw());
     }

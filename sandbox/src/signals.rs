@@ -9,18 +9,17 @@
 //!
 //! The panic hook kills every live family before the default hook runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::family;
-use crate::program::live;
+use crate::global;
 
 /// Kills every live family; returns how many programs there were.
 fn kill_all() -> usize {
-    let live = live();
+    let live = global::live();
     for f in live.values() {
         f.end_by_grader();
         f.kill_now();
@@ -28,14 +27,10 @@ fn kill_all() -> usize {
     live.len()
 }
 
-/// Set once a signal began to end the grader: it exits with 130, whatever
-/// else finishes meanwhile.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
 /// Whether a signal is ending the grader; `main` then leaves the exit to
 /// the signal's thread (status 130) rather than report a result.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    global::interrupted()
 }
 
 /// Makes Ctrl+C, SIGTERM, SIGHUP and a panic of the grader kill every
@@ -61,7 +56,7 @@ pub fn install_cleanup(report: impl Fn(Signal, usize) + Send + 'static) -> nix::
         .name("signals".into())
         .spawn(move || {
             if let Ok(sig) = set.wait() {
-                INTERRUPTED.store(true, Ordering::SeqCst);
+                global::interrupt();
                 let n = kill_all();
                 family::cleanup(false);
                 report(sig, n);

@@ -10,11 +10,12 @@
 //! tells the observer.
 
 use std::fs;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::thread;
 use std::time::Duration;
 
 use crate::family::{self, Containment, Family, Stat};
+use crate::global;
 use crate::{Limit, Limits, Observer};
 
 /// How often the warden measures each family.
@@ -30,26 +31,33 @@ pub(crate) struct Watch {
     pub observer: Arc<dyn Observer>,
 }
 
-struct Warden {
+/// What the warden watches; the thread starts with the first watch.
+pub(crate) struct Warden {
     watched: Mutex<Vec<Weak<Watch>>>,
     wake: Condvar,
+    patrol: Once,
 }
 
-static WARDEN: Warden = Warden {
-    watched: Mutex::new(Vec::new()),
-    wake: Condvar::new(),
-};
+impl Warden {
+    /// A warden watching nothing, its thread not started.
+    pub(crate) const fn new() -> Warden {
+        Warden {
+            watched: Mutex::new(Vec::new()),
+            wake: Condvar::new(),
+            patrol: Once::new(),
+        }
+    }
+}
 
 /// Has the warden measure `w` until it is dropped.
 pub(crate) fn watch(w: &Arc<Watch>) {
-    static PATROL: std::sync::Once = std::sync::Once::new();
-    PATROL.call_once(|| {
+    let warden = global::warden();
+    warden.patrol.call_once(|| {
         thread::Builder::new()
             .name("warden".into())
             .spawn(patrol)
             .expect("a thread for the warden");
     });
-    let warden = &WARDEN;
     warden
         .watched
         .lock()
@@ -63,7 +71,7 @@ fn patrol() {
         .ok()
         .flatten()
         .unwrap_or(4096) as u64;
-    let warden = &WARDEN;
+    let warden = global::warden();
     let mut watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         watched.retain(|w| w.strong_count() > 0);
