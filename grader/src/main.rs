@@ -9,7 +9,7 @@ use grader::kit::{Kit, Source};
 use grader::report::{self, Format};
 use grader::{check, skeleton};
 use nix::sys::signal::Signal;
-use sandbox::keeper;
+use sandbox::{Leave, keeper};
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
 /// real processes on real UDP sockets, through a proxy that records (and,
@@ -107,10 +107,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if let Err(e) = sandbox::install_cleanup(report_interrupt) {
-        eprintln!("grader: cannot set up signal handling: {e}");
-        return ExitCode::from(2);
-    }
+    let cleanup = match sandbox::install_cleanup(report_interrupt) {
+        Ok(cleanup) => cleanup,
+        Err(e) => {
+            eprintln!("grader: cannot set up signal handling: {e}");
+            return ExitCode::from(2);
+        }
+    };
     report::init_color();
     let cli = Cli::parse_from(root_last(std::env::args_os().collect()));
     let code = match run(cli) {
@@ -120,13 +123,11 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     };
-    if sandbox::interrupted() {
-        // The signal's thread is cleaning up and exits with 130.
-        std::thread::sleep(std::time::Duration::from_secs(10));
-        return ExitCode::from(130);
+    match cleanup.finish() {
+        Leave::Finished => code,
+        // A signal ended the grader: its clean-up killed every program.
+        Leave::Interrupted => ExitCode::from(130),
     }
-    sandbox::cleanup();
-    code
 }
 
 /// Tells the user that a signal ended the grader, once the sandbox has

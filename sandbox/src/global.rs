@@ -1,7 +1,8 @@
 //! The sandbox's process-wide state: all of it, in one place.
 //!
 //! Everything else in the crate belongs to a value the caller holds (a
-//! [`Program`](crate::Program)). What is here cannot: each piece is reached from places that hold none of the
+//! [`Program`](crate::Program), a [`Cleanup`](crate::Cleanup)). What is
+//! here cannot: each piece is reached from places that hold none of the
 //! caller's values, or is unique to the process by nature.
 //!
 //! - **containment**: how families are known (cgroup v2 or tracking),
@@ -16,8 +17,6 @@
 //!   know which zombies are not strays.
 //! - **warden**: the one thread that measures every family, and what it
 //!   watches.
-//! - **interrupted**: set by the signal thread when a signal ends the
-//!   grader, read by `main`, which holds no value of the signal thread's.
 //!
 //! Every lock here is recovered if a thread panicked while holding it:
 //! the clean-up paths must run whatever went wrong.
@@ -28,7 +27,7 @@
 //! safe.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::family::{Containment, Family};
@@ -40,7 +39,6 @@ struct Global {
     live: Mutex<BTreeMap<i32, Arc<Family>>>,
     leaders: Mutex<BTreeSet<i32>>,
     warden: Warden,
-    interrupted: AtomicBool,
 }
 
 static GLOBAL: Global = Global {
@@ -49,7 +47,6 @@ static GLOBAL: Global = Global {
     live: Mutex::new(BTreeMap::new()),
     leaders: Mutex::new(BTreeSet::new()),
     warden: Warden::new(),
-    interrupted: AtomicBool::new(false),
 };
 
 /// The containment of this process: chosen once, by
@@ -80,14 +77,4 @@ pub(crate) fn leaders() -> MutexGuard<'static, BTreeSet<i32>> {
 /// The warden.
 pub(crate) fn warden() -> &'static Warden {
     &GLOBAL.warden
-}
-
-/// Marks the grader as ended by a signal.
-pub(crate) fn interrupt() {
-    GLOBAL.interrupted.store(true, Ordering::SeqCst);
-}
-
-/// Whether a signal is ending the grader.
-pub(crate) fn interrupted() -> bool {
-    GLOBAL.interrupted.load(Ordering::SeqCst)
 }

@@ -33,8 +33,7 @@
 //! 2. For each program: [`Program::spawn`] with a [`Launch`] and an
 //!    [`Observer`]; [`Program::signal`], [`Program::kill`] and
 //!    [`Program::wait`] while it runs.
-//! 3. At the end of `main`: if a signal is ending the grader
-//!    ([`interrupted`]), leave the exit to it; else [`cleanup`].
+//! 3. At the end of `main`: [`Cleanup::finish`] says how to leave.
 //!
 //! # Layout
 //! - `program` — [`Program`]: starting one as a shell would, reading its
@@ -66,4 +65,4 @@ mod warden;
 pub use family::describe;
 pub use observer::{Exit, Limit, Observer, Status, Stray, Stream};
 pub use program::{Launch, Limits, Program};
-pub use signals::{cleanup, install_cleanup, interrupted};
+pub use signals::{Cleanup, Leave, install_cleanup};
