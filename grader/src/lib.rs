@@ -12,9 +12,10 @@
 //! ```
 //!
 //! `kit` (finding labs, building them) sits underneath and uses none of
-//! them; `grade` drives the stages for a lab, `check` for `grader check`.
-//! Underneath `run`, the [`sandbox`] crate starts the programs and makes
-//! sure nothing they start outlives a test, or the grader.
+//! them; `grade` drives the stages for a lab, `check` for `grader check`,
+//! and `cli` reads the command line and calls them. Underneath `run`, the
+//! [`sandbox`] crate starts the programs and makes sure nothing they start
+//! outlives a test, or the grader.
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and
@@ -32,6 +33,7 @@
 //! - [`grade`] — a lab's tests in parallel, reported in order.
 //! - [`check`] — `grader check`, the instructor's proof that the kit is sound, with its mutants.
 //! - [`skeleton`] — generating the student skeletons from the solutions.
+//! - [`cli`] — the command line: its clap types (the help text), and doing what it asks.
 //!
 //! The grader needs Linux: it reads `/proc` for CPU use, bound ports and
 //! process groups.
@@ -47,6 +49,7 @@ macro_rules! out {
 }
 
 pub mod check;
+pub mod cli;
 pub mod grade;
 pub mod judge;
 pub mod kit;
