@@ -4,12 +4,16 @@
 //! clean-up on signals), then parses the command line with
 //! [`Cli::from_env`] and hands it to [`run`]. The clap types here are the
 //! help text: their doc comments are what `grader --help` prints.
+//!
+//! Help and errors name the program as the user called it: `grader`, or
+//! `cargo grader` through the kit's alias. The keeper runs the real
+//! grader through `/proc/self/exe`, so it passes its own `argv[0]` on.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use nix::sys::signal::Signal;
 
 use crate::grade::{self, Options, Replay};
@@ -105,12 +109,31 @@ enum Command {
 }
 
 impl Cli {
-    /// The command line of this process, parsed. Like clap's own `parse`,
+    /// The command line of this process, parsed, with help and errors
+    /// naming the program as the user called it. Like clap's own `parse`,
     /// prints the help (exit status 0) or the error (exit status 2) and
     /// exits.
     pub fn from_env() -> Cli {
-        Cli::parse_from(root_last(std::env::args_os().collect()))
+        let args = root_last(std::env::args_os().collect());
+        let mut command = Cli::command().bin_name(program_name(args.first()));
+        let mut matches = (command.try_get_matches_from_mut(args)).unwrap_or_else(|e| e.exit());
+        Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit())
     }
+}
+
+/// The program's name as the user called it, for help and errors:
+/// `cargo grader` through the kit's alias, else the file name it was run
+/// by (`argv[0]`, which the keeper passes on).
+fn program_name(argv0: Option<&OsString>) -> String {
+    let cargo = std::env::var_os("CARGO").is_some() && Kit::find(None).is_ok_and(|k| via_cargo(&k));
+    if cargo {
+        return "cargo grader".into();
+    }
+    argv0
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("grader")
+        .to_string()
 }
 
 /// Moves a leading `--root DIR` to the end: once an option comes first,

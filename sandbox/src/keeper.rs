@@ -7,13 +7,14 @@
 //! between fork and exec), but what a program started, a daemon above
 //! all, would live on. So the `grader` a person or CI starts is a small
 //! *keeper*: it starts the real grader, the *worker*, as its one child
-//! (the same executable and arguments), passes Ctrl+C, SIGTERM and SIGHUP
-//! on to it, and waits. The keeper is a child subreaper: when the worker
-//! ends, however it ends, every process left below it comes back to the
-//! keeper, which kills them all, removes the worker's cgroups, and exits
-//! with the worker's status (128 + the signal, if a signal killed it).
-//! What to tell the user is the caller's: [`start`] returns the
-//! [`Outcome`].
+//! (the same executable, the same arguments, and the same `argv[0]`, so
+//! that the worker names itself as the user called it), passes Ctrl+C,
+//! SIGTERM and SIGHUP on to it, and waits. The keeper is a child
+//! subreaper: when the worker ends, however it ends, every process left
+//! below it comes back to the keeper, which kills them all, removes the
+//! worker's cgroups, and exits with the worker's status (128 + the
+//! signal, if a signal killed it). What to tell the user is the caller's:
+//! [`start`] returns the [`Outcome`].
 //!
 //! If the keeper itself is killed, the worker gets SIGTERM from the kernel
 //! (its parent-death signal) and cleans up as for a Ctrl+C. Only SIGKILL
@@ -21,6 +22,7 @@
 //! escaped its program's process group running where cgroups are not in
 //! use.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
@@ -78,9 +80,15 @@ pub fn start() -> std::io::Result<Role> {
     signals.add(Signal::SIGHUP);
     signals.thread_block()?;
     family::become_subreaper()?;
-    // `/proc/self/exe` runs even when the file was rebuilt meanwhile.
-    let child = Command::new("/proc/self/exe")
-        .args(std::env::args_os().skip(1))
+    // `/proc/self/exe` runs even when the file was rebuilt meanwhile; the
+    // worker still gets the name it was called by, for its messages.
+    let mut args = std::env::args_os();
+    let mut worker = Command::new("/proc/self/exe");
+    if let Some(name) = args.next() {
+        worker.arg0(name);
+    }
+    let child = worker
+        .args(args)
         .env(WORKER_VARIABLE, getpid().to_string())
         .spawn()?;
     let worker = Pid::from_raw(child.id() as i32);
