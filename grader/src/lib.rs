@@ -12,11 +12,17 @@
 //! ```
 //!
 //! `kit` (finding labs, building them) sits underneath and uses none of
-//! them; `grade` drives the stages for a lab, `check` for `grader check`.
+//! them; `grade` drives the stages for a lab, `check` for `grader check`,
+//! and `cli` reads the command line and calls them. Underneath `run`, the
+//! [`sandbox`] crate starts the programs and makes sure nothing they start
+//! outlives a test, or the grader.
+//!
 //! A kind of wire check is one file of [`judge::wire`] that holds its
 //! shape in the spec, its validation and its judging together; the spec
 //! lists those kinds ([`spec::WireCheck`]) and calls their validation,
-//! which is the one place the spec reaches into the judge.
+//! which is the one place the spec reaches into the judge. Once valid, a
+//! test is resolved into a [`spec::plan::Plan`]: nodes by index, never by
+//! name, from there on.
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and
@@ -27,13 +33,14 @@
 //!
 //! # Layout
 //! - [`spec`] — the `spec.yaml` format, validation with file:line:column, the JSON Schema.
-//! - [`run`] — one test from start to end: ports, processes, the proxy, scripted peers, the record.
+//! - [`run`] — one test from start to end: ports, processes (in the [`sandbox`]), the proxy, scripted peers, the record.
 //! - [`judge`] — judging a record: transcripts, the wire, the end state.
 //! - [`report`] — the human report, JSON, JUnit XML, Gradescope.
 //! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
 //! - [`grade`] — a lab's tests in parallel, reported in order.
 //! - [`check`] — `grader check`, the instructor's proof that the kit is sound, with its mutants.
 //! - [`skeleton`] — generating the student skeletons from the solutions.
+//! - [`cli`] — the command line: its clap types (the help text), and doing what it asks.
 //!
 //! The grader needs Linux: it reads `/proc` for CPU use, bound ports and
 //! process groups.
@@ -49,6 +56,7 @@ macro_rules! out {
 }
 
 pub mod check;
+pub mod cli;
 pub mod grade;
 pub mod judge;
 pub mod kit;

@@ -1,281 +1,42 @@
 //! `grader`: grade a lab of the kit, list the labs, or check the kit.
+//!
+//! This sets the process up and hands the command line to
+//! [`grader::cli::run`]: first the keeper (this process may be the keeper
+//! of the real grader), then the clean-up on signals, and at the end the
+//! way out.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use grader::grade::{self, Options, Replay};
-use grader::kit::{Kit, Source};
-use grader::report::{self, Format};
-use grader::run::keeper;
-use grader::{check, skeleton};
-
-/// Grades the labs of the distributed-systems kit: runs your programs as
-/// real processes on real UDP sockets, through a proxy that records (and,
-/// in some tests, drops, duplicates or delays) every datagram.
-///
-/// Exit status: 0 all tests passed, 1 a test failed, 2 the grader could not run.
-#[derive(Debug, Parser)]
-#[command(
-    name = "grader",
-    version,
-    args_conflicts_with_subcommands = true,
-    subcommand_value_name = "COMMAND"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    grade: GradeArgs,
-    /// The kit's root directory (default: the kit containing the current directory).
-    #[arg(long, global = true, value_name = "DIR")]
-    root: Option<PathBuf>,
-}
-
-/// `grader hw1 [OPTIONS]`: grade a lab.
-#[derive(Debug, clap::Args)]
-struct GradeArgs {
-    /// The lab to grade (hw1 ... hw6), or `all`.
-    #[arg(value_name = "LAB")]
-    lab: Option<String>,
-    /// Grade the reference solution instead of your crate in labs/.
-    #[arg(long, conflicts_with = "bin_dir")]
-    solutions: bool,
-    /// Grade prebuilt executables in DIR (any language) that follow the lab's command-line contract.
-    #[arg(long, value_name = "DIR")]
-    bin_dir: Option<PathBuf>,
-    /// Run only the test called NAME.
-    #[arg(short = 't', long = "test", value_name = "NAME")]
-    test: Option<String>,
-    /// Seed for every random choice (faults, keys); printed in the report (default: from the clock).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Run everything N times, with seeds SEED, SEED+1, ...
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    repeat: u64,
-    /// Tests run at the same time (default: the number of CPUs).
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    jobs: Option<u64>,
-    /// Start no test after the first one that does not pass (those running finish); exit status 1.
-    #[arg(long)]
-    fail_fast: bool,
-    /// Add the tests of FILE (`lab:` and `tests:`, as in a spec) to the lab it names; may be repeated.
-    #[arg(long, value_name = "FILE")]
-    extra_spec: Vec<PathBuf>,
-    /// Under a failing test, print its timeline: every datagram and what became of it.
-    #[arg(short = 'v', long)]
-    verbose: bool,
-    /// The report's format; a machine format goes to stdout (or --output) and the human report to stderr.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
-    /// Write the report to FILE; the human report stays on the terminal.
-    #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// List the labs and their tests.
-    List,
-    /// For instructors: every spec valid, every solution passes, every skeleton fails at a hole and is in sync, every mutant caught.
-    Check {
-        /// Only this lab.
-        lab: Option<String>,
-        /// Seed for the test runs (default: from the clock).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Tests run at the same time.
-        #[arg(short = 'j', long, value_parser = clap::value_parser!(u64).range(1..))]
-        jobs: Option<u64>,
-    },
-    /// For instructors: write labs/hwN-*/ from solutions/hwN-*/ (marked regions become holes).
-    Generate {
-        /// The lab, or `all`.
-        lab: String,
-    },
-    /// For instructors: print the JSON Schema of spec.yaml (committed as specs/spec.schema.json).
-    Schema,
-}
+use grader::cli::{self, Cli};
+use sandbox::{Leave, keeper};
 
 fn main() -> ExitCode {
-    match grader::run::keeper::start() {
+    match keeper::start() {
         Ok(keeper::Role::Worker) => {}
-        Ok(keeper::Role::Done(code)) => return code,
+        Ok(keeper::Role::Done(worker)) => return cli::keeper_done(worker),
         Err(e) => {
             eprintln!("grader: cannot start: {e}");
             return ExitCode::from(2);
         }
     }
-    if let Err(e) = grader::run::procs::install_cleanup() {
-        eprintln!("grader: cannot set up signal handling: {e}");
-        return ExitCode::from(2);
-    }
-    report::init_color();
-    let cli = Cli::parse_from(root_last(std::env::args_os().collect()));
-    let code = match run(cli) {
+    let cleanup = match sandbox::install_cleanup(cli::report_interrupt) {
+        Ok(cleanup) => cleanup,
+        Err(e) => {
+            eprintln!("grader: cannot set up signal handling: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    grader::report::init_color();
+    let code = match cli::run(Cli::from_env()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("grader: {e:#}");
             ExitCode::from(2)
         }
     };
-    if grader::run::procs::interrupted() {
-        // The signal's handler is cleaning up and exits with 130.
-        std::thread::sleep(std::time::Duration::from_secs(10));
-        return ExitCode::from(130);
-    }
-    grader::run::family::cleanup(true);
-    code
-}
-
-/// Moves a leading `--root DIR` to the end: once an option comes first,
-/// clap takes the next word for a lab, so `grader --root DIR check` would
-/// look for a lab called `check`. `--root` is global, so at the end it
-/// applies to whatever command comes first.
-fn root_last(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    if args.len() > 3 && args[1] == "--root" {
-        let root: Vec<_> = args.drain(1..3).collect();
-        args.extend(root);
-    }
-    args
-}
-
-fn jobs(j: Option<u64>) -> usize {
-    j.map_or_else(
-        || std::thread::available_parallelism().map_or(2, |n| n.get()),
-        |j| j as usize,
-    )
-}
-
-/// Whether this grader was started by the kit's `cargo grader` alias: cargo
-/// ran it (it sets `CARGO`) from the kit's own target directory.
-fn via_cargo(kit: &Kit) -> bool {
-    std::env::var_os("CARGO").is_some()
-        && std::env::current_exe()
-            .ok()
-            .and_then(|e| std::fs::canonicalize(e).ok())
-            .zip(std::fs::canonicalize(kit.root.join("target")).ok())
-            .is_some_and(|(exe, target)| exe.starts_with(target))
-}
-
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Some(Command::Schema) = cli.command {
-        grader::out!("{}", grader::spec::schema::generate().trim_end());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let kit = Kit::find(cli.root.as_deref())?;
-    match cli.command {
-        Some(Command::Schema) => unreachable!("handled above"),
-        Some(Command::List) => {
-            for lab in kit.labs()? {
-                let spec = grade::load_spec(&lab)?;
-                let points: u32 = spec.tests.iter().map(|t| t.points).sum();
-                grader::out!(
-                    "{}  {}  ({}, {points} points)",
-                    lab.id,
-                    spec.title,
-                    kit.show(&lab.lab_dir)
-                );
-                for t in &spec.tests {
-                    let mut also = String::new();
-                    if let Some(file) = &t.origin {
-                        also.push_str(&format!("  [from {}]", kit.show(file)));
-                    }
-                    if t.visibility != grader::spec::Visibility::Visible {
-                        also.push_str(&format!("  [{} on Gradescope]", t.visibility.name()));
-                    }
-                    grader::out!(
-                        "    {:<28} {:<8} {:>2} pt  {}{also}",
-                        t.name,
-                        t.part.name(),
-                        t.points,
-                        t.description
-                    );
-                }
-            }
-            grader::out!("containment: {}", grader::run::family::describe());
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Check { lab, seed, jobs: j }) => {
-            let seed = seed.unwrap_or_else(handout::seed_from_clock);
-            let c = check::kit(&kit, lab.as_deref(), seed, jobs(j))?;
-            for line in c.summary() {
-                grader::out!("{line}");
-            }
-            Ok(if c.failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Some(Command::Generate { lab }) => {
-            let labs = if lab == "all" {
-                kit.labs()?
-            } else {
-                vec![kit.lab(&lab)?]
-            };
-            for l in labs {
-                let sk = skeleton::generate(&l.solution_dir)?;
-                skeleton::write(&sk, &l.lab_dir)?;
-                grader::out!(
-                    "generated {} from {} ({} holes)",
-                    kit.show(&l.lab_dir),
-                    kit.show(&l.solution_dir),
-                    sk.holes.len()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        None => {
-            let g = cli.grade;
-            let Some(lab) = g.lab else {
-                anyhow::bail!(
-                    "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, check, generate, schema (see --help)"
-                );
-            };
-            let source = match (g.solutions, g.bin_dir) {
-                (_, Some(d)) => Source::BinDir(grade::absolute(d)),
-                (true, None) => Source::Solution,
-                (false, None) => Source::Skeleton,
-            };
-            let labs = if lab == "all" {
-                let labs: Vec<_> = kit
-                    .labs()?
-                    .into_iter()
-                    .filter(|l| source != Source::Solution || l.solution_dir.is_dir())
-                    .collect();
-                if labs.is_empty() {
-                    anyhow::bail!(
-                        "there is nothing to grade: no lab in {} has a spec.yaml (and, with --solutions, a reference solution)",
-                        kit.root.display()
-                    );
-                }
-                labs
-            } else {
-                vec![kit.lab(&lab)?]
-            };
-            let opts = Options {
-                source,
-                test: g.test,
-                seed: g.seed.unwrap_or_else(handout::seed_from_clock),
-                repeat: g.repeat,
-                jobs: jobs(g.jobs),
-                fail_fast: g.fail_fast,
-                extra_specs: g.extra_spec.into_iter().map(grade::absolute).collect(),
-                verbose: g.verbose,
-                format: g.format,
-                output: g.output,
-                replay: Replay {
-                    via_cargo: via_cargo(&kit),
-                    root: cli.root.map(grade::absolute),
-                },
-            };
-            let results = grade::grade(&kit, &labs, &opts)?;
-            Ok(if results.all_passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+    match cleanup.finish() {
+        Leave::Finished => code,
+        // A signal ended the grader: its clean-up killed every program.
+        Leave::Interrupted => ExitCode::from(130),
     }
 }

@@ -26,10 +26,9 @@
 //! - [`clock`]: the test's clock, which stands still while programs start;
 //! - [`seed`]: seeds of tests, nodes and links;
 //! - [`ports`]: leasing free UDP ports so tests run side by side;
-//! - [`procs`]: launching programs as a shell would, under hard limits;
-//! - [`contain`]: the set-up between fork and exec (the one `unsafe` module);
-//! - [`family`]: every process a program starts, found, measured and killed;
-//! - [`keeper`]: the parent process that outlives a killed grader;
+//! - [`procs`]: lab programs, started in the [sandbox] (as a shell would,
+//!   under hard limits, nothing outliving the test) and written into the
+//!   record;
 //! - [`proxy`]: the interposed network, its rules and seeded faults;
 //! - [`script`]: peers played by the grader;
 //! - [`select`]: selecting datagrams of the record, for the runner and the checks.
@@ -43,9 +42,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 pub mod clock;
-pub mod contain;
-pub mod family;
-pub mod keeper;
 pub mod ports;
 pub mod procs;
 pub mod proxy;

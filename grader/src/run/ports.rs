@@ -12,8 +12,8 @@
 //! `/proc/net/udp6`, never probed with a bind of the grader's own. A probe
 //! socket, however briefly held, is copied into every child another thread
 //! of the grader forks at that moment, and a child keeps its copy until it
-//! reaches `execve(2)` (longer, while [`contain`](super::contain) sets it
-//! up): the student's server, started right after, would then meet
+//! reaches `execve(2)` (longer, while the [sandbox] sets it up): the
+//! student's server, started right after, would then meet
 //! `EADDRINUSE` on a port the grader had just called free.
 
 use std::fs::{File, OpenOptions};
@@ -174,7 +174,9 @@ mod tests {
     /// `execve(2)` a child holds every descriptor of the grader).
     #[test]
     fn a_leased_port_is_free_while_programs_are_being_started() {
-        use std::os::fd::OwnedFd;
+        use crate::run::clock::Clock;
+        use crate::run::procs::{Launch, Proc};
+        use crate::run::record::{NodeRecord, Recorder};
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -184,23 +186,24 @@ mod tests {
             .map(|_| {
                 let (stop, started) = (Arc::clone(&stop), Arc::clone(&started));
                 std::thread::spawn(move || {
-                    let null = || OwnedFd::from(File::create("/dev/null").unwrap());
+                    let limits = crate::spec::Limits::default();
+                    let launch = Launch {
+                        node: 0,
+                        program: std::path::Path::new("/bin/true"),
+                        args: &[],
+                        limits: &limits,
+                    };
                     // Bounded: at most 20,000 programs, each gone at once.
                     for _ in 0..20_000 {
                         if stop.load(Ordering::SeqCst) {
                             break;
                         }
-                        let pid = crate::run::contain::start(crate::run::contain::Start {
-                            program: std::path::Path::new("/bin/true"),
-                            args: &[],
-                            env: Vec::new(),
-                            stdout: null(),
-                            stderr: null(),
-                            rlimits: Vec::new(),
-                            cgroup: None,
-                        })
-                        .unwrap();
-                        let _ = nix::sys::wait::waitpid(pid, None);
+                        let limit = std::time::Duration::from_secs(600);
+                        let clock = Clock::new(limit, limit);
+                        let rec = Recorder::new("t", 1, clock, vec![NodeRecord::new("true")]);
+                        let mut p = Proc::spawn(&launch, &rec).unwrap();
+                        rec.wait(None, None, |l| !l.alive[0]);
+                        p.kill();
                         started.fetch_add(1, Ordering::SeqCst);
                     }
                 })

@@ -1,5 +1,5 @@
-//! The last moment before a program runs: the grader's one module with
-//! `unsafe` code.
+//! The last moment before a program runs: the one module of the sandbox
+//! (and of the kit's grader) with `unsafe` code.
 //!
 //! A program must start as a shell would start it, and under hard limits
 //! that hold from its first instruction. Both have to be set up inside
@@ -43,10 +43,10 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::{Pid, getpid, getppid};
 
 /// One hard limit: `setrlimit(resource, soft, hard)`.
-pub type Rlimit = (Resource, rlim_t, rlim_t);
+pub(crate) type Rlimit = (Resource, rlim_t, rlim_t);
 
 /// What to start, and how.
-pub struct Start<'a> {
+pub(crate) struct Start<'a> {
     /// The executable.
     pub program: &'a Path,
     /// Its arguments (without its name).
@@ -68,7 +68,7 @@ pub struct Start<'a> {
 ///
 /// # Errors
 /// What `fork(2)`, the set-up in the child, or `execve(2)` said.
-pub fn start(s: Start) -> io::Result<Pid> {
+pub(crate) fn start(s: Start) -> io::Result<Pid> {
     let parent = getpid();
     let rlimits = s.rlimits;
     let rtmax = libc::SIGRTMAX();
@@ -79,7 +79,7 @@ pub fn start(s: Start) -> io::Result<Pid> {
     let mut cmd = Command::new(s.program);
     cmd.args(s.args)
         .envs(s.env)
-        .env_remove(super::keeper::WORKER_VARIABLE)
+        .env_remove(crate::keeper::WORKER_VARIABLE)
         .stdin(Stdio::null())
         .stdout(Stdio::from(s.stdout))
         .stderr(Stdio::from(s.stderr))

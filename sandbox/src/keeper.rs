@@ -3,16 +3,18 @@
 //!
 //! A process killed with SIGKILL runs no code, so a grader cannot clean up
 //! after its own SIGKILL (what a CI runner sends when its own time limit
-//! passes). Each program dies with it (its parent-death signal, see
-//! [`contain`](super::contain)), but what a program started, a daemon
-//! above all, would live on. So the `grader` a person or CI starts is a
-//! small *keeper*: it starts the real grader, the *worker*, as its one
-//! child (the same executable and arguments), passes Ctrl+C, SIGTERM and
-//! SIGHUP on to it, and waits. The keeper is a child subreaper: when the
-//! worker ends, however it ends, every process left below it comes back
-//! to the keeper, which kills them all, removes the worker's cgroups, and
-//! exits with the worker's status (128 + the signal, if a signal killed
-//! it).
+//! passes). Each program dies with it (its parent-death signal, set
+//! between fork and exec), but what a program started, a daemon above
+//! all, would live on. So the `grader` a person or CI starts is a small
+//! *keeper*: it starts the real grader, the *worker*, as its one child
+//! (the same executable, the same arguments, and the same `argv[0]`, so
+//! that the worker names itself as the user called it), passes Ctrl+C,
+//! SIGTERM and SIGHUP on to it, and waits. The keeper is a child
+//! subreaper: when the worker ends, however it ends, every process left
+//! below it comes back to the keeper, which kills them all, removes the
+//! worker's cgroups, and exits with the worker's status (128 + the
+//! signal, if a signal killed it). What to tell the user is the caller's:
+//! [`start`] returns the [`Outcome`].
 //!
 //! If the keeper itself is killed, the worker gets SIGTERM from the kernel
 //! (its parent-death signal) and cleans up as for a Ctrl+C. Only SIGKILL
@@ -20,7 +22,8 @@
 //! escaped its program's process group running where cgroups are not in
 //! use.
 
-use std::process::{Command, ExitCode};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -28,30 +31,46 @@ use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 
-use super::family::{self, Stat};
+use crate::family::{self, Stat};
 
 /// Set in the worker's environment to the keeper's process id.
-pub const WORKER_VARIABLE: &str = "GRADER_KEEPER";
+pub(crate) const WORKER_VARIABLE: &str = "GRADER_KEEPER";
 
 /// What this process is to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Grade: this is the worker.
+    /// Do the work: this is the worker.
     Worker,
-    /// The keeper is done: exit with this status.
-    Done(ExitCode),
+    /// The keeper is done: exit as its [`Outcome`] says.
+    Done(Outcome),
+}
+
+/// How the worker ended, and what the keeper cleaned up after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status to exit with: the worker's exit code, 128 + the signal
+    /// that killed it, 130 if the keeper died before the worker was set
+    /// up, 2 if the worker could not be waited for.
+    pub status: u8,
+    /// How many processes the worker left running, which the keeper killed.
+    pub swept: usize,
 }
 
 /// Sets up the worker, or runs the keeper until its worker is gone and
-/// everything below it is killed. Call first thing in `main`.
+/// everything below it is killed. Call first thing in `main`, before any
+/// thread exists.
 ///
 /// # Errors
-/// When the worker cannot be started or set up.
+/// When the worker cannot be started or set up (`prctl(2)`, `fork(2)`).
 pub fn start() -> std::io::Result<Role> {
     if let Some(keeper) = std::env::var_os(WORKER_VARIABLE) {
         nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
         if keeper.to_str() != Some(&getppid().to_string()) {
             // The keeper died before the line above: do as it would ask.
-            return Ok(Role::Done(ExitCode::from(130)));
+            return Ok(Role::Done(Outcome {
+                status: 130,
+                swept: 0,
+            }));
         }
         return Ok(Role::Worker);
     }
@@ -61,9 +80,15 @@ pub fn start() -> std::io::Result<Role> {
     signals.add(Signal::SIGHUP);
     signals.thread_block()?;
     family::become_subreaper()?;
-    // `/proc/self/exe` runs even when the file was rebuilt meanwhile.
-    let child = Command::new("/proc/self/exe")
-        .args(std::env::args_os().skip(1))
+    // `/proc/self/exe` runs even when the file was rebuilt meanwhile; the
+    // worker still gets the name it was called by, for its messages.
+    let mut args = std::env::args_os();
+    let mut worker = Command::new("/proc/self/exe");
+    if let Some(name) = args.next() {
+        worker.arg0(name);
+    }
+    let child = worker
+        .args(args)
         .env(WORKER_VARIABLE, getpid().to_string())
         .spawn()?;
     let worker = Pid::from_raw(child.id() as i32);
@@ -83,19 +108,12 @@ pub fn start() -> std::io::Result<Role> {
             Err(_) => break 2,
         }
     };
-    let left = sweep();
+    let swept = sweep();
     family::remove_cgroups_of(worker);
-    if status > 128 && left > 0 {
-        eprintln!(
-            "grader: the grader was killed ({}); its keeper stopped {} it left running",
-            Signal::try_from(status - 128)
-                .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string()),
-            crate::judge::processes(left)
-        );
-    }
-    Ok(Role::Done(ExitCode::from(
-        u8::try_from(status).unwrap_or(2),
-    )))
+    Ok(Role::Done(Outcome {
+        status: u8::try_from(status).unwrap_or(2),
+        swept,
+    }))
 }
 
 /// Kills and reaps every process below the keeper, round after round

@@ -22,21 +22,15 @@
 //! by SIGKILL to every member, round after round, until none is left,
 //! reaping those that came back to the grader.
 //!
-//! # Limits the kernel cannot enforce
-//!
-//! Memory (resident, each shared page counted once) and the number of
-//! processes and threads of a whole family are
-//! watched by one thread, the *warden*, every [`WATCH_EVERY`]: past its
-//! limit a family is killed, and the record says which limit. (An
-//! rlimit on processes counts every process of the user, and root is
-//! exempt; an rlimit on memory counts address space, not use.)
+//! Memory and the number of processes of a whole family are limits the
+//! kernel cannot enforce for it: the [warden](crate::warden) watches them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -44,32 +38,28 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{AccessFlags, Pid, access, getpid};
 
-use super::record::{Limit, Recorder, What};
-use crate::spec::{Limits, Size};
+use crate::Limits;
+use crate::global;
 
 /// The variable every program starts with: its family's tag.
-pub const TAG_VARIABLE: &str = "GRADER_PROGRAM";
-
-/// How often the warden measures each family.
-pub const WATCH_EVERY: Duration = Duration::from_millis(20);
+pub(crate) const TAG_VARIABLE: &str = "GRADER_PROGRAM";
 
 /// How the grader knows the processes of a program.
 #[derive(Debug)]
-pub enum Containment {
+pub(crate) enum Containment {
     /// One cgroup v2 per program, under this directory (the grader's own).
     Cgroup(PathBuf),
     /// Process groups, descent, and the subreaper; why not cgroups.
     Tracking(String),
 }
 
-static CONTAINMENT: OnceLock<Containment> = OnceLock::new();
-
-/// The containment of this grader, chosen once.
-pub fn containment() -> &'static Containment {
-    CONTAINMENT.get_or_init(detect)
+/// The containment of this process, chosen once.
+pub(crate) fn containment() -> &'static Containment {
+    global::containment().get_or_init(detect)
 }
 
-/// One line for people: which containment is in use, and why.
+/// One line for people: which containment is in use, and why (`grader
+/// list` ends with it). The first call chooses it, if nothing did yet.
 pub fn describe() -> String {
     match containment() {
         Containment::Cgroup(dir) => {
@@ -140,15 +130,15 @@ fn own_cgroup() -> Result<PathBuf, String> {
 /// this is for the end of the grader). With `wait`, waits a little for
 /// the last members to be reaped; without, kills and removes what it can
 /// at once (a signal handler; the keeper removes the rest).
-pub fn cleanup(wait: bool) {
-    if let Some(Containment::Cgroup(dir)) = CONTAINMENT.get() {
+pub(crate) fn cleanup(wait: bool) {
+    if let Some(Containment::Cgroup(dir)) = global::containment().get() {
         remove_tree(dir, if wait { 500 } else { 1 });
     }
 }
 
 /// Kills what is left in the cgroups of the grader `worker` and removes
 /// them (for its keeper, once it is gone).
-pub fn remove_cgroups_of(worker: Pid) {
+pub(crate) fn remove_cgroups_of(worker: Pid) {
     if let Ok(dir) = own_cgroup() {
         remove_tree(&dir.join(format!("grader-{worker}")), 500);
     }
@@ -197,13 +187,13 @@ fn remove_tree(dir: &std::path::Path, tries: u32) {
 
 /// Makes this process a child subreaper: orphans of its descendants come
 /// back to it, not to init.
-pub fn become_subreaper() -> nix::Result<()> {
+pub(crate) fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
 /// A process as `/proc/PID/stat` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
+pub(crate) struct Stat {
     /// Process id.
     pub pid: i32,
     /// One letter: R, S, D, Z, T, ...
@@ -242,13 +232,14 @@ impl Stat {
         })
     }
 
-    fn zombie(&self) -> bool {
+    /// Whether it has exited and waits to be reaped.
+    pub(crate) fn zombie(&self) -> bool {
         matches!(self.state, 'Z' | 'X')
     }
 }
 
 /// Every process on the machine.
-pub fn all_processes() -> Vec<Stat> {
+pub(crate) fn all_processes() -> Vec<Stat> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -258,7 +249,7 @@ pub fn all_processes() -> Vec<Stat> {
 }
 
 /// The command line of `pid`, for a report: at most 80 characters.
-pub fn command_of(pid: i32) -> String {
+pub(crate) fn command_of(pid: i32) -> String {
     let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let mut text: String = String::from_utf8_lossy(&raw)
         .split('\0')
@@ -287,11 +278,9 @@ fn has_tag(pid: i32, tag: &str) -> bool {
     env.split(|&b| b == 0).any(|v| v == want.as_bytes())
 }
 
-static SERIAL: AtomicU64 = AtomicU64::new(0);
-
 /// A program and the processes it started.
 #[derive(Debug)]
-pub struct Family {
+pub(crate) struct Family {
     /// The program: its process id is also its process group's.
     pub leader: Pid,
     tag: String,
@@ -303,7 +292,7 @@ pub struct Family {
 }
 
 /// A family before its program starts.
-pub struct Nursery {
+pub(crate) struct Nursery {
     /// The value of [`TAG_VARIABLE`] for the program.
     pub tag: String,
     /// Its cgroup directory, when cgroups are in use.
@@ -317,7 +306,7 @@ impl Nursery {
     /// # Errors
     /// When the cgroup cannot be made.
     pub fn new(limits: &Limits) -> std::io::Result<Nursery> {
-        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let n = global::next_serial();
         let tag = format!("{}-{n}", getpid());
         let cgroup = match containment() {
             Containment::Cgroup(dir) => {
@@ -328,7 +317,7 @@ impl Nursery {
                 // past it and says so; the kernel stops it there.
                 let most = u64::from(limits.processes) + 1;
                 let _ = fs::write(d.join("pids.max"), most.to_string());
-                let _ = fs::write(d.join("memory.max"), limits.memory.0.to_string());
+                let _ = fs::write(d.join("memory.max"), limits.memory.to_string());
                 let _ = fs::write(d.join("memory.swap.max"), "0");
                 Some(d)
             }
@@ -481,21 +470,10 @@ impl Family {
     }
 }
 
-/// Leaders of programs whose exit a thread of their own waits for: never
-/// reaped by [`reap_strays`].
-static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// The registry of leaders. Hold it across the start of a program and
-/// its registration: [`reap_strays`] holds it while it looks for
-/// zombies, so a program that exits at once is never taken for a stray.
-pub fn leaders() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
-    LEADERS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Reaps orphans that came back to the grader and exited on their own.
-pub fn reap_strays() {
+pub(crate) fn reap_strays() {
     let me = getpid().as_raw();
-    let leaders = leaders();
+    let leaders = global::leaders();
     for s in all_processes() {
         if s.ppid == me && s.zombie() && !leaders.contains(&s.pid) {
             let _ = waitpid(Pid::from_raw(s.pid), Some(WaitPidFlag::WNOHANG));
@@ -503,116 +481,9 @@ pub fn reap_strays() {
     }
 }
 
-/// A family the warden measures.
-pub struct Watch {
-    /// The family.
-    pub family: Arc<Family>,
-    /// Its limits.
-    pub limits: Limits,
-    /// Where to record a limit it went past.
-    pub rec: Recorder,
-    /// The node it plays.
-    pub node: usize,
-}
-
-struct Warden {
-    watched: Mutex<Vec<Weak<Watch>>>,
-    wake: Condvar,
-}
-
-static WARDEN: Warden = Warden {
-    watched: Mutex::new(Vec::new()),
-    wake: Condvar::new(),
-};
-
-/// Has the warden measure `w` until it is dropped.
-pub fn watch(w: &Arc<Watch>) {
-    static PATROL: std::sync::Once = std::sync::Once::new();
-    PATROL.call_once(|| {
-        thread::Builder::new()
-            .name("warden".into())
-            .spawn(patrol)
-            .expect("a thread for the warden");
-    });
-    let warden = &WARDEN;
-    warden
-        .watched
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(Arc::downgrade(w));
-    warden.wake.notify_all();
-}
-
-fn patrol() {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .unwrap_or(4096) as u64;
-    let warden = &WARDEN;
-    let mut watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        watched.retain(|w| w.strong_count() > 0);
-        if watched.is_empty() {
-            watched = warden.wake.wait(watched).unwrap_or_else(|e| e.into_inner());
-            continue;
-        }
-        let now: Vec<Arc<Watch>> = watched.iter().filter_map(Weak::upgrade).collect();
-        drop(watched);
-        let table = match containment() {
-            Containment::Tracking(_) => Some(all_processes()),
-            Containment::Cgroup(_) => None,
-        };
-        for w in &now {
-            if w.family.ended_by_grader() {
-                continue;
-            }
-            let members: Vec<Stat> = w
-                .family
-                .members(table.as_deref())
-                .into_iter()
-                .filter(|s| !s.zombie())
-                .collect();
-            let tasks: u64 = members.iter().map(|s| s.threads).sum();
-            let rss: u64 = members.iter().map(|s| memory_of(s, page)).sum();
-            let over = if tasks > u64::from(w.limits.processes) {
-                Some(Limit::Processes(w.limits.processes))
-            } else if rss > w.limits.memory.0 {
-                Some(Limit::Memory(Size(w.limits.memory.0)))
-            } else {
-                None
-            };
-            if let Some(limit) = over {
-                w.family.end_by_grader();
-                w.rec.event(Some(w.node), What::LimitExceeded { limit });
-                w.family.kill_now();
-            }
-        }
-        drop(now);
-        watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
-        watched = warden
-            .wake
-            .wait_timeout(watched, WATCH_EVERY)
-            .map(|(g, _)| g)
-            .unwrap_or_else(|e| e.into_inner().0);
-    }
-}
-
-/// The memory a process uses: its proportional share of resident pages
-/// (`Pss`, so that pages forked children share count once in a family's
-/// sum), or its resident pages where the kernel does not say.
-fn memory_of(s: &Stat, page: u64) -> u64 {
-    let pss = fs::read_to_string(format!("/proc/{}/smaps_rollup", s.pid))
-        .ok()
-        .and_then(|t| {
-            let line = t.lines().find(|l| l.starts_with("Pss:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        });
-    pss.map_or(s.rss * page, |kib| kib * 1024)
-}
-
 /// The tasks (processes and threads) of the user `uid`, for an rlimit on
 /// processes that counts them all.
-pub fn tasks_of_user(uid: u32) -> u64 {
+pub(crate) fn tasks_of_user(uid: u32) -> u64 {
     let Ok(dir) = fs::read_dir("/proc") else {
         return 0;
     };

@@ -1,0 +1,326 @@
+//! The command line: what `grader` is asked to do, and doing it.
+//!
+//! `main` sets the process up (the [keeper](sandbox::keeper), the
+//! clean-up on signals), then parses the command line with
+//! [`Cli::from_env`] and hands it to [`run`]. The clap types here are the
+//! help text: their doc comments are what `grader --help` prints.
+//!
+//! Help and errors name the program as the user called it: `grader`, or
+//! `cargo grader` through the kit's alias. The keeper runs the real
+//! grader through `/proc/self/exe`, so it passes its own `argv[0]` on.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use nix::sys::signal::Signal;
+
+use crate::grade::{self, Options, Replay};
+use crate::kit::{Kit, Source};
+use crate::report::Format;
+use crate::{check, skeleton};
+
+/// Grades the labs of the distributed-systems kit: runs your programs as
+/// real processes on real UDP sockets, through a proxy that records (and,
+/// in some tests, drops, duplicates or delays) every datagram.
+///
+/// Exit status: 0 all tests passed, 1 a test failed, 2 the grader could not run.
+#[derive(Debug, Parser)]
+#[command(
+    name = "grader",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_value_name = "COMMAND"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    grade: GradeArgs,
+    /// The kit's root directory (default: the kit containing the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+/// `grader hw1 [OPTIONS]`: grade a lab.
+#[derive(Debug, clap::Args)]
+struct GradeArgs {
+    /// The lab to grade (hw1 ... hw6), or `all`.
+    #[arg(value_name = "LAB")]
+    lab: Option<String>,
+    /// Grade the reference solution instead of your crate in labs/.
+    #[arg(long, conflicts_with = "bin_dir")]
+    solutions: bool,
+    /// Grade prebuilt executables in DIR (any language) that follow the lab's command-line contract.
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Run only the test called NAME.
+    #[arg(short = 't', long = "test", value_name = "NAME")]
+    test: Option<String>,
+    /// Seed for every random choice (faults, keys); printed in the report (default: from the clock).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run everything N times, with seeds SEED, SEED+1, ...
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Tests run at the same time (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
+    /// Start no test after the first one that does not pass (those running finish); exit status 1.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Add the tests of FILE (`lab:` and `tests:`, as in a spec) to the lab it names; may be repeated.
+    #[arg(long, value_name = "FILE")]
+    extra_spec: Vec<PathBuf>,
+    /// Under a failing test, print its timeline: every datagram and what became of it.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// The report's format; a machine format goes to stdout (or --output) and the human report to stderr.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report to FILE; the human report stays on the terminal.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the labs and their tests.
+    List,
+    /// For instructors: every spec valid, every solution passes, every skeleton fails at a hole and is in sync, every mutant caught.
+    Check {
+        /// Only this lab.
+        lab: Option<String>,
+        /// Seed for the test runs (default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Tests run at the same time.
+        #[arg(short = 'j', long, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+    },
+    /// For instructors: write labs/hwN-*/ from solutions/hwN-*/ (marked regions become holes).
+    Generate {
+        /// The lab, or `all`.
+        lab: String,
+    },
+    /// For instructors: print the JSON Schema of spec.yaml (committed as specs/spec.schema.json).
+    Schema,
+}
+
+impl Cli {
+    /// The command line of this process, parsed, with help and errors
+    /// naming the program as the user called it. Like clap's own `parse`,
+    /// prints the help (exit status 0) or the error (exit status 2) and
+    /// exits.
+    pub fn from_env() -> Cli {
+        let args = root_last(std::env::args_os().collect());
+        let mut command = Cli::command().bin_name(program_name(args.first()));
+        let mut matches = (command.try_get_matches_from_mut(args)).unwrap_or_else(|e| e.exit());
+        Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit())
+    }
+}
+
+/// The program's name as the user called it, for help and errors:
+/// `cargo grader` through the kit's alias, else the file name it was run
+/// by (`argv[0]`, which the keeper passes on).
+fn program_name(argv0: Option<&OsString>) -> String {
+    let cargo = std::env::var_os("CARGO").is_some() && Kit::find(None).is_ok_and(|k| via_cargo(&k));
+    if cargo {
+        return "cargo grader".into();
+    }
+    argv0
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("grader")
+        .to_string()
+}
+
+/// Moves a leading `--root DIR` to the end: once an option comes first,
+/// clap takes the next word for a lab, so `grader --root DIR check` would
+/// look for a lab called `check`. `--root` is global, so at the end it
+/// applies to whatever command comes first.
+fn root_last(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.len() > 3 && args[1] == "--root" {
+        let root: Vec<_> = args.drain(1..3).collect();
+        args.extend(root);
+    }
+    args
+}
+
+fn jobs(j: Option<u64>) -> usize {
+    j.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        |j| j as usize,
+    )
+}
+
+/// Whether this grader was started by the kit's `cargo grader` alias: cargo
+/// ran it (it sets `CARGO`) from the kit's own target directory.
+fn via_cargo(kit: &Kit) -> bool {
+    std::env::var_os("CARGO").is_some()
+        && std::env::current_exe()
+            .ok()
+            .and_then(|e| std::fs::canonicalize(e).ok())
+            .zip(std::fs::canonicalize(kit.root.join("target")).ok())
+            .is_some_and(|(exe, target)| exe.starts_with(target))
+}
+
+/// Tells the user that a signal ended the grader, once the sandbox has
+/// killed its `n` programs (on the sandbox's signal thread).
+pub fn report_interrupt(sig: Signal, n: usize) {
+    let s = if n == 1 { "" } else { "s" };
+    eprintln!("\ngrader: interrupted by {sig}: stopped {n} running program{s}");
+}
+
+/// The exit status of the keeper, once its worker is gone; tells the user
+/// when the worker was killed and left processes that the keeper stopped.
+pub fn keeper_done(worker: sandbox::keeper::Outcome) -> ExitCode {
+    let status = i32::from(worker.status);
+    if status > 128 && worker.swept > 0 {
+        eprintln!(
+            "grader: the grader was killed ({}); its keeper stopped {} it left running",
+            Signal::try_from(status - 128)
+                .map_or_else(|_| format!("signal {}", status - 128), |s| s.to_string()),
+            crate::judge::processes(worker.swept)
+        );
+    }
+    ExitCode::from(worker.status)
+}
+
+/// Does what the command line asks.
+///
+/// # Errors
+/// When the grader itself cannot do it (no kit, a bad spec, a build that
+/// cannot start): exit status 2. A failed test is not an error: it is
+/// exit status 1.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Schema) = cli.command {
+        crate::out!("{}", crate::spec::schema::generate().trim_end());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kit = Kit::find(cli.root.as_deref())?;
+    match cli.command {
+        Some(Command::Schema) => unreachable!("handled above"),
+        Some(Command::List) => list(&kit),
+        Some(Command::Check { lab, seed, jobs: j }) => {
+            let seed = seed.unwrap_or_else(handout::seed_from_clock);
+            let c = check::kit(&kit, lab.as_deref(), seed, jobs(j))?;
+            for line in c.summary() {
+                crate::out!("{line}");
+            }
+            Ok(passed(c.failed == 0))
+        }
+        Some(Command::Generate { lab }) => generate(&kit, &lab),
+        None => grade(&kit, cli.grade, cli.root),
+    }
+}
+
+/// 0 when everything passed, else 1.
+fn passed(all: bool) -> ExitCode {
+    if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `grader list`: the labs, their tests, and the containment in use.
+fn list(kit: &Kit) -> anyhow::Result<ExitCode> {
+    for lab in kit.labs()? {
+        let spec = grade::load_spec(&lab)?;
+        let points: u32 = spec.tests.iter().map(|t| t.points).sum();
+        crate::out!(
+            "{}  {}  ({}, {points} points)",
+            lab.id,
+            spec.title,
+            kit.show(&lab.lab_dir)
+        );
+        for t in &spec.tests {
+            let mut also = String::new();
+            if let Some(file) = &t.origin {
+                also.push_str(&format!("  [from {}]", kit.show(file)));
+            }
+            if t.visibility != crate::spec::Visibility::Visible {
+                also.push_str(&format!("  [{} on Gradescope]", t.visibility.name()));
+            }
+            crate::out!(
+                "    {:<28} {:<8} {:>2} pt  {}{also}",
+                t.name,
+                t.part.name(),
+                t.points,
+                t.description
+            );
+        }
+    }
+    crate::out!("containment: {}", sandbox::describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `grader generate LAB`: the skeletons, from the solutions.
+fn generate(kit: &Kit, lab: &str) -> anyhow::Result<ExitCode> {
+    let labs = if lab == "all" {
+        kit.labs()?
+    } else {
+        vec![kit.lab(lab)?]
+    };
+    for l in labs {
+        let sk = skeleton::generate(&l.solution_dir)?;
+        skeleton::write(&sk, &l.lab_dir)?;
+        crate::out!(
+            "generated {} from {} ({} holes)",
+            kit.show(&l.lab_dir),
+            kit.show(&l.solution_dir),
+            sk.holes.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `grader hw1 [OPTIONS]` (or `all`): grade.
+fn grade(kit: &Kit, g: GradeArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let Some(lab) = g.lab else {
+        anyhow::bail!(
+            "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, check, generate, schema (see --help)"
+        );
+    };
+    let source = match (g.solutions, g.bin_dir) {
+        (_, Some(d)) => Source::BinDir(grade::absolute(d)),
+        (true, None) => Source::Solution,
+        (false, None) => Source::Skeleton,
+    };
+    let labs = if lab == "all" {
+        let labs: Vec<_> = kit
+            .labs()?
+            .into_iter()
+            .filter(|l| source != Source::Solution || l.solution_dir.is_dir())
+            .collect();
+        if labs.is_empty() {
+            anyhow::bail!(
+                "there is nothing to grade: no lab in {} has a spec.yaml (and, with --solutions, a reference solution)",
+                kit.root.display()
+            );
+        }
+        labs
+    } else {
+        vec![kit.lab(&lab)?]
+    };
+    let opts = Options {
+        source,
+        test: g.test,
+        seed: g.seed.unwrap_or_else(handout::seed_from_clock),
+        repeat: g.repeat,
+        jobs: jobs(g.jobs),
+        fail_fast: g.fail_fast,
+        extra_specs: g.extra_spec.into_iter().map(grade::absolute).collect(),
+        verbose: g.verbose,
+        format: g.format,
+        output: g.output,
+        replay: Replay {
+            via_cargo: via_cargo(kit),
+            root: root.map(grade::absolute),
+        },
+    };
+    let results = grade::grade(kit, &labs, &opts)?;
+    Ok(passed(results.all_passed()))
+}
