@@ -75,108 +75,13 @@ pub fn run_test(
     programs: &Programs,
     seed: u64,
 ) -> anyhow::Result<Record> {
-    let timeout = test.timeout.unwrap_or(lab.timeout).0;
-    let n = test.nodes.len();
-    let mut leases = Vec::new();
-    let mut sockets = Vec::with_capacity(n);
-    let mut homes = Vec::with_capacity(n);
-    for node in &test.plan.nodes {
-        if node.is_script() {
-            let s = UdpSocket::bind("127.0.0.1:0")?;
-            homes.push(Some(s.local_addr()?.port()));
-            sockets.push(Some(s));
-        } else if matches!(node, Node::Program { listens: true, .. }) {
-            let l = ports::lease()?;
-            homes.push(Some(l.port));
-            leases.push(l);
-            sockets.push(None);
-        } else {
-            homes.push(None);
-            sockets.push(None);
-        }
-    }
-    let names: Vec<String> = test.nodes.iter().map(|n| n.name.clone()).collect();
-    let seeds: Vec<u64> = names.iter().map(|m| seed::node_seed(seed, m)).collect();
-    let rec = Recorder::new(
-        &test.name,
-        seed,
-        clock::Clock::new(timeout, lab.limits.startup.0),
-        test.nodes
-            .iter()
-            .zip(&seeds)
-            .zip(&homes)
-            .map(|((node, &seed), &port)| NodeRecord {
-                script: node.is_script(),
-                seed,
-                port,
-                member: node.member.clone(),
-                ..NodeRecord::new(&node.name)
-            })
-            .collect(),
-    );
-    let test_vars: BTreeMap<String, String> = test
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
-        .collect();
-    rec.update(|l| l.record.vars = test_vars.clone());
-    let net = Network::start(
-        Setup {
-            hosts: homes.iter().map(|&home| Host { home }).collect(),
-            faults: (0..n)
-                .map(|a| (0..n).map(|b| test.plan.faults.of(a, b)).collect())
-                .collect(),
-            seeds: names
-                .iter()
-                .map(|a| names.iter().map(|b| seed::link_seed(seed, a, b)).collect())
-                .collect(),
-            rules: test.plan.rules.clone(),
-            keep: usize::try_from(lab.limits.datagrams).unwrap_or(usize::MAX),
-            send_rate: lab.limits.send_rate,
-        },
-        &rec,
-    )?;
-    let faces: Vec<Vec<u16>> = (0..n)
-        .map(|i| (0..n).map(|j| net.face_port(i, j)).collect())
-        .collect();
-    rec.update(|l| {
-        for (node, f) in l.record.nodes.iter_mut().zip(&faces) {
-            node.faces = f.clone();
-        }
-    });
-    let vars: Vec<Vars> = (0..n)
-        .map(|i| {
-            let mut v = test_vars.clone();
-            v.insert("seed".into(), seeds[i].to_string());
-            if let Some(p) = homes[i] {
-                v.insert("port".into(), p.to_string());
-            }
-            for (j, name) in names.iter().enumerate() {
-                v.insert(format!("peer:{name}"), faces[i][j].to_string());
-                v.insert(format!("seed:{name}"), seeds[j].to_string());
-            }
-            v
-        })
-        .collect();
-    let mut run = Run {
-        test,
-        limits: lab.limits,
-        programs,
-        rec,
-        net,
-        vars,
-        faces,
-        sockets: Arc::new(sockets),
-        procs: (0..n).map(|_| None).collect(),
-        scripts: Vec::new(),
-        faults: test.plan.faults.clone(),
-        homes,
-    };
+    let (homes, sockets, leases) = homes(test)?;
+    let mut run = Run::set_up(lab, test, programs, seed, homes, sockets)?;
     let steps = &test.plan.steps;
     for (i, step) in steps.iter().enumerate() {
         run.rec.update(|l| {
-            for j in 0..n {
-                l.may_start[j] = steps[i..].iter().any(|s| s.starts(j));
+            for (j, may) in l.may_start.iter_mut().enumerate() {
+                *may = steps[i..].iter().any(|s| s.starts(j));
             }
         });
         run.rec.event(None, What::Step { index: i });
@@ -195,6 +100,36 @@ pub fn run_test(
     let record = run.finish();
     drop(leases);
     Ok(record)
+}
+
+/// Each node's own port, if it has one: a scripted node's socket, bound
+/// now; a listening program's leased port, held until the test ends.
+type Homes = (
+    Vec<Option<u16>>,
+    Vec<Option<UdpSocket>>,
+    Vec<ports::PortLease>,
+);
+
+fn homes(test: &TestSpec) -> anyhow::Result<Homes> {
+    let n = test.plan.nodes.len();
+    let (mut homes, mut sockets, mut leases) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    for node in &test.plan.nodes {
+        if node.is_script() {
+            let s = UdpSocket::bind("127.0.0.1:0")?;
+            homes.push(Some(s.local_addr()?.port()));
+            sockets.push(Some(s));
+        } else if matches!(node, Node::Program { listens: true, .. }) {
+            let l = ports::lease()?;
+            homes.push(Some(l.port));
+            leases.push(l);
+            sockets.push(None);
+        } else {
+            homes.push(None);
+            sockets.push(None);
+        }
+    }
+    Ok((homes, sockets, leases))
 }
 
 /// Why the steps stopped early.
@@ -227,6 +162,93 @@ struct Run<'a> {
     faults: LinkFaults,
     /// Each node's own port, if it has one.
     homes: Vec<Option<u16>>,
+}
+
+impl<'a> Run<'a> {
+    /// The record, the proxy and every node's placeholders, before the
+    /// first step.
+    fn set_up(
+        lab: &LabSpec,
+        test: &'a TestSpec,
+        programs: &'a Programs,
+        seed: u64,
+        homes: Vec<Option<u16>>,
+        sockets: Vec<Option<UdpSocket>>,
+    ) -> anyhow::Result<Run<'a>> {
+        let timeout = test.timeout.unwrap_or(lab.timeout).0;
+        let n = test.nodes.len();
+        let names: Vec<&str> = test.nodes.iter().map(|n| n.name.as_str()).collect();
+        let seeds: Vec<u64> = names.iter().map(|m| seed::node_seed(seed, m)).collect();
+        let rec = Recorder::new(
+            &test.name,
+            seed,
+            clock::Clock::new(timeout, lab.limits.startup.0),
+            (test.nodes.iter().zip(&seeds).zip(&homes))
+                .map(|((node, &seed), &port)| NodeRecord {
+                    script: node.is_script(),
+                    seed,
+                    port,
+                    member: node.member.clone(),
+                    ..NodeRecord::new(&node.name)
+                })
+                .collect(),
+        );
+        let test_vars: BTreeMap<String, String> = (test.vars.iter())
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        rec.update(|l| l.record.vars = test_vars.clone());
+        let net = Network::start(
+            Setup {
+                hosts: homes.iter().map(|&home| Host { home }).collect(),
+                faults: (0..n)
+                    .map(|a| (0..n).map(|b| test.plan.faults.of(a, b)).collect())
+                    .collect(),
+                seeds: (names.iter())
+                    .map(|a| names.iter().map(|b| seed::link_seed(seed, a, b)).collect())
+                    .collect(),
+                rules: test.plan.rules.clone(),
+                keep: usize::try_from(lab.limits.datagrams).unwrap_or(usize::MAX),
+                send_rate: lab.limits.send_rate,
+            },
+            &rec,
+        )?;
+        let faces: Vec<Vec<u16>> = (0..n)
+            .map(|i| (0..n).map(|j| net.face_port(i, j)).collect())
+            .collect();
+        rec.update(|l| {
+            for (node, f) in l.record.nodes.iter_mut().zip(&faces) {
+                node.faces = f.clone();
+            }
+        });
+        let vars: Vec<Vars> = (0..n)
+            .map(|i| {
+                let mut v = test_vars.clone();
+                v.insert("seed".into(), seeds[i].to_string());
+                if let Some(p) = homes[i] {
+                    v.insert("port".into(), p.to_string());
+                }
+                for (j, name) in names.iter().enumerate() {
+                    v.insert(format!("peer:{name}"), faces[i][j].to_string());
+                    v.insert(format!("seed:{name}"), seeds[j].to_string());
+                }
+                v
+            })
+            .collect();
+        Ok(Run {
+            test,
+            limits: lab.limits,
+            programs,
+            rec,
+            net,
+            vars,
+            faces,
+            sockets: Arc::new(sockets),
+            procs: (0..n).map(|_| None).collect(),
+            scripts: Vec::new(),
+            faults: test.plan.faults.clone(),
+            homes,
+        })
+    }
 }
 
 impl Run<'_> {
