@@ -34,7 +34,7 @@ use super::wire::choices::ChoicesCheck;
 use super::wire::share::ShareCheck;
 use super::wire::{choices, share};
 use super::{Check, Failure, Place, fail, transcript_vars};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::{Match, OneOrMany, TypeName, pattern};
 
@@ -50,11 +50,9 @@ struct Choice {
 
 /// `choices`: the candidates differ, and the chosen one had no more
 /// requests in flight than the other.
-pub fn choices(record: &Record, c: &ChoicesCheck, out: &mut Vec<Check>) {
-    let Some(i) = record.node_index(&c.node) else {
-        return;
-    };
-    let peers = record.members(&c.peers);
+pub fn choices(record: &Record, c: &ChoicesCheck, out: &mut Vec<Check>) -> Result<(), UnknownNode> {
+    let i = record.node(&c.node)?;
+    let peers = record.members(&c.peers)?;
     let place = |line: usize| Place::Line {
         stream: c.stream,
         line: line + 1,
@@ -64,7 +62,7 @@ pub fn choices(record: &Record, c: &ChoicesCheck, out: &mut Vec<Check>) {
         Ok(p) => p,
         Err((line, why)) => {
             out.push(failure(Failure::new(why).at(place(line))));
-            return;
+            return Ok(());
         }
     };
     if picked.is_empty() {
@@ -75,7 +73,7 @@ pub fn choices(record: &Record, c: &ChoicesCheck, out: &mut Vec<Check>) {
             ))
             .showing(i, &[c.stream]),
         ));
-        return;
+        return Ok(());
     }
     if c.distinct {
         for p in picked.iter().filter(|p| p.first == p.second) {
@@ -92,6 +90,7 @@ pub fn choices(record: &Record, c: &ChoicesCheck, out: &mut Vec<Check>) {
     if c.least_in_flight {
         in_flight(record, i, c, &peers, &picked, out);
     }
+    Ok(())
 }
 
 /// The node's choice lines, in order.
@@ -342,14 +341,14 @@ fn counts(
     to: &str,
     among: &str,
     kind: Option<TypeName>,
-) -> (usize, usize) {
+) -> Result<(usize, usize), UnknownNode> {
     let m = Match {
         from: Some(from.to_string()),
         to: Some(among.to_string()),
         kind: kind.map(OneOrMany::One),
     };
-    let all = Selector::new(record, &m);
-    let target = record.node_index(to);
+    let all = Selector::new(record, &m)?;
+    let target = Some(record.node(to)?);
     let (mut part, mut whole) = (0, 0);
     for d in &record.datagrams {
         if all.take(d).is_some() {
@@ -357,7 +356,7 @@ fn counts(
             part += usize::from(Some(d.to) == target);
         }
     }
-    (part, whole)
+    Ok((part, whole))
 }
 
 fn percent(part: usize, whole: usize) -> String {
@@ -368,8 +367,8 @@ fn percent(part: usize, whole: usize) -> String {
 }
 
 /// `share`: see [`crate::spec::WireCheck::Share`].
-pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
-    let (part, whole) = counts(record, &c.from, &c.to, &c.among, c.kind);
+pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) -> Result<(), UnknownNode> {
+    let (part, whole) = counts(record, &c.from, &c.to, &c.among, c.kind)?;
     let what = c
         .kind
         .map_or("datagrams".to_string(), |k| format!("{}s", k.0));
@@ -379,7 +378,7 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
             "{} sent no {what} to {}: no share to measure",
             c.from, c.among
         ))));
-        return;
+        return Ok(());
     }
     let share = part as f64 / whole as f64;
     let Some(versus) = &c.versus else {
@@ -396,15 +395,15 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
                 ))
             }));
         }
-        return;
+        return Ok(());
     };
-    let (vpart, vwhole) = counts(record, versus, &c.to, &c.among, c.kind);
+    let (vpart, vwhole) = counts(record, versus, &c.to, &c.among, c.kind)?;
     if vwhole == 0 {
         out.push(failure(Failure::new(format!(
             "{versus} sent no {what} to {}: no share to compare with",
             c.among
         ))));
-        return;
+        return Ok(());
     }
     let yardstick = vpart as f64 / vwhole as f64;
     if share > c.at_most * yardstick {
@@ -425,6 +424,7 @@ pub fn share(record: &Record, c: &ShareCheck, out: &mut Vec<Check>) {
             ))
         }));
     }
+    Ok(())
 }
 
 #[cfg(test)]

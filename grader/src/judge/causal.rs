@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::wire::printed_before::PrintedBeforeCheck;
 use super::wire::{happens_before, printed_before};
 use super::{Check, Failure, Place, fail, transcript_vars};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::{Match, pattern};
 
@@ -35,20 +35,23 @@ pub fn happens_before(
     causes: &Match,
     since: &Match,
     out: &mut Vec<Check>,
-) {
+) -> Result<(), UnknownNode> {
     let names: Vec<&str> = record.nodes.iter().map(|x| x.name.as_str()).collect();
-    let (effects, requests) = (Selector::new(record, effect), Selector::new(record, since));
-    let cause = Selector::new(record, causes);
+    let (effects, requests) = (
+        Selector::new(record, effect)?,
+        Selector::new(record, since)?,
+    );
+    let cause = Selector::new(record, causes)?;
     // What each sender owes, named without the group it is a member of.
     let without_sender = Match {
         from: None,
         ..causes.clone()
     };
-    let awaited = Selector::new(record, &without_sender);
+    let awaited = Selector::new(record, &without_sender)?;
     let senders = causes
         .from
         .as_deref()
-        .map_or_else(Vec::new, |f| record.members(f));
+        .map_or_else(|| Ok(Vec::new()), |f| record.members(f))?;
     // When each sender's causes were delivered, per key.
     let mut delivered: BTreeMap<(usize, String), Vec<Duration>> = BTreeMap::new();
     for d in &record.datagrams {
@@ -107,17 +110,20 @@ pub fn happens_before(
             out.push(fail(happens_before::KIND, Some(names[d.from]), f));
         }
     }
+    Ok(())
 }
 
 /// `printed_before`: the k-th matching line was printed before the k-th
 /// matching datagram was delivered.
-pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Check>) {
-    let Some(i) = record.node_index(&c.node) else {
-        return;
-    };
+pub fn printed_before(
+    record: &Record,
+    c: &PrintedBeforeCheck,
+    out: &mut Vec<Check>,
+) -> Result<(), UnknownNode> {
+    let i = record.node(&c.node)?;
     let vars = transcript_vars(record, i);
     let Ok(tokens) = pattern::parse(&c.line) else {
-        return;
+        return Ok(());
     };
     let lines: Vec<(usize, Duration)> = record.nodes[i]
         .lines(c.stream)
@@ -126,7 +132,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
         .filter(|(_, l)| pattern::match_line(&tokens, &l.text, &vars, 0).is_some())
         .map(|(k, l)| (k, l.at))
         .collect();
-    let select = Selector::new(record, &c.delivered);
+    let select = Selector::new(record, &c.delivered)?;
     let mut deliveries: Vec<(Duration, usize)> = record
         .datagrams
         .iter()
@@ -145,7 +151,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
             ))
             .showing(i, &[c.stream]),
         ));
-        return;
+        return Ok(());
     }
     for (n, ((line, printed), (delivered, k))) in lines.iter().zip(&deliveries).enumerate() {
         if printed < delivered {
@@ -170,6 +176,7 @@ pub fn printed_before(record: &Record, c: &PrintedBeforeCheck, out: &mut Vec<Che
         .at(Place::Datagram(*k));
         out.push(fail(printed_before::KIND, Some(&c.node), f));
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -253,7 +260,8 @@ mod tests {
             &link("backup", "primary", MsgType::WriteRep),
             &link("client", "primary", MsgType::WriteReq),
             &mut out,
-        );
+        )
+        .unwrap();
         out.into_iter().filter_map(|c| c.failure).collect()
     }
 
@@ -391,7 +399,7 @@ mod tests {
             delivered: link("backup1", "client", ReadRep),
         };
         let mut out = Vec::new();
-        printed_before(&r, &c, &mut out);
+        printed_before(&r, &c, &mut out).unwrap();
         out.into_iter().filter_map(|c| c.failure).collect()
     }
 

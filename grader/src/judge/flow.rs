@@ -11,7 +11,7 @@ use handout::{Message, hash64};
 
 use super::wire::{before, none, routed};
 use super::{Check, Failure, Place, fail};
-use crate::run::record::{Datagram, Record};
+use crate::run::record::{Datagram, Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::{OneOrMany, RouteBy, TypeName};
 
@@ -28,9 +28,9 @@ pub fn routed(
     kind: Option<&OneOrMany<TypeName>>,
     by: RouteBy,
     out: &mut Vec<Check>,
-) {
-    let senders = record.members(from);
-    let group = record.members(to);
+) -> Result<(), UnknownNode> {
+    let senders = record.members(from)?;
+    let group = record.members(to)?;
     let n = group.len() as u64;
     let names: Vec<&str> = record.nodes.iter().map(|x| x.name.as_str()).collect();
     let RouteBy::Hash64 = by;
@@ -69,6 +69,7 @@ pub fn routed(
             .at(Place::Datagram(i)),
         ));
     }
+    Ok(())
 }
 
 /// `none`: nothing from `from` to `to` (of `kind`) in the window.

@@ -27,7 +27,7 @@ use super::linear::{self, Op, OpKind};
 use super::wire::linearizable::LinearCheck;
 use super::wire::{linearizable, replicas};
 use super::{Check, Failure, fail};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::OneOrMany;
 
 /// The history of `clients` with `server`, per the module docs.
@@ -107,11 +107,13 @@ fn queried(record: &Record) -> Vec<Op> {
 }
 
 /// `linearizable`: see [`crate::spec::WireCheck::Linearizable`].
-pub fn linearizable(record: &Record, c: &LinearCheck, out: &mut Vec<Check>) {
-    let Some(server) = record.node_index(&c.server) else {
-        return;
-    };
-    let clients = record.members(&c.clients);
+pub fn linearizable(
+    record: &Record,
+    c: &LinearCheck,
+    out: &mut Vec<Check>,
+) -> Result<(), UnknownNode> {
+    let server = record.node(&c.server)?;
+    let clients = record.members(&c.clients)?;
     let mut ops = history(record, &clients, server);
     if c.query {
         ops.extend(queried(record));
@@ -129,7 +131,7 @@ pub fn linearizable(record: &Record, c: &LinearCheck, out: &mut Vec<Check>) {
                 c.server
             )),
         ));
-        return;
+        return Ok(());
     }
     if let Err(v) = linear::check_register(&ops, &c.initial) {
         let mut f = Failure::new(format!(
@@ -146,12 +148,20 @@ pub fn linearizable(record: &Record, c: &LinearCheck, out: &mut Vec<Check>) {
         ));
         out.push(fail(linearizable::KIND, Some(&c.server), f));
     }
+    Ok(())
 }
 
 /// `replicas`: every queried key has one value on every node named.
-pub fn replicas(record: &Record, nodes: &OneOrMany<String>, out: &mut Vec<Check>) {
+pub fn replicas(
+    record: &Record,
+    nodes: &OneOrMany<String>,
+    out: &mut Vec<Check>,
+) -> Result<(), UnknownNode> {
     let names: Vec<&str> = record.nodes.iter().map(|x| x.name.as_str()).collect();
-    let members: Vec<usize> = nodes.all().iter().flat_map(|n| record.members(n)).collect();
+    let members: Vec<usize> = (nodes.all().iter())
+        .map(|n| record.members(n))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat();
     let mut by_key: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
     for a in &record.queries {
         by_key.entry(&a.key).or_default().push((a.node, &a.value));
@@ -161,7 +171,7 @@ pub fn replicas(record: &Record, nodes: &OneOrMany<String>, out: &mut Vec<Check>
         out.push(failure(Failure::new(
             "the query read nothing: there is no end state to compare",
         )));
-        return;
+        return Ok(());
     }
     for (key, answers) in by_key {
         let mut held: Vec<String> = Vec::new();
@@ -185,6 +195,7 @@ pub fn replicas(record: &Record, nodes: &OneOrMany<String>, out: &mut Vec<Check>
             ));
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -367,7 +378,7 @@ mod tests {
             query,
         };
         let mut out = Vec::new();
-        linearizable(&record(log, queries), &c, &mut out);
+        linearizable(&record(log, queries), &c, &mut out).unwrap();
         out.into_iter().filter_map(|c| c.failure).collect()
     }
 
@@ -460,7 +471,7 @@ mod tests {
 
     fn replica_failures(nodes: OneOrMany<String>, queries: Vec<QueryAnswer>) -> Vec<String> {
         let mut out = Vec::new();
-        replicas(&record(vec![], queries), &nodes, &mut out);
+        replicas(&record(vec![], queries), &nodes, &mut out).unwrap();
         out.into_iter()
             .filter_map(|c| c.failure.map(|f| f.summary))
             .collect()

@@ -119,6 +119,9 @@ impl Failed<'_> {
                 ),
                 _ => format!("the test's time limit ({limit}) passed during this step"),
             }),
+            Problem::UnknownNode { name } => Failure::new(format!(
+                "this step names `{name}`, and the test has no node or group by that name"
+            )),
             Problem::NotStarted => Failure::new(format!(
                 "{who} was never started, so this step could not act on it"
             )),

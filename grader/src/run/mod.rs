@@ -531,16 +531,19 @@ impl Run<'_> {
         within: Duration,
     ) -> Result<(), Stop> {
         // The keys in the order first seen, and what carried them.
-        let (keys, carriers) = self.rec.read(|l| {
-            let select = select::Selector::new(&l.record, keys);
-            let mut seen = std::collections::BTreeSet::new();
-            let keys: Vec<String> = (l.record.datagrams.iter())
-                .filter_map(|d| select.take(d))
-                .map(|m| m.key)
-                .filter(|k| seen.insert(k.clone()))
-                .collect();
-            (keys, select.describe(None))
-        });
+        let (keys, carriers) = self
+            .rec
+            .read(|l| {
+                let select = select::Selector::new(&l.record, keys)?;
+                let mut seen = std::collections::BTreeSet::new();
+                let keys: Vec<String> = (l.record.datagrams.iter())
+                    .filter_map(|d| select.take(d))
+                    .map(|m| m.key)
+                    .filter(|k| seen.insert(k.clone()))
+                    .collect();
+                Ok((keys, select.describe(None)))
+            })
+            .map_err(|record::UnknownNode(name)| Stop::Failed(Problem::UnknownNode { name }))?;
         if keys.is_empty() {
             return Err(Stop::Failed(Problem::NoKeys { keys: carriers }));
         }

@@ -405,6 +405,12 @@ pub enum Problem {
     /// A step acted on a node no step had started (validation rules this
     /// out; the step fails rather than the grader).
     NotStarted,
+    /// A step named a node or group the test does not have (validation
+    /// rules this out too).
+    UnknownNode {
+        /// The name.
+        name: String,
+    },
     /// `query`: no datagram carried a key to ask for.
     NoKeys {
         /// The datagrams that were to carry them.
@@ -772,21 +778,34 @@ impl Record {
 
     /// The nodes `name` stands for: the node of that name, or the members
     /// of the group of that name, in order.
-    pub fn members(&self, name: &str) -> Vec<usize> {
+    ///
+    /// # Errors
+    /// A name the test has no node or group for: a check that meets one
+    /// fails saying so, rather than find nothing and pass.
+    pub fn members(&self, name: &str) -> Result<Vec<usize>, UnknownNode> {
         if let Some(i) = self.node_index(name) {
-            return vec![i];
+            return Ok(vec![i]);
         }
-        let mut members: Vec<(usize, usize)> = self
-            .nodes
-            .iter()
-            .enumerate()
+        let mut members: Vec<(usize, usize)> = (self.nodes.iter().enumerate())
             .filter_map(|(i, n)| match &n.member {
                 Some((group, k)) if group == name => Some((*k, i)),
                 _ => None,
             })
             .collect();
+        if members.is_empty() {
+            return Err(UnknownNode(name.to_string()));
+        }
         members.sort_unstable();
-        members.into_iter().map(|(_, i)| i).collect()
+        Ok(members.into_iter().map(|(_, i)| i).collect())
+    }
+
+    /// The node called `name`.
+    ///
+    /// # Errors
+    /// A name the test has no node for.
+    pub fn node(&self, name: &str) -> Result<usize, UnknownNode> {
+        self.node_index(name)
+            .ok_or_else(|| UnknownNode(name.to_string()))
     }
 
     /// The nodes' names, by index.
@@ -797,6 +816,18 @@ impl Record {
     /// The index of a node by name.
     pub fn node_index(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+/// A name a check or step uses that the test has no node or group for.
+/// Validation rules this out; a check that meets one anyway fails naming
+/// it, so that no check drops out of the verdict unseen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownNode(pub String);
+
+impl fmt::Display for UnknownNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the test has no node or group `{}`", self.0)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use handout::Message;
 
-use super::record::{Datagram, Record};
+use super::record::{Datagram, Record, UnknownNode};
 use crate::spec::{Match, OneOrMany, TypeName};
 
 /// A [`Match`] with its node names resolved to node indices.
@@ -19,13 +19,17 @@ pub struct Selector<'a> {
 
 impl<'a> Selector<'a> {
     /// Resolves `m`'s names (nodes or groups) in `record`.
-    pub fn new(record: &Record, m: &'a Match) -> Selector<'a> {
-        Selector {
-            from: m.from.as_deref().map(|n| record.members(n)),
-            to: m.to.as_deref().map(|n| record.members(n)),
+    ///
+    /// # Errors
+    /// A name the record has no node or group for.
+    pub fn new(record: &Record, m: &'a Match) -> Result<Selector<'a>, UnknownNode> {
+        let members = |n: &Option<String>| n.as_deref().map(|n| record.members(n)).transpose();
+        Ok(Selector {
+            from: members(&m.from)?,
+            to: members(&m.to)?,
             kind: m.kind.as_ref(),
             spec: m,
-        }
+        })
     }
 
     /// The datagram as a record, if it is one this selector takes.

@@ -1,4 +1,3 @@
-
 use super::*;
 use std::sync::{Condvar, Mutex, MutexGuard};
 

@@ -83,7 +83,7 @@ fn check(distinct: bool, least_in_flight: bool) -> ChoicesCheck {
 
 fn failures(c: &ChoicesCheck, r: &Record) -> Vec<Failure> {
     let mut out = Vec::new();
-    choices(r, c, &mut out);
+    choices(r, c, &mut out).unwrap();
     out.into_iter().filter_map(|c| c.failure).collect()
 }
 
@@ -366,7 +366,7 @@ fn spread(from: usize, n: usize, to0: usize) -> Vec<Datagram> {
 
 fn share_failures(c: &ShareCheck, log: Vec<Datagram>) -> Vec<Failure> {
     let mut out = Vec::new();
-    share(&record(&[], log), c, &mut out);
+    share(&record(&[], log), c, &mut out).unwrap();
     out.into_iter().filter_map(|c| c.failure).collect()
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written, at};
 use crate::judge::{Check, Failure, Kind, Place, fail};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{OneOrMany, TestSpec, TypeName};
 
@@ -43,9 +43,9 @@ impl WireKind for AnsweredCheck {
         validate::node_or_group(t, &self.by, at.field("by"))
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let mut unanswered = Vec::new();
-        for by_i in record.members(&self.by) {
+        for by_i in record.members(&self.by)? {
             unanswered.extend(answered(
                 record,
                 by_i,
@@ -58,7 +58,7 @@ impl WireKind for AnsweredCheck {
         let claim = format!("{} answered every {}", self.by, self.request.0);
         if record.unkept() == 0 {
             out.extend(unanswered);
-            return Unsure::claim(claim);
+            return Ok(Unsure::claim(claim));
         }
         let why = match unanswered.len() {
             0 => String::new(),
@@ -68,7 +68,7 @@ impl WireKind for AnsweredCheck {
                 "{n} requests among them have no reply among them; their replies may be among the rest"
             ),
         };
-        Some(Unsure { claim, why })
+        Ok(Some(Unsure { claim, why }))
     }
 }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, TestSpec};
@@ -43,12 +43,12 @@ impl WireKind for BeforeCheck {
         validate::matcher(t, &self.then, &at.field("then"))
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let (f, t) = (
-            Selector::new(record, &self.first),
-            Selector::new(record, &self.then),
+            Selector::new(record, &self.first)?,
+            Selector::new(record, &self.then)?,
         );
         flow::before(record, &f, &t, self.same_key, self.same_value, out);
-        Unsure::claim(format!("{} came first", f.describe(None)))
+        Ok(Unsure::claim(format!("{} came first", f.describe(None))))
     }
 }

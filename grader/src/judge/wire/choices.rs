@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, balance};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Stream, TestSpec, TypeName, pattern};
 
@@ -82,8 +82,8 @@ impl WireKind for ChoicesCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        balance::choices(record, self, out);
-        Unsure::claim(format!("{} chose well", self.node))
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        balance::choices(record, self, out)?;
+        Ok(Unsure::claim(format!("{} chose well", self.node)))
     }
 }

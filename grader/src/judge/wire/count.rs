@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Failure, Kind, fail};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{TestSpec, TypeName};
 
@@ -55,8 +55,8 @@ impl WireKind for CountCheck {
 
     /// Reads the record's counts, which cover every datagram, kept in the
     /// record or not.
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        let (fs, ts) = (record.members(&self.from), record.members(&self.to));
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        let (fs, ts) = (record.members(&self.from)?, record.members(&self.to)?);
         let n: usize = fs
             .iter()
             .flat_map(|&f| ts.iter().map(move |&t| (f, t)))
@@ -90,6 +90,6 @@ impl WireKind for CountCheck {
                 },
             ));
         }
-        None
+        Ok(None)
     }
 }

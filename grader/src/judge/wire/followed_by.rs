@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, TestSpec};
@@ -40,16 +40,16 @@ impl WireKind for FollowedByCheck {
         validate::matcher(t, &self.by, &at.field("by"))
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let (e, b) = (
-            Selector::new(record, &self.each),
-            Selector::new(record, &self.by),
+            Selector::new(record, &self.each)?,
+            Selector::new(record, &self.by)?,
         );
         flow::followed_by(record, &e, &b, self.same_key, out);
-        Unsure::claim(format!(
+        Ok(Unsure::claim(format!(
             "{} followed every {}",
             b.describe(None),
             e.describe(None)
-        ))
+        )))
     }
 }

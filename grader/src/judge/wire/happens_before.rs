@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::causal;
 use crate::judge::{Check, Kind};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, TestSpec};
 
@@ -52,8 +52,8 @@ impl WireKind for HappensBeforeCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        causal::happens_before(record, &self.effect, &self.causes, &self.since, out);
-        Unsure::claim("every answer waited for its causes")
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        causal::happens_before(record, &self.effect, &self.causes, &self.since, out)?;
+        Ok(Unsure::claim("every answer waited for its causes"))
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written, at};
 use crate::judge::{Check, Failure, Kind, Place, fail};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{TestSpec, TypeName};
 
@@ -47,9 +47,11 @@ impl WireKind for LengthCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let names = record.names();
-        let from = self.from.as_deref().map(|f| record.members(f));
+        let from = (self.from.as_deref())
+            .map(|f| record.members(f))
+            .transpose()?;
         let allowed: Vec<String> = self.bytes.iter().map(|b| b.to_string()).collect();
         let allowed = allowed.join(" or ");
         for (i, d) in record.datagrams.iter().enumerate() {
@@ -80,6 +82,9 @@ impl WireKind for LengthCheck {
             .from
             .as_deref()
             .map_or(String::new(), |f| format!(" {f} sent"));
-        Unsure::claim(format!("every {}{sender} is {allowed} bytes", self.kind.0))
+        Ok(Unsure::claim(format!(
+            "every {}{sender} is {allowed} bytes",
+            self.kind.0
+        )))
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, replicas};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Step, TestSpec};
 
@@ -48,8 +48,8 @@ impl WireKind for LinearCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        replicas::linearizable(record, self, out);
-        Unsure::claim("the history was linearizable")
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        replicas::linearizable(record, self, out)?;
+        Ok(Unsure::claim("the history was linearizable"))
     }
 }

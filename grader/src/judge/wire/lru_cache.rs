@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::model;
 use crate::judge::{Check, Failure, Kind, fail};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Expr, TestSpec, expr};
 
@@ -36,10 +36,10 @@ impl WireKind for LruCacheCheck {
         validate::expression(t, &self.capacity, at.field("capacity"))
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let node = Some(self.node.as_str());
         let vars = |n: &str| record.vars.get(n).cloned();
-        for i in record.members(&self.node) {
+        for i in record.members(&self.node)? {
             match expr::eval(&self.capacity.0, &vars) {
                 Ok(c) if c >= 0.0 && c.fract() == 0.0 => {
                     model::lru(record, i, c as usize, out);
@@ -55,6 +55,9 @@ impl WireKind for LruCacheCheck {
                 Err(e) => out.push(fail(KIND, node, Failure::new(e))),
             }
         }
-        Unsure::claim(format!("{} behaved as an LRU cache", self.node))
+        Ok(Unsure::claim(format!(
+            "{} behaved as an LRU cache",
+            self.node
+        )))
     }
 }

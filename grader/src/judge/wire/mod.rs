@@ -39,7 +39,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{Check, Failure, Kind, fail, pass};
-use crate::run::record::{Datagram, Record};
+use crate::run::record::{Datagram, Record, UnknownNode};
 use crate::spec::TestSpec;
 use crate::spec::place::NodePath;
 use crate::spec::validate::Invalid;
@@ -82,7 +82,11 @@ pub trait WireKind {
     /// cut record that hid the rest makes it not judged rather than passed
     /// (see the module's docs); `None` when it read only the record's
     /// counts, which are exact whatever the cut.
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure>;
+    ///
+    /// # Errors
+    /// A name the record has no node or group for (validation rules it
+    /// out): the check fails saying so.
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode>;
 }
 
 /// Where a wire check is written in its test, for its errors.
@@ -228,7 +232,18 @@ pub(crate) fn at(d: &Datagram) -> String {
 pub fn check(c: &WireCheck, record: &Record) -> Vec<Check> {
     let (_, c) = c.as_kind();
     let mut out = Vec::new();
-    let unsure = c.judge(record, &mut out);
+    let unsure = match c.judge(record, &mut out) {
+        Ok(unsure) => unsure,
+        Err(e) => {
+            out.push(fail(
+                c.kind(),
+                c.node(),
+                Failure::new(format!("cannot judge this check: {e}"))
+                    .note("validation should have refused the spec; this is the grader's mistake, not the program's"),
+            ));
+            None
+        }
+    };
     // On a cut record, a check that found nothing wrong among the datagrams
     // kept is not judged: the rest could break it.
     if let Some(u) = unsure
@@ -458,6 +473,32 @@ mod tests {
             from: "client1".into(),
         });
         assert!(failures(&c, vec![bad])[0].contains("malformed"));
+    }
+
+    #[test]
+    fn a_check_that_names_no_node_of_the_record_fails_instead_of_dropping_out() {
+        let checks = [
+            WireCheck::WellFormed(well_formed::WellFormedCheck {
+                from: "nobody".into(),
+            }),
+            WireCheck::Before(before::BeforeCheck {
+                first: crate::spec::Match {
+                    from: Some("nobody".into()),
+                    ..Default::default()
+                },
+                then: crate::spec::Match::default(),
+                same_key: true,
+                same_value: false,
+            }),
+        ];
+        for c in checks {
+            let f = failures(&c, vec![]);
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert!(
+                f[0].contains("cannot judge this check: the test has no node or group `nobody`"),
+                "{f:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, OneOrMany, TestSpec, TypeName};
@@ -52,16 +52,23 @@ impl WireKind for NoneCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let m = Match {
             from: Some(self.from.clone()),
             to: Some(self.to.clone()),
             kind: self.kind.clone(),
         };
-        let sel = Selector::new(record, &m);
-        let after = self.after.as_ref().map(|a| Selector::new(record, a));
-        let until = self.until.as_ref().map(|u| Selector::new(record, u));
+        let sel = Selector::new(record, &m)?;
+        let after = (self.after.as_ref())
+            .map(|a| Selector::new(record, a))
+            .transpose()?;
+        let until = (self.until.as_ref())
+            .map(|u| Selector::new(record, u))
+            .transpose()?;
         flow::none(record, &sel, after.as_ref(), until.as_ref(), out);
-        Unsure::claim(format!("{} sent nothing to {} then", self.from, self.to))
+        Ok(Unsure::claim(format!(
+            "{} sent nothing to {} then",
+            self.from, self.to
+        )))
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, causal};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, Stream, TestSpec, transcript};
 
@@ -42,8 +42,8 @@ impl WireKind for PrintedBeforeCheck {
         validate::matcher(t, &self.delivered, &at.field("delivered"))
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        causal::printed_before(record, self, out);
-        Unsure::claim(format!("{} printed in time", self.node))
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        causal::printed_before(record, self, out)?;
+        Ok(Unsure::claim(format!("{} printed in time", self.node)))
     }
 }

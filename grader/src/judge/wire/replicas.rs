@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, replicas};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{OneOrMany, Step, TestSpec};
 
@@ -42,8 +42,8 @@ impl WireKind for ReplicasCheck {
     }
 
     /// Reads the query's answers, not the datagrams.
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        replicas::replicas(record, &self.nodes, out);
-        None
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        replicas::replicas(record, &self.nodes, out)?;
+        Ok(None)
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::flow;
 use crate::judge::{Check, Kind};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{OneOrMany, RouteBy, TestSpec, TypeName};
 
@@ -41,7 +41,7 @@ impl WireKind for RoutedCheck {
         validate::node_or_group(t, &self.to, at.field("to"))
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         flow::routed(
             record,
             &self.from,
@@ -49,10 +49,10 @@ impl WireKind for RoutedCheck {
             self.kind.as_ref(),
             self.by,
             out,
-        );
-        Unsure::claim(format!(
+        )?;
+        Ok(Unsure::claim(format!(
             "every datagram from {} reached the member of {} its key belongs to",
             self.from, self.to
-        ))
+        )))
     }
 }

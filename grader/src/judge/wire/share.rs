@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written};
 use crate::judge::{Check, Kind, balance};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{TestSpec, TypeName};
 
@@ -57,11 +57,11 @@ impl WireKind for ShareCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
-        balance::share(record, self, out);
-        Unsure::claim(format!(
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
+        balance::share(record, self, out)?;
+        Ok(Unsure::claim(format!(
             "{}'s share to {} was small enough",
             self.from, self.to
-        ))
+        )))
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Unsure, WireKind, Written};
 use crate::judge::model;
 use crate::judge::{Check, Kind};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
 use crate::spec::validate::{self, Invalid};
 use crate::spec::{Match, TestSpec};
@@ -48,13 +48,13 @@ impl WireKind for StoreCheck {
         Ok(())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let (w, r, p) = (
-            Selector::new(record, &self.writes),
-            Selector::new(record, &self.reads),
-            Selector::new(record, &self.replies),
+            Selector::new(record, &self.writes)?,
+            Selector::new(record, &self.reads)?,
+            Selector::new(record, &self.replies)?,
         );
         model::store(record, &w, &r, &p, &self.initial, out);
-        Unsure::claim("every read saw the last write")
+        Ok(Unsure::claim("every read saw the last write"))
     }
 }

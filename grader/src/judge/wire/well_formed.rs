@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Unsure, WireKind, Written, at};
 use crate::judge::{Check, Failure, Kind, Place, fail};
-use crate::run::record::Record;
+use crate::run::record::{Record, UnknownNode};
 use crate::spec::TestSpec;
 use crate::spec::validate::{self, Invalid};
 
@@ -32,9 +32,9 @@ impl WireKind for WellFormedCheck {
         validate::known(t, &self.from, at.field("from")).map(|_| ())
     }
 
-    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Option<Unsure> {
+    fn judge(&self, record: &Record, out: &mut Vec<Check>) -> Result<Option<Unsure>, UnknownNode> {
         let names = record.names();
-        let from = record.members(&self.from);
+        let from = record.members(&self.from)?;
         for (i, d) in record.datagrams.iter().enumerate() {
             if !from.contains(&d.from) {
                 continue;
@@ -53,6 +53,9 @@ impl WireKind for WellFormedCheck {
                 ));
             }
         }
-        Unsure::claim(format!("every datagram {} sent is a record", self.from))
+        Ok(Unsure::claim(format!(
+            "every datagram {} sent is a record",
+            self.from
+        )))
     }
 }
