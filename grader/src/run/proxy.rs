@@ -78,6 +78,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::record::{Datagram, Fate, Recorder, What};
 use super::seed;
+use super::select::Pick;
 use crate::spec::{Faults, Rule};
 
 /// What the proxy needs to know about one node.
@@ -340,7 +341,9 @@ impl Network {
             faces,
             addrs,
             draws,
-            rules: setup.rules,
+            rules: (setup.rules.into_iter())
+                .map(|(f, t, rule)| (Pick::link(f, t, rule.matcher().kind.map(|k| k.0)), rule))
+                .collect(),
             counts,
             control: Arc::clone(&control),
             rec: rec.clone(),
@@ -447,7 +450,8 @@ struct Proxy {
     /// Per node: the address it last sent from, or its own port.
     addrs: Vec<Option<SocketAddr>>,
     draws: Vec<Draws>,
-    rules: Vec<(usize, usize, Rule)>,
+    /// Each rule, with the datagrams it may name.
+    rules: Vec<(Pick, Rule)>,
     counts: Vec<RuleCount>,
     control: Arc<Mutex<Control>>,
     rec: Recorder,
@@ -527,9 +531,8 @@ impl Proxy {
         let message = Message::decode(bytes).ok();
         let kind = bytes.first().and_then(|&b| handout::MsgType::from_code(b));
         let mut chosen = None;
-        for (i, (f, t, rule)) in self.rules.iter().enumerate() {
-            let m = rule.matcher();
-            if (*f, *t) != (from, to) || m.kind.is_some_and(|k| Some(k.0) != kind) {
+        for (i, (pick, rule)) in self.rules.iter().enumerate() {
+            if !pick.takes(from, to, kind) {
                 continue;
             }
             let key = message.as_ref().map(|m| m.key.as_str());
@@ -595,7 +598,7 @@ impl Proxy {
         // jitter, so that it is late whatever the jitter).
         let mut extra = [Duration::ZERO; 2];
         let mut jitters = jitters;
-        let fate = match (dest, rule.map(|r| &self.rules[r].2)) {
+        let fate = match (dest, rule.map(|r| &self.rules[r].1)) {
             (None, _) => Fate::Undeliverable,
             (Some(_), _) if cut => Fate::Partitioned,
             (Some(_), Some(Rule::Drop(_))) => Fate::Dropped,
