@@ -471,6 +471,54 @@ mod tests {
     }
 
     #[test]
+    fn each_idle_step_is_judged_on_its_own_window() {
+        use crate::run::record::{Event, NodeRecord, Traffic};
+        let spec = crate::spec::LabSpec::parse(
+            std::path::Path::new("spec.yaml"),
+            "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n    steps: [{ start: server }, { idle: { node: server, for: 1s } }, { idle: { node: server, for: 1s } }]\n",
+        )
+        .unwrap();
+        let ms = Duration::from_millis;
+        let event = |at: u64, node: Option<usize>, what: What| Event {
+            at: ms(at),
+            node,
+            what,
+        };
+        let cpu = |percent: f64| What::CpuMeasured {
+            window: ms(1000),
+            percent,
+        };
+        let record = Record {
+            test: "x".into(),
+            seed: 0,
+            nodes: vec![NodeRecord::new("server")],
+            events: vec![
+                event(0, None, What::Step { index: 0 }),
+                event(10, None, What::Step { index: 1 }),
+                event(1010, Some(0), cpu(50.0)),
+                event(1010, None, What::Step { index: 2 }),
+                event(2010, Some(0), cpu(2.0)),
+            ],
+            traffic: Traffic::of(1, &[]),
+            datagrams: Vec::new(),
+            duration: ms(2010),
+            vars: Default::default(),
+            queries: Vec::new(),
+            clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
+        };
+        let v = verdict(&spec.tests[0], &record);
+        let idle: Vec<bool> = (v.checks.iter())
+            .filter(|c| c.kind == Kind::IDLE_CPU)
+            .map(|c| c.failure.is_some())
+            .collect();
+        assert_eq!(
+            idle,
+            [true, false],
+            "the first window was busy, the second idle"
+        );
+    }
+
+    #[test]
     fn a_failed_step_about_no_node_shows_no_node_s_output() {
         use crate::run::record::{Event, NodeRecord, Traffic};
         let spec = crate::spec::LabSpec::parse(

@@ -244,19 +244,26 @@ impl Failed<'_> {
 /// What `idle` steps measured: a program busy while it had nothing to do
 /// fails.
 fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
+    // Each measurement belongs to the step during which it was made.
+    let mut step = None;
+    let mut measured = std::collections::BTreeMap::new();
+    for e in &record.events {
+        match e.what {
+            What::Step { index } => step = Some(index),
+            What::CpuMeasured { window, percent } => {
+                if let Some(i) = step {
+                    measured.insert(i, (e.at, window, percent));
+                }
+            }
+            _ => {}
+        }
+    }
     let mut out = Vec::new();
-    for (step, action) in test.steps.iter().zip(&test.plan.steps) {
+    for (i, step) in test.steps.iter().enumerate() {
         let Step::Idle { node, max_cpu, .. } = step else {
             continue;
         };
-        let n = action.node();
-        let measured = record
-            .events_where(|w| match w {
-                What::CpuMeasured { window, percent } => Some((*window, *percent)),
-                _ => None,
-            })
-            .find(|(who, _, _)| *who == n);
-        let Some((_, at, (window, percent))) = measured else {
+        let Some(&(at, window, percent)) = measured.get(&i) else {
             continue;
         };
         out.push(if percent > *max_cpu {
