@@ -32,9 +32,9 @@
 //! Nothing downstream parses text.
 //!
 //! # Layout
-//! - [`spec`] — the `spec.yaml` format, validation with file:line:column, the JSON Schema.
+//! - [`spec`] — the `spec.yaml` format, validation with file:line:column (from the YAML parser's positions), the resolved plan, the JSON Schema.
 //! - [`run`] — one test from start to end: ports, processes (in the [`sandbox`]), the proxy, scripted peers, the record.
-//! - [`judge`] — judging a record: transcripts, the wire, the end state.
+//! - [`judge`] — judging a record: processes, steps, transcripts, the wire (one module per kind of check), the end state.
 //! - [`report`] — the human report, JSON, JUnit XML, Gradescope.
 //! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
 //! - [`grade`] — a lab's tests in parallel, reported in order.
