@@ -486,18 +486,14 @@ impl Run<'_> {
     /// Pauses, resumes or kills scripted node `i`: its script reads the
     /// flag; a kill waits until the script has stopped.
     fn hold(&self, step: &Action, i: usize) -> Result<(), Stop> {
-        let how = match step {
-            Action::Pause(_) => "paused",
-            Action::Resume(_) => "resumed",
-            _ => "killed",
+        let (how, set): (&'static str, fn(&mut Live, usize)) = match step {
+            Action::Pause(_) => ("paused", |l, i| l.paused[i] = true),
+            Action::Resume(_) => ("resumed", |l, i| l.paused[i] = false),
+            _ => ("killed", |l, i| l.halted[i] = true),
         };
-        self.rec.update(|l| match step {
-            Action::Pause(_) => l.paused[i] = true,
-            Action::Resume(_) => l.paused[i] = false,
-            _ => l.halted[i] = true,
-        });
+        self.rec.update(|l| set(l, i));
         self.rec.event(Some(i), What::ScriptHeld { how });
-        if how == "killed" {
+        if matches!(step, Action::Kill(_)) {
             self.wait(None, |l| !l.alive[i])?;
         }
         Ok(())

@@ -265,9 +265,7 @@ fn children_left_behind_are_named_and_killed() {
     // The orphan was killed with the group; once reparented it is reaped.
     let gone = (0..200).any(|_| {
         thread::sleep(Duration::from_millis(10));
-        !Path::new(&format!("/proc/{child}")).exists()
-            || std::fs::read_to_string(format!("/proc/{child}/stat"))
-                .is_ok_and(|s| s.contains(") Z"))
+        is_gone(child)
     });
     assert!(gone, "the orphan {child} is still running");
 }
