@@ -6,11 +6,18 @@
 //! stopping at a hole — never with a confusing transcript diff, and never
 //! passing a test it should not; and every broken program of the
 //! solution's [`mutants`] file is caught by the test meant for it, with a
-//! failure that names its cause.
+//! failure that names its cause; the lab's [`requirements`] trace the page
+//! to those tests and mutants; and the course's own programs pass the
+//! classic tests (see [`course`]).
 //!
 //! # Layout
 //! - this file: the checks, one printed line each;
-//! - [`mutants`]: broken programs as small edits of the solution.
+//! - [`mutants`]: broken programs as small edits of the solution;
+//! - [`requirements`]: each sentence of a lab's page that binds a program,
+//!   traced to the tests that fail without it and the mutants that prove it;
+//! - [`course`]: the course's own programs, imitated, against the classic
+//!   tests (they pass, but for the course's documented bugs) and the robust
+//!   ones (they fail, for their real causes).
 
 use colored::Colorize;
 
@@ -20,9 +27,11 @@ use crate::kit::{self, Kit, Lab, Source};
 use crate::report::text;
 use crate::run::record::Record;
 use crate::skeleton;
-use crate::spec::{LabSpec, SkeletonExpect};
+use crate::spec::{LabSpec, Part, SkeletonExpect, TestSpec};
 
+pub mod course;
 pub mod mutants;
+pub mod requirements;
 
 /// The outcome of `grader check`.
 #[derive(Debug, Default, Clone)]
@@ -104,6 +113,7 @@ fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> a
             return Ok(());
         }
     };
+    traced(kit, lab, &spec, c)?;
     let holes = skeleton_in_sync(kit, lab, c)?;
     match kit::unit_tests(&lab.solution_dir) {
         Ok(()) => c.record(id, true, "solution passes its unit tests", &[]),
@@ -138,7 +148,121 @@ fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> a
             run.check(&holes, c);
         }
     }
-    mutants(kit, lab, &spec, seed, jobs, c)
+    mutants(kit, lab, &spec, seed, jobs, c)?;
+    course_programs(kit, lab, &spec, seed, jobs, c)
+}
+
+/// The lab's requirements trace to tests and mutants (see [`requirements`]).
+fn traced(kit: &Kit, lab: &Lab, spec: &LabSpec, c: &mut Checked) -> anyhow::Result<()> {
+    let id = lab.id.as_str();
+    let file = format!("{}/{}", kit.show(&lab.lab_dir), requirements::FILE);
+    let what = format!("{file} traces every requirement to a test and a mutant");
+    let reqs = match requirements::Requirements::load(&lab.lab_dir) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            c.record(id, false, &what, &[format!("{file} is missing")]);
+            return Ok(());
+        }
+        Err(e) => {
+            c.record(id, false, &what, &[e.to_string()]);
+            return Ok(());
+        }
+    };
+    let list = match mutants::Mutants::load(&lab.solution_dir) {
+        Ok(m) => m.map(|m| m.mutants).unwrap_or_default(),
+        // `mutants` reports the broken file.
+        Err(_) => return Ok(()),
+    };
+    let pages = requirements::Pages {
+        dir: kit.root.join("specs"),
+        own: format!("{id}.md"),
+    };
+    let problems = requirements::problems(&reqs, spec, &list, &pages)?;
+    let what = format!(
+        "{file} traces {} requirements to tests and mutants",
+        reqs.requirements.len()
+    );
+    c.record(id, problems.is_empty(), &what, &problems);
+    Ok(())
+}
+
+/// The course's programs, imitated in `solutions/hwN-course/`, pass every
+/// classic test but those their `expected.yaml` lists, and fail the listed
+/// ones for the cause it names (see [`course`]).
+fn course_programs(
+    kit: &Kit,
+    lab: &Lab,
+    spec: &LabSpec,
+    seed: u64,
+    jobs: usize,
+    c: &mut Checked,
+) -> anyhow::Result<()> {
+    let id = lab.id.as_str();
+    let dir = course::dir(&kit.root, id);
+    let expected = match course::Expected::load(&dir) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            let what = format!("{} is valid", course::FILE);
+            c.record(id, false, &what, &[e.to_string()]);
+            return Ok(());
+        }
+    };
+    for f in expected
+        .fails
+        .iter()
+        .filter(|f| !spec.tests.iter().any(|t| t.name == f.test))
+    {
+        let what = format!("the course's programs fail `{}`", f.test);
+        c.record(
+            id,
+            false,
+            &what,
+            &[format!("the spec has no test `{}`", f.test)],
+        );
+    }
+    let tests: Vec<&TestSpec> = spec
+        .tests
+        .iter()
+        .filter(|t| t.part == Part::Classic || expected.of(&t.name).is_some())
+        .collect();
+    let how = kit::BuildOptions {
+        color: false,
+        limit: spec.limits.build.0,
+    };
+    let programs = kit::programs(kit, lab, &spec.binaries, &Source::BinDir(dir.clone()), how)
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", kit.show(&dir)))?;
+    let runs = run_all(spec, &tests, &programs, seed, jobs, |_, _, _| {})?;
+    for ((record, verdict), t) in runs.iter().zip(&tests) {
+        let replay = format!(
+            "replay: grader {id} --bin-dir {} -t {} --seed {seed}",
+            kit.show(&dir),
+            t.name
+        );
+        match expected.of(&t.name) {
+            None => {
+                let passed = verdict.status == Status::Passed;
+                let mut details = Vec::new();
+                if !passed {
+                    details = summaries(record, verdict);
+                    details.push(replay);
+                }
+                let what = format!("the course's programs pass `{}`", t.name);
+                c.record(id, passed, &what, &details);
+            }
+            Some(f) => {
+                let mut caught = Caught::default();
+                caught.judge(seed, record, verdict, &f.message, &f.because);
+                let what = format!("the course's programs fail `{}`", t.name);
+                let (what, mut problems) = caught.line(what);
+                if !problems.is_empty() {
+                    problems.push(replay);
+                }
+                c.record(id, problems.is_empty(), &what, &problems);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One run of a test of the solution or the skeleton, judged.
@@ -311,32 +435,11 @@ fn mutants(
                 |&s| run_one(spec, test, &programs, s),
                 |_, _| {},
             );
-            let mut problems = Vec::new();
-            let mut said = None;
+            let mut caught = Caught::default();
             for (s, r) in seeds.iter().zip(runs) {
                 let (record, verdict) = r?;
-                let texts = summaries(&record, &verdict).join("\n");
-                let all = all_text(&verdict);
-                if verdict.status != Status::Failed {
-                    problems.push(format!(
-                        "with seed {s} the test's status is {}: it does not catch the bug ({})",
-                        verdict.status.name(),
-                        m.description
-                    ));
-                } else if !all.contains(&catch.message) {
-                    problems.push(format!(
-                        "with seed {s} it fails, but no failure says `{}`:",
-                        catch.message
-                    ));
-                    problems.extend(texts.lines().map(|l| format!("  {l}")));
-                } else if said.is_none() {
-                    said = verdict
-                        .failures()
-                        .filter_map(|c| c.failure.as_ref())
-                        .find(|f| failure_text(f).contains(&catch.message))
-                        .map(|f| f.summary.clone());
-                }
-                if problems.len() > 12 {
+                caught.judge(*s, &record, &verdict, &catch.message, &m.description);
+                if caught.problems.len() > 12 {
                     break;
                 }
             }
@@ -346,14 +449,56 @@ fn mutants(
                 String::new()
             };
             let what = format!("mutant `{}` is caught by `{}`{on}", m.name, catch.test);
-            let what = match (&said, problems.is_empty()) {
-                (Some(s), true) => format!("{what}: {s}"),
-                _ => what,
-            };
+            let (what, problems) = caught.line(what);
             c.record(id, problems.is_empty(), &what, &problems);
         }
     }
     Ok(())
+}
+
+/// Whether runs of a test failed with a message, seed after seed.
+#[derive(Default)]
+struct Caught {
+    /// Why a run does not count as caught, a line each.
+    problems: Vec<String>,
+    /// The summary of the first failure that said the message.
+    said: Option<String>,
+}
+
+impl Caught {
+    /// One run: it must fail, and some failure must say `message`; `bug`
+    /// names what it should have caught.
+    fn judge(&mut self, seed: u64, record: &Record, verdict: &Verdict, message: &str, bug: &str) {
+        let all = all_text(verdict);
+        if verdict.status != Status::Failed {
+            self.problems.push(format!(
+                "with seed {seed} the test's status is {}: it does not catch the bug ({bug})",
+                verdict.status.name(),
+            ));
+        } else if !all.contains(message) {
+            self.problems.push(format!(
+                "with seed {seed} it fails, but no failure says `{message}`:"
+            ));
+            let texts = summaries(record, verdict).join("\n");
+            self.problems
+                .extend(texts.lines().map(|l| format!("  {l}")));
+        } else if self.said.is_none() {
+            self.said = verdict
+                .failures()
+                .filter_map(|c| c.failure.as_ref())
+                .find(|f| failure_text(f).contains(message))
+                .map(|f| f.summary.clone());
+        }
+    }
+
+    /// The check's line (with the failure that said the message, when
+    /// caught) and its details.
+    fn line(self, what: String) -> (String, Vec<String>) {
+        match (self.said, self.problems.is_empty()) {
+            (Some(s), true) => (format!("{what}: {s}"), self.problems),
+            _ => (what, self.problems),
+        }
+    }
 }
 
 /// Everything a failure says, to look for a mutant's message in.

@@ -1,5 +1,5 @@
-//! Checks of what happened before what, across nodes: `happens_before`
-//! and `printed_before`.
+//! Checks of what happened before what, across nodes: `happens_before`,
+//! `printed_before` and `printed_received`.
 //!
 //! The proxy is the one place that sees every datagram, so its clock
 //! orders events of different nodes: a datagram was *sent* when the proxy
@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::wire::printed_before::PrintedBeforeCheck;
-use super::wire::{happens_before, printed_before};
+use super::wire::printed_received::PrintedReceivedCheck;
+use super::wire::{happens_before, printed_before, printed_received};
 use super::{Check, Failure, Place, fail, transcript_vars};
 use crate::run::record::{Record, UnknownNode};
 use crate::run::select::Selector;
@@ -175,6 +176,83 @@ pub fn printed_before(
         .note("the time is when the grader read the line from the program's stdout or stderr: flush each line as it is printed (to a pipe, C's stdio and Python's print hold output back)")
         .at(Place::Datagram(*k));
         out.push(fail(printed_before::KIND, Some(&c.node), f));
+    }
+    Ok(())
+}
+
+/// `printed_received`: each matching line reports a datagram delivered
+/// to the node before the line was printed, with the key (and value) the
+/// line shows; each delivery backs one line at most.
+pub fn printed_received(
+    record: &Record,
+    c: &PrintedReceivedCheck,
+    out: &mut Vec<Check>,
+) -> Result<(), UnknownNode> {
+    let i = record.node(&c.node)?;
+    let vars = transcript_vars(record, i);
+    let Ok(tokens) = pattern::parse(&c.line) else {
+        return Ok(());
+    };
+    let select = Selector::new(record, &c.delivered)?;
+    // Every delivery to the node, in time order: (when, key, value, datagram).
+    let mut deliveries: Vec<(Duration, String, String, usize)> = record
+        .datagrams
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.to == i)
+        .filter_map(|(k, d)| select.take(d).map(|m| (k, d, m)))
+        .flat_map(|(k, d, m)| {
+            d.delivered
+                .iter()
+                .map(move |&t| (t, m.key.clone(), m.value.clone(), k))
+        })
+        .collect();
+    deliveries.sort_unstable();
+    let mut used = vec![false; deliveries.len()];
+    let lines = record.nodes[i].lines(c.stream);
+    for (n, l) in lines.iter().enumerate() {
+        let Some(got) = pattern::match_line(&tokens, &l.text, &vars, 0) else {
+            continue;
+        };
+        let get = |name: &str| got.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let key = get("key").unwrap_or_default();
+        let value = get("value");
+        let fits = |&(t, ref k, ref v, _): &(Duration, String, String, usize)| {
+            t <= l.at && k == key && value.is_none_or(|want| v == want)
+        };
+        if let Some(j) = (0..deliveries.len()).find(|&j| !used[j] && fits(&deliveries[j])) {
+            used[j] = true;
+            continue;
+        }
+        let what = select.describe(Some(key));
+        let mut f = Failure::new(format!(
+            "{} printed `{}` (line {} of its {}) at {}, but it had not received {what}{} by then (one that no earlier line reported)",
+            c.node,
+            l.text,
+            n + 1,
+            c.stream,
+            ms(l.at),
+            value.map_or(String::new(), |v| format!(" with value `{v}`")),
+        ))
+        .note(format!(
+            "print what the datagram you received holds, once for each one you accept: {} received {} such datagram(s) before then, {} of them already reported",
+            c.node,
+            deliveries.iter().filter(|d| d.1 == key && d.0 <= l.at).count(),
+            deliveries
+                .iter()
+                .zip(&used)
+                .filter(|(d, u)| **u && d.1 == key && d.0 <= l.at)
+                .count(),
+        ))
+        .showing(i, &[c.stream]);
+        let sent = record
+            .datagrams
+            .iter()
+            .position(|d| d.to == i && select.take(d).is_some_and(|m| m.key == key));
+        if let Some(k) = sent {
+            f = f.at(Place::Datagram(k));
+        }
+        out.push(fail(printed_received::KIND, Some(&c.node), f));
     }
     Ok(())
 }
@@ -450,5 +528,78 @@ mod tests {
             "client printed no line like `decided *` on stdout"
         );
         assert_eq!(f[0].show, [(CLIENT, Stream::Stdout)]);
+    }
+
+    fn received(lines: &[(u64, &str)], log: Vec<Datagram>) -> Vec<Failure> {
+        let mut r = record(log);
+        r.nodes[CLIENT].stdout = lines
+            .iter()
+            .map(|&(at, text)| Line {
+                at: Duration::from_millis(at),
+                text: text.into(),
+            })
+            .collect();
+        let c = PrintedReceivedCheck {
+            node: "client".into(),
+            line: "Type: READ_REP Key: {key} Value: {value}".into(),
+            stream: Stream::Stdout,
+            delivered: Match {
+                from: None,
+                to: Some("client".into()),
+                kind: Some(OneOrMany::One(TypeName(ReadRep))),
+            },
+        };
+        let mut out = Vec::new();
+        printed_received(&r, &c, &mut out).unwrap();
+        out.into_iter().filter_map(|c| c.failure).collect()
+    }
+
+    /// A line for each reply received, after it arrived, with what it held.
+    #[test]
+    fn lines_that_report_deliveries_pass() {
+        let log = vec![
+            valued(5, &[20], PRIMARY, CLIENT, ReadRep, "K1", "V1"),
+            valued(6, &[21, 30], PRIMARY, CLIENT, ReadRep, "K2", "V2"),
+        ];
+        let lines = [
+            (1, "Request ID: 0"),
+            (22, "Type: READ_REP Key: K1 Value: V1"),
+            (31, "Type: READ_REP Key: K2 Value: V2"),
+        ];
+        assert_eq!(received(&lines, log), []);
+    }
+
+    /// A reply printed that never arrived, printed before it arrived, with
+    /// a value it did not hold, or printed twice for one delivery: each is
+    /// named.
+    #[test]
+    fn a_line_with_no_delivery_behind_it_fails() {
+        let log = vec![
+            valued(5, &[20], PRIMARY, CLIENT, ReadRep, "K1", "V1"),
+            valued(6, &[], PRIMARY, CLIENT, ReadRep, "K2", "V2"),
+        ];
+        let f = received(&[(22, "Type: READ_REP Key: K2 Value: V2")], log.clone());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].summary,
+            "client printed `Type: READ_REP Key: K2 Value: V2` (line 1 of its stdout) at 22 ms, but it had not received a READ_REP for key K2 to client with value `V2` by then (one that no earlier line reported)"
+        );
+        assert_eq!(f[0].place, Some(Place::Datagram(1)));
+        let early = received(&[(10, "Type: READ_REP Key: K1 Value: V1")], log.clone());
+        assert_eq!(early.len(), 1, "{early:?}");
+        let wrong = received(&[(30, "Type: READ_REP Key: K1 Value: V9")], log.clone());
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        let twice = received(
+            &[
+                (30, "Type: READ_REP Key: K1 Value: V1"),
+                (31, "Type: READ_REP Key: K1 Value: V1"),
+            ],
+            log,
+        );
+        assert_eq!(twice.len(), 1, "{twice:?}");
+        assert!(
+            twice[0].summary.contains("(line 2 of its stdout)"),
+            "{twice:?}"
+        );
     }
 }

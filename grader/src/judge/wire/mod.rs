@@ -55,6 +55,7 @@ pub mod linearizable;
 pub mod lru_cache;
 pub mod none;
 pub mod printed_before;
+pub mod printed_received;
 pub mod replicas;
 pub mod routed;
 pub mod share;
@@ -190,6 +191,10 @@ pub enum WireCheck {
     /// A printed line comes before a datagram is delivered: the k-th line
     /// that matches, before the k-th delivery of a datagram that matches.
     PrintedBefore(printed_before::PrintedBeforeCheck),
+    /// Each line that matches reports a datagram received: one that
+    /// matches `delivered`, with the key (and value) the line prints,
+    /// delivered before the line was printed, a line for each delivery.
+    PrintedReceived(printed_received::PrintedReceivedCheck),
 }
 
 impl WireCheck {
@@ -213,6 +218,7 @@ impl WireCheck {
             WireCheck::Linearizable(c) => ("linearizable", c),
             WireCheck::Replicas(c) => ("replicas", c),
             WireCheck::PrintedBefore(c) => ("printed_before", c),
+            WireCheck::PrintedReceived(c) => ("printed_received", c),
         }
     }
 
