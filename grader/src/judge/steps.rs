@@ -128,6 +128,16 @@ impl Failed<'_> {
             Problem::NoKeys { keys } => Failure::new(format!(
                 "the grader had no key to read back: nothing on the wire was {keys}"
             )),
+            Problem::Unsettled {
+                nodes,
+                held,
+                within,
+            } => Failure::new(format!(
+                "the grader could not read the end state: after {}, {held} datagram(s) were still on their way to {}",
+                crate::spec::Dur(*within),
+                nodes.join(", ")
+            ))
+            .note("the query reads each node once nothing is in flight to it; a program that keeps sending after its work is done never lets the system settle"),
         }
     }
 

@@ -543,6 +543,7 @@ impl Run<'_> {
         if keys.is_empty() {
             return Err(Stop::Failed(Problem::NoKeys { keys: carriers }));
         }
+        self.settled(nodes, within)?;
         let cx = self.context(me, false);
         let answers = script::query(&cx, nodes, &keys, within).map_err(Stop::Failed)?;
         self.rec.update(|l| l.record.queries.extend(answers));
@@ -554,6 +555,25 @@ impl Run<'_> {
             },
         );
         Ok(())
+    }
+
+    /// Waits, up to `within` on the test's clock, until nothing sent so
+    /// far is on its way to `nodes`: the proxy has read every datagram
+    /// that reached it, and delivered or dropped each copy it held. A
+    /// replica is read settled, not while a forward to it is still held.
+    fn settled(&self, nodes: &[usize], within: Duration) -> Result<(), Stop> {
+        self.net.settle(&self.rec);
+        let until = self.rec.clock() + within;
+        let held = |l: &record::Live| nodes.iter().map(|&n| l.pending_to[n]).sum::<usize>();
+        match self.rec.wait(Some(until), None, |l| held(l) == 0) {
+            record::Wake::Ready => Ok(()),
+            record::Wake::TimeUp => Err(Stop::Failed(Problem::TimeUp)),
+            record::Wake::Passed => Err(Stop::Failed(Problem::Unsettled {
+                nodes: nodes.iter().map(|&n| self.test.nodes[n].name.clone()).collect(),
+                held: self.rec.read(held),
+                within,
+            })),
+        }
     }
 
     /// What a script of node `i` needs.

@@ -416,6 +416,16 @@ pub enum Problem {
         /// The datagrams that were to carry them.
         keys: String,
     },
+    /// `query`: copies were still on their way to the nodes to read after
+    /// `within`: the programs kept sending.
+    Unsettled {
+        /// The nodes to read.
+        nodes: Vec<String>,
+        /// Copies still held for them.
+        held: usize,
+        /// How long the step waited.
+        within: Duration,
+    },
 }
 
 /// One answer of an end-state `query`.
