@@ -58,11 +58,8 @@ tests:
 #[test]
 fn a_query_waits_for_what_is_in_flight_to_the_nodes_it_reads() {
     let kit = kit_with_spec("settled", &spec("400ms", "5s"));
-    let (code, out, err) = common::grade_kit(
-        &kit,
-        &["--seed", "1", "-v"],
-        &other_language("hw1-python"),
-    );
+    let (code, out, err) =
+        common::grade_kit(&kit, &["--seed", "1", "-v"], &other_language("hw1-python"));
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
 }
 

@@ -569,7 +569,10 @@ impl Run<'_> {
             record::Wake::Ready => Ok(()),
             record::Wake::TimeUp => Err(Stop::Failed(Problem::TimeUp)),
             record::Wake::Passed => Err(Stop::Failed(Problem::Unsettled {
-                nodes: nodes.iter().map(|&n| self.test.nodes[n].name.clone()).collect(),
+                nodes: nodes
+                    .iter()
+                    .map(|&n| self.test.nodes[n].name.clone())
+                    .collect(),
                 held: self.rec.read(held),
                 within,
             })),

@@ -99,13 +99,23 @@ fn answered(
     let mut by_key: BTreeMap<String, Elsewhere> = BTreeMap::new();
     // Per (receiver, key): when a reply last reached the receiver.
     let mut reached: BTreeMap<(usize, String), Duration> = BTreeMap::new();
+    // Per receiver: datagrams of a reply's type that are not records, with
+    // why, to name them when a request seems unanswered.
+    let mut broken: BTreeMap<usize, Vec<(usize, String)>> = BTreeMap::new();
     for (j, d) in log.iter().enumerate() {
         if d.from != by_i {
             continue;
         }
-        if let Ok(m) = d.message()
-            && reply.has(m.kind)
-        {
+        let m = match d.message() {
+            Ok(m) => m,
+            Err(e) => {
+                if d.kind().is_some_and(|k| reply.has(k)) {
+                    broken.entry(d.to).or_default().push((j, e.to_string()));
+                }
+                continue;
+            }
+        };
+        if reply.has(m.kind) {
             if let Some(&last) = d.delivered.iter().max() {
                 let r = reached.entry((d.to, m.key.clone())).or_default();
                 *r = (*r).max(last);
@@ -176,6 +186,26 @@ fn answered(
         .filter(|&(copy, anyway, ..)| !(anyway && last_answered < Some(copy)))
         .map(|(_, _, i, d, key)| {
             let elsewhere = by_key.get(&key).and_then(|e| e.first_after(i, d.from));
+            let malformed = (broken.get(&d.from))
+                .and_then(|b| b.iter().find(|&&(j, _)| j > i))
+                .filter(|_| elsewhere.is_none());
+            if let Some((j, why)) = malformed {
+                return fail(
+                    KIND,
+                    Some(by),
+                    Failure::new(format!(
+                        "{by} answered the {request} for key {key} that {} sent at {} with a {}-byte datagram that is not a valid record: {why}",
+                        names[d.from],
+                        at(d),
+                        log[*j].bytes.len(),
+                    ))
+                    .note(format!(
+                        "expected a {} with the same key, laid out as specs/protocol.md says",
+                        reply.names()
+                    ))
+                    .at(Place::Datagram(*j)),
+                );
+            }
             let summary = match elsewhere {
                 Some(to) => format!(
                     "{by} sent the {} for key {key} (a {request} from {}) to {} instead of back to {}",

@@ -433,6 +433,22 @@ mod tests {
         assert!(f[0].contains("that client1 sent at 3 ms"), "{f:?}");
     }
 
+    /// A reply that is not a record (the course's unterminated value) is
+    /// named as such, not as no answer at all.
+    #[test]
+    fn a_malformed_reply_is_named_not_missing() {
+        let mut bad = dg(2, 0, 1, MsgType::ReadRep, "K1", Fate::Delivered);
+        bad.bytes[17..33].copy_from_slice(b"DDDDCCCCBBBBAAAA");
+        let log = vec![dg(1, 1, 0, MsgType::ReadReq, "K1", Fate::Delivered), bad];
+        let f = failures(&answered(), log);
+        assert_eq!(
+            f,
+            [
+                "server answered the READ_REQ for key K1 that client1 sent at 1 ms with a 33-byte datagram that is not a valid record: value is not NUL-terminated within 16 bytes"
+            ]
+        );
+    }
+
     #[test]
     fn each_reply_answers_one_request_of_its_key_in_order() {
         // Many requests share few keys: every request needs its own reply,
