@@ -398,60 +398,75 @@ fn mutants(
             return Ok(());
         }
     };
+    // Build every mutant first (cargo builds one at a time in the shared
+    // target), then run every test on every seed of every mutant at once,
+    // `jobs` at a time: a test that waits for a time limit overlaps others.
     let shop = mutants::Workshop::new(&lab.solution_dir);
+    let how = kit::BuildOptions {
+        color: false,
+        limit: spec.limits.build.0,
+    };
+    let mut built = Vec::new();
     for m in &list {
         let dir = match shop.build(m, &spec.binaries) {
             Ok(d) => d,
             Err(e) => {
-                c.record(
-                    id,
-                    false,
-                    &format!("mutant `{}` applies to the solution", m.name),
-                    &tail(&format!("{e:#}")),
-                );
+                let what = format!("mutant `{}` applies to the solution", m.name);
+                c.record(id, false, &what, &tail(&format!("{e:#}")));
                 continue;
             }
-        };
-        let how = kit::BuildOptions {
-            color: false,
-            limit: spec.limits.build.0,
         };
         let programs = kit::programs(kit, lab, &spec.binaries, &Source::BinDir(dir), how)
             .map_err(|e| anyhow::anyhow!("mutant `{}`: {e:?}", m.name))?;
+        built.push((m, programs));
+    }
+    // (mutant, its catch, the test, a seed), in the order the lines print.
+    let mut runs = Vec::new();
+    for (k, (m, _)) in built.iter().enumerate() {
         for catch in &m.caught_by {
-            let Some(test) = spec.tests.iter().find(|t| t.name == catch.test) else {
-                c.record(
-                    id,
-                    false,
-                    &format!("mutant `{}` is caught by `{}`", m.name, catch.test),
-                    &[format!("the spec has no test `{}`", catch.test)],
-                );
-                continue;
-            };
-            let seeds: Vec<u64> = (0..m.seeds).map(|k| seed.wrapping_add(k)).collect();
-            let runs = in_parallel(
-                &seeds,
-                jobs,
-                |&s| run_one(spec, test, &programs, s),
-                |_, _| {},
-            );
-            let mut caught = Caught::default();
-            for (s, r) in seeds.iter().zip(runs) {
+            let test = spec.tests.iter().find(|t| t.name == catch.test);
+            for s in (0..m.seeds).map(|j| seed.wrapping_add(j)) {
+                runs.push((k, catch, test, s));
+            }
+        }
+    }
+    let results = in_parallel(
+        &runs,
+        jobs,
+        |&(k, _, test, s)| test.map(|t| run_one(spec, t, &built[k].1, s)),
+        |_, _| {},
+    );
+    let mut results = runs.iter().zip(results).peekable();
+    while let Some(&(&(k, catch, test, _), _)) = results.peek() {
+        let m = built[k].0;
+        let mut caught = Caught::default();
+        while let Some(((_, _, _, s), r)) =
+            results.next_if(|((k2, c2, ..), _)| *k2 == k && std::ptr::eq(*c2, catch))
+        {
+            if let Some(r) = r {
                 let (record, verdict) = r?;
-                caught.judge(*s, &record, &verdict, &catch.message, &m.description);
-                if caught.problems.len() > 12 {
-                    break;
+                if caught.problems.len() <= 12 {
+                    caught.judge(*s, &record, &verdict, &catch.message, &m.description);
                 }
             }
-            let on = if m.seeds > 1 {
-                format!(" on {} seeds", m.seeds)
-            } else {
-                String::new()
-            };
-            let what = format!("mutant `{}` is caught by `{}`{on}", m.name, catch.test);
-            let (what, problems) = caught.line(what);
-            c.record(id, problems.is_empty(), &what, &problems);
         }
+        if test.is_none() {
+            c.record(
+                id,
+                false,
+                &format!("mutant `{}` is caught by `{}`", m.name, catch.test),
+                &[format!("the spec has no test `{}`", catch.test)],
+            );
+            continue;
+        }
+        let on = if m.seeds > 1 {
+            format!(" on {} seeds", m.seeds)
+        } else {
+            String::new()
+        };
+        let what = format!("mutant `{}` is caught by `{}`{on}", m.name, catch.test);
+        let (what, problems) = caught.line(what);
+        c.record(id, problems.is_empty(), &what, &problems);
     }
     Ok(())
 }
