@@ -164,3 +164,42 @@ fn a_server_survives_a_short_datagram_before_the_first_request() {
         "{out}"
     );
 }
+
+/// A `query` does not take a forgery for an answer: the probe's reads of
+/// two identical servers agree although the proxy forges a first answer
+/// of one of them, with another value.
+#[test]
+fn a_query_passes_over_forged_answers() {
+    let text = "lab: hw1
+title: forge
+binaries: [server, client]
+timeout: 10s
+tests:
+  - name: query
+    description: the end state is read past a forged answer
+    nodes:
+      - { name: server, run: server, args: [\"{port}\"] }
+      - { name: mirror, run: server, args: [\"{port}\"] }
+      - { name: client, run: client, args: [\"{peer:server}\", --seed, \"{seed}\", --count, \"1\", --timeout-ms, \"2000\", --tries, \"2\"] }
+      - { name: probe, script: [] }
+    network:
+      rules:
+        - forge: { from: server, to: probe, type: READ_REP, copy: [1], value: FORGEDANSWER }
+    steps:
+      - start: server
+      - start: mirror
+      - start: client
+      - wait_exit: client
+      - start: probe
+      - query: { by: probe, nodes: [server, mirror], keys: { from: client, type: READ_REQ } }
+      - stop: server
+      - stop: mirror
+    wire:
+      - replicas: { nodes: [server, mirror] }
+";
+    let kit = kit_with_spec("forge-query", text);
+    let (code, out, err) = grade_kit(&kit, &["--seed", "5", "-v"], hw1_solution());
+    // Passed, so not void: the rule forged an answer, and the probe
+    // read past it.
+    assert_eq!(code, 0, "{out}\n{err}");
+}
