@@ -10,6 +10,9 @@
 //!   to it (delivered, duplicated, dropped, delayed by how much, by which
 //!   rule, refused because its sender was flooding) and when each copy was
 //!   delivered ([`Datagram`]);
+//! - apart from them, the datagrams the proxy forged by a `forge` rule
+//!   ([`Forged`]): the grader's, delivered but sent by no node, so that no
+//!   check counts them as a program's;
 //! - partitions and heals, CPU measurements, a sender going over the send
 //!   rate, the steps and how a failing one failed.
 //!
