@@ -26,7 +26,8 @@
 //!
 //! What flows between the stages is data: [`run`] writes one typed record
 //! of each run ([`run::record::Record`]: process events, output lines and
-//! datagrams with their fate, all timed, bounded whatever a program does,
+//! datagrams with their fate, and apart from them the datagrams the proxy
+//! forged, all timed, bounded whatever a program does,
 //! with counts of every datagram); [`judge`] turns a record into
 //! a verdict of typed results; [`report`] renders verdicts and records.
 //! Nothing downstream parses text.

@@ -21,7 +21,7 @@ use handout::Message;
 
 use super::TestRun;
 use crate::judge::{Check, Failure, Status};
-use crate::run::record::{Datagram, Fate, Record, What};
+use crate::run::record::{Datagram, Fate, Forged, Record, What};
 use crate::spec::{Stream, TestSpec};
 
 /// How a piece of text should look.
@@ -443,6 +443,11 @@ pub fn timeline(record: &Record) -> Vec<String> {
             }
         }
     }
+    // The grader's forgeries, among the events: at the time of the
+    // datagram each was made from, and before it.
+    for f in &record.forged {
+        events.push(Entry::Event(f.sent, forged(record, f)));
+    }
     events.sort_by_key(Entry::at);
     let unkept = record.unkept();
     let last = record.datagrams.last().map_or(Duration::ZERO, |d| d.sent);
@@ -517,6 +522,23 @@ pub fn timeline(record: &Record) -> Vec<String> {
         out.push(format!("... and {} more", total - taken));
     }
     out
+}
+
+/// One forged datagram: the sender of the datagram it was made from, the
+/// receiver, length, content, and what the rule changed.
+pub fn forged(record: &Record, f: &Forged) -> String {
+    let what = match Message::decode(&f.bytes) {
+        Ok(m) => m.to_string(),
+        Err(e) => format!("malformed: {e}"),
+    };
+    format!(
+        "{} -> {}  {} bytes  {what}  [forged by rule {}: {}]",
+        record.nodes[f.from].name,
+        record.nodes[f.to].name,
+        f.bytes.len(),
+        f.rule + 1,
+        f.changes
+    )
 }
 
 /// One datagram: sender, receiver, length, content, and what the network did.

@@ -27,6 +27,15 @@
 //! Rules make a fault certain: "drop the first READ_REQ" happens on every
 //! seed, so a test that needs a retransmission always gets one.
 //!
+//! A `forge` rule decides nothing: for a datagram it names (one that can
+//! be delivered at all), the proxy sends the receiver a forged datagram
+//! made from it ([`forge`]) at once, before the original meets its fate.
+//! It comes from the face the receiver sees the real sender at, or from
+//! the test's *stranger*, a socket of the proxy's that is no node's
+//! address and that it never reads. It is recorded apart from what the
+//! programs sent ([`Record::forged`](super::record::Record::forged)), and
+//! draws nothing.
+//!
 //! Each link (ordered pair) draws its random faults from generators of its
 //! own, one per kind of fault (`Draws`): each seeded from the link's seed
 //! and the kind's name, each drawing the same count of numbers for every
@@ -76,7 +85,7 @@ use handout::{Message, Rng};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::record::{Datagram, Fate, Recorder, What};
+use super::record::{Datagram, Fate, Forged, Recorder, What};
 use super::seed;
 use super::select::Pick;
 use crate::spec::{Faults, Rule};
@@ -341,6 +350,7 @@ impl Network {
             faces,
             addrs,
             draws,
+            stranger: UdpSocket::bind("127.0.0.1:0")?,
             rules: (setup.rules.into_iter())
                 .map(|(f, t, rule)| (Pick::link(f, t, rule.matcher().kind.map(|k| k.0)), rule))
                 .collect(),
@@ -450,6 +460,9 @@ struct Proxy {
     /// Per node: the address it last sent from, or its own port.
     addrs: Vec<Option<SocketAddr>>,
     draws: Vec<Draws>,
+    /// Where forged datagrams `from a stranger` come from: no node's
+    /// address, and never read.
+    stranger: UdpSocket,
     /// Each rule, with the datagrams it may name.
     rules: Vec<(Pick, Rule)>,
     counts: Vec<RuleCount>,
@@ -525,22 +538,66 @@ impl Proxy {
         }
     }
 
-    /// The first rule that names this datagram of link `from -> to`. Every
-    /// rule of the link counts it, whichever decides.
-    fn rule_for(&mut self, from: usize, to: usize, bytes: &[u8]) -> Option<usize> {
+    /// The rules that name this datagram of link `from -> to`: the first
+    /// that decides its fate, if any, and every `forge` rule that names
+    /// it. Every rule of the link counts it, whichever decides.
+    fn rules_for(&mut self, from: usize, to: usize, bytes: &[u8]) -> (Option<usize>, Vec<usize>) {
         let message = Message::decode(bytes).ok();
         let kind = bytes.first().and_then(|&b| handout::MsgType::from_code(b));
         let mut chosen = None;
+        let mut forges = Vec::new();
         for (i, (pick, rule)) in self.rules.iter().enumerate() {
             if !pick.takes(from, to, kind) {
                 continue;
             }
             let key = message.as_ref().map(|m| m.key.as_str());
-            if self.counts[i].names(rule, key) && chosen.is_none() {
+            if !self.counts[i].names(rule, key) {
+                continue;
+            }
+            if !rule.decides() {
+                forges.push(i);
+            } else if chosen.is_none() {
                 chosen = Some(i);
             }
         }
-        chosen
+        (chosen, forges)
+    }
+
+    /// Sends `to`, at `dest`, what each rule of `forges` forges from
+    /// `bytes` (a datagram of `from` that arrived at `sent`), and records
+    /// it: from the face `back` of the real sender, or from the stranger.
+    fn forge(
+        &mut self,
+        forges: &[usize],
+        sent: Duration,
+        link: (usize, usize, usize),
+        dest: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let (from, to, back) = link;
+        for &r in forges {
+            let m = self.rules[r].1.matcher();
+            let forged = forge::forge(m, bytes);
+            let stranger = m.sender.is_some();
+            let socket = if stranger {
+                &self.stranger
+            } else {
+                &self.faces[back].socket
+            };
+            let _ = socket.send_to(&forged, dest);
+            self.rec.forged(
+                Forged {
+                    sent,
+                    from,
+                    to,
+                    stranger,
+                    bytes: forged,
+                    rule: r,
+                    changes: m.forgery(),
+                },
+                self.keep,
+            );
+        }
     }
 
     /// A datagram of a sender over the send rate: not forwarded, and the
@@ -591,8 +648,14 @@ impl Proxy {
         let (drop, dup, jitters) = self.draws[k].next(&f);
         // Every datagram of the link counts for its rules; a rule decides
         // only one that can be delivered at all.
-        let named = self.rule_for(from, to, bytes);
+        let (named, forges) = self.rules_for(from, to, bytes);
         let rule = named.filter(|_| dest.is_some() && !cut);
+        // Forged datagrams leave first, so they arrive before the original.
+        if let Some(dest) = dest
+            && !cut
+        {
+            self.forge(&forges, sent, (from, to, back), dest, bytes);
+        }
         // A rule's `by`: for `delay` every copy; for `duplicate`, the
         // second copy comes `by` after the first (it takes the first's
         // jitter, so that it is late whatever the jitter).
@@ -613,9 +676,11 @@ impl Proxy {
                 extra = [m.by.map_or(Duration::ZERO, |d| d.0); 2];
                 Fate::Delivered
             }
-            (Some(_), None) if drop => Fate::Dropped,
-            (Some(_), None) if dup => Fate::Duplicated,
-            (Some(_), None) => Fate::Delivered,
+            // `rules_for` never chooses a rule that decides nothing; the
+            // link would decide.
+            (Some(_), Some(Rule::Forge(_)) | None) if drop => Fate::Dropped,
+            (Some(_), Some(Rule::Forge(_)) | None) if dup => Fate::Duplicated,
+            (Some(_), Some(Rule::Forge(_)) | None) => Fate::Delivered,
         };
         let delays: Vec<Duration> = jitters
             .iter()
@@ -677,6 +742,8 @@ impl Proxy {
         }
     }
 }
+
+pub mod forge;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,9 @@
 //!   to it (delivered, duplicated, dropped, delayed by how much, by which
 //!   rule, refused because its sender was flooding) and when each copy was
 //!   delivered ([`Datagram`]);
+//! - apart from them, the datagrams the proxy forged by a `forge` rule
+//!   ([`Forged`]): the grader's, delivered but sent by no node, so that no
+//!   check counts them as a program's;
 //! - partitions and heals, CPU measurements, a sender going over the send
 //!   rate, the steps and how a failing one failed.
 //!
@@ -65,6 +68,11 @@ pub struct Record {
     pub datagrams: Vec<Datagram>,
     /// Every datagram counted, kept in `datagrams` or not.
     pub traffic: Traffic,
+    /// The datagrams the proxy forged (`forge` rules), in the order it
+    /// sent them: the grader's, not a program's, so they are not in
+    /// `datagrams` and no wire check counts them; the first
+    /// `limits.datagrams` of them, all counted in [`Traffic::forged`].
+    pub forged: Vec<Forged>,
     /// How long the run took.
     pub duration: Duration,
     /// The test's clock: its time limit, and when programs were starting
@@ -592,6 +600,27 @@ impl Datagram {
     }
 }
 
+/// A datagram the proxy made from one it received, by a `forge` rule,
+/// and sent to that datagram's receiver just before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forged {
+    /// When it left the proxy: when the original arrived.
+    pub sent: Duration,
+    /// The sender of the original (it did not send this one).
+    pub from: usize,
+    /// The receiver.
+    pub to: usize,
+    /// Whether it came from the grader's stranger socket rather than from
+    /// where the receiver sees `from`.
+    pub stranger: bool,
+    /// The bytes sent.
+    pub bytes: Vec<u8>,
+    /// The rule (its index in `network.rules`) that forged it.
+    pub rule: usize,
+    /// What the rule changed, for the timeline: `from a stranger, value X`.
+    pub changes: String,
+}
+
 /// What the network did with a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
@@ -642,8 +671,11 @@ pub struct Traffic {
     pub links: Vec<Vec<LinkCount>>,
     /// Per node: what it sent.
     pub senders: Vec<Sending>,
-    /// Per rule of the network, by its index: the datagrams it decided.
+    /// Per rule of the network, by its index: the datagrams it decided,
+    /// or for `forge`, the datagrams it forged.
     pub fired: Vec<usize>,
+    /// Datagrams the proxy forged: in no link's or sender's count.
+    pub forged: usize,
 }
 
 /// The datagrams of one link (an ordered pair of nodes).
@@ -684,6 +716,7 @@ impl Traffic {
             links: vec![vec![LinkCount::default(); nodes]; nodes],
             senders: vec![Sending::default(); nodes],
             fired: Vec::new(),
+            forged: 0,
         }
     }
 
@@ -720,11 +753,22 @@ impl Traffic {
             s.refused += 1;
         }
         if let Some(r) = d.rule {
-            if self.fired.len() <= r {
-                self.fired.resize(r + 1, 0);
-            }
-            self.fired[r] += 1;
+            self.fire(r);
         }
+    }
+
+    /// Counts one forged datagram, for its rule only.
+    fn count_forged(&mut self, f: &Forged) {
+        self.forged += 1;
+        self.fire(f.rule);
+    }
+
+    /// Counts a datagram rule `r` decided or forged.
+    fn fire(&mut self, r: usize) {
+        if self.fired.len() <= r {
+            self.fired.resize(r + 1, 0);
+        }
+        self.fired[r] += 1;
     }
 }
 
@@ -740,6 +784,7 @@ impl Record {
             nodes,
             events: vec![],
             datagrams,
+            forged: Vec::new(),
             duration: Duration::ZERO,
             clock: Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
             vars: Default::default(),

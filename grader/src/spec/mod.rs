@@ -489,23 +489,35 @@ pub enum Rule {
     Duplicate(RuleMatch),
     /// Deliver them late, by `by` on top of the link's delay.
     Delay(RuleMatch),
+    /// Send the receiver a forged datagram made from each, just before
+    /// it: changed by `sender`, `retype`, `key`, `value` and `bytes`. The
+    /// original's fate is left to the other rules and the link.
+    Forge(RuleMatch),
 }
 
 impl Rule {
     /// Which datagrams the rule names.
     pub fn matcher(&self) -> &RuleMatch {
         match self {
-            Rule::Drop(m) | Rule::Duplicate(m) | Rule::Delay(m) => m,
+            Rule::Drop(m) | Rule::Duplicate(m) | Rule::Delay(m) | Rule::Forge(m) => m,
         }
     }
 
-    /// `drop`, `duplicate` or `delay`.
+    /// `drop`, `duplicate`, `delay` or `forge`.
     pub fn action(&self) -> &'static str {
         match self {
             Rule::Drop(_) => "drop",
             Rule::Duplicate(_) => "duplicate",
             Rule::Delay(_) => "delay",
+            Rule::Forge(_) => "forge",
         }
+    }
+
+    /// Whether the rule decides the fate of what it names: every rule but
+    /// `forge`, which adds a datagram and leaves the original to the
+    /// rules after it and to the link.
+    pub fn decides(&self) -> bool {
+        !matches!(self, Rule::Forge(_))
     }
 
     /// How many datagrams the rule must find for the test to count: one
@@ -548,6 +560,10 @@ impl fmt::Display for Rule {
         if let Some(by) = m.by {
             write!(f, ", by: {by}")?;
         }
+        let forged = m.forged();
+        if !forged.is_empty() {
+            write!(f, ", {forged}")?;
+        }
         write!(f, " }}")
     }
 }
@@ -558,7 +574,7 @@ impl fmt::Display for Rule {
 /// without it), every one sent, lost ones included. A rule decides the
 /// fate of a datagram it names unless a partition or an unknown address
 /// already has.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleMatch {
     /// Sending node.
@@ -585,6 +601,83 @@ pub struct RuleMatch {
     /// For `delay`: how much later the datagram arrives.
     #[serde(default)]
     pub by: Option<Dur>,
+    /// For `forge`: `stranger` sends the forged datagram from a socket of
+    /// the grader's that is no node's address. Without it, it comes from
+    /// where the receiver sees the real sender.
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// For `forge`: the forged record's type.
+    #[serde(default)]
+    pub retype: Option<TypeName>,
+    /// For `forge`: `other` (the key with its last character changed) or
+    /// the key to send, 1 to 15 bytes.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// For `forge`: the value to send, at most 15 bytes (the record then
+    /// has its value field: 33 bytes).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// For `forge`: the forged datagram cut to, or padded with NUL bytes
+    /// to, this many bytes (1 to 65507).
+    #[serde(default)]
+    pub bytes: Option<usize>,
+}
+
+/// The word of `forge`'s `sender` that sends from a stranger.
+pub const STRANGER: &str = "stranger";
+
+/// The word of `forge`'s `key` that changes the key's last character.
+pub const OTHER_KEY: &str = "other";
+
+/// The largest UDP payload over IPv4, and so the largest `bytes`.
+pub const MAX_FORGED: usize = 65_507;
+
+impl RuleMatch {
+    /// What a `forge` rule changes, as the spec writes it: `sender:
+    /// stranger, value: X`; empty for a rule that changes nothing.
+    pub fn forged(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = &self.sender {
+            parts.push(format!("sender: {s}"));
+        }
+        if let Some(t) = self.retype {
+            parts.push(format!("retype: {}", t.0));
+        }
+        if let Some(k) = &self.key {
+            parts.push(format!("key: {k}"));
+        }
+        if let Some(v) = &self.value {
+            parts.push(format!("value: {v}"));
+        }
+        if let Some(n) = self.bytes {
+            parts.push(format!("bytes: {n}"));
+        }
+        parts.join(", ")
+    }
+
+    /// What a `forge` rule changes, as the timeline says it: `from a
+    /// stranger, value FROMASTRANGER`.
+    pub fn forgery(&self) -> String {
+        let mut parts = Vec::new();
+        if self.sender.is_some() {
+            parts.push("from a stranger".to_string());
+        }
+        if let Some(t) = self.retype {
+            parts.push(format!("type {}", t.0));
+        }
+        match self.key.as_deref() {
+            Some(OTHER_KEY) => parts.push("another key".to_string()),
+            Some(k) => parts.push(format!("key {k}")),
+            None => {}
+        }
+        if let Some(v) = &self.value {
+            parts.push(format!("value {v}"));
+        }
+        if let Some(n) = self.bytes {
+            parts.push(format!("{n} bytes"));
+        }
+        parts.join(", ")
+    }
 }
 
 /// A spec error with the place it was found.

@@ -402,3 +402,97 @@ fn reactive_scripts_and_numbers_validate() {
     let e = parse(&text).unwrap_err().to_string();
     assert!(e.contains("unknown placeholder `{i}`"), "{e}");
 }
+
+/// MINIMAL with one `forge` rule of the server's first replies.
+fn with_forge() -> String {
+    MINIMAL.replace(
+        "    steps:",
+        "    network:\n      rules:\n        - forge: { from: server, to: client, type: READ_REP, copy: [1], sender: stranger }\n    steps:",
+    )
+}
+
+#[test]
+fn a_forge_rule_parses_and_prints_as_written() {
+    let text = with_forge().replace(
+        "sender: stranger }",
+        "sender: stranger, retype: WRITE_REP, key: other, value: V, bytes: 20 }",
+    );
+    let s = parse(&text).unwrap();
+    let rule = &s.tests[0].network.rules[0];
+    assert!(!rule.decides());
+    assert_eq!(
+        rule.to_string(),
+        "forge { from: server, to: client, type: READ_REP, copy: [1], sender: stranger, retype: WRITE_REP, key: other, value: V, bytes: 20 }"
+    );
+    assert_eq!(
+        rule.matcher().forgery(),
+        "from a stranger, type WRITE_REP, another key, value V, 20 bytes"
+    );
+}
+
+#[test]
+fn forge_rules_are_validated_where_they_are_written() {
+    let base = with_forge();
+    parse(&base).unwrap();
+    located_at(
+        &base,
+        &[
+            (
+                ", sender: stranger }",
+                " }",
+                "a `forge` rule changes something",
+                "{ from: server, to: client, type: READ_REP, copy: [1] }",
+            ),
+            (
+                "sender: stranger",
+                "bytes: 0",
+                "`bytes` is from 1 to 65507",
+                "0 }",
+            ),
+            ("sender: stranger", "bytes: 65508", "not 65508", "65508"),
+            (
+                "sender: stranger",
+                "retype: NOPE",
+                "unknown message type `NOPE`",
+                // As an unknown `type`: the parser places it at the rule.
+                "{ from: server",
+            ),
+            (
+                "sender: stranger",
+                "sender: client",
+                "`sender` is `stranger`",
+                "client }",
+            ),
+            (
+                "sender: stranger",
+                "key: ABCDEFGHIJKLMNOPQ",
+                "`ABCDEFGHIJKLMNOPQ` has 17 bytes",
+                "ABCDEFGHIJKLMNOPQ",
+            ),
+            (
+                "sender: stranger",
+                "key: ''",
+                "`key` is `other` or a key of 1 to 15 bytes",
+                "''",
+            ),
+            (
+                "sender: stranger",
+                "value: ABCDEFGHIJKLMNOPQ",
+                "`value` holds at most 15 bytes",
+                "ABCDEFGHIJKLMNOPQ",
+            ),
+            (
+                "- forge: { from: server, to: client, type: READ_REP, copy: [1], sender: stranger }",
+                "- drop: { from: server, to: client, type: READ_REP, copy: [1], value: X }",
+                "only a `forge` rule takes `value`",
+                "X }",
+            ),
+            (
+                "sender: stranger }",
+                "sender: stranger, by: 5ms }",
+                "only a `delay` or a `duplicate` rule takes `by`",
+                "forge: {",
+            ),
+        ],
+    );
+}

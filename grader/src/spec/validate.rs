@@ -462,11 +462,12 @@ fn rule(t: &TestSpec, r: &Rule, item: &NodePath) -> Result<(), Invalid> {
         (Rule::Delay(_) | Rule::Duplicate(_), Some(by)) if by.0.is_zero() => {
             return here("`by` must be more than 0".into());
         }
-        (Rule::Drop(_), Some(_)) => {
+        (Rule::Drop(_) | Rule::Forge(_), Some(_)) => {
             return here("only a `delay` or a `duplicate` rule takes `by`".into());
         }
         _ => {}
     }
+    forge(r, &fields)?;
     if m.nth.is_some() && (m.request.is_some() || m.copy.is_some()) {
         return here(
             "`nth` counts every datagram on the link; it does not combine with `request` or `copy`"
@@ -484,6 +485,81 @@ fn rule(t: &TestSpec, r: &Rule, item: &NodePath) -> Result<(), Invalid> {
     }
     if m.request.as_ref().is_some_and(Vec::is_empty) {
         return here("`request` lists no number".into());
+    }
+    Ok(())
+}
+
+/// What a `forge` rule changes, at `fields` (the rule's map): at least
+/// one thing, each a datagram the proxy can send; no other rule takes
+/// these fields.
+fn forge(r: &Rule, fields: &NodePath) -> Result<(), Invalid> {
+    let m = r.matcher();
+    let given = [
+        ("sender", m.sender.is_some()),
+        ("retype", m.retype.is_some()),
+        ("key", m.key.is_some()),
+        ("value", m.value.is_some()),
+        ("bytes", m.bytes.is_some()),
+    ];
+    let field = |name: &str, msg: String| Err(at(fields.key(name), format!("rule `{r}`: {msg}")));
+    if !matches!(r, Rule::Forge(_)) {
+        return match given.iter().find(|(_, g)| *g) {
+            Some((name, _)) => field(name, format!("only a `forge` rule takes `{name}`")),
+            None => Ok(()),
+        };
+    }
+    if !given.iter().any(|(_, g)| *g) {
+        return Err(at(
+            fields.clone(),
+            format!(
+                "rule `{r}`: a `forge` rule changes something: give at least one of `sender`, `retype`, `key`, `value` and `bytes`"
+            ),
+        ));
+    }
+    if let Some(s) = &m.sender
+        && s != crate::spec::STRANGER
+    {
+        return field(
+            "sender",
+            format!("`sender` is `stranger` (the grader's own socket), not `{s}`"),
+        );
+    }
+    let text = |t: &str| t.len() <= handout::MAX_TEXT_LEN && !t.contains('\0');
+    if let Some(k) = &m.key
+        && k != crate::spec::OTHER_KEY
+        && (k.is_empty() || !text(k))
+    {
+        return field(
+            "key",
+            format!(
+                "`key` is `other` or a key of 1 to {} bytes without NUL; `{k}` has {} bytes",
+                handout::MAX_TEXT_LEN,
+                k.len()
+            ),
+        );
+    }
+    if let Some(v) = &m.value
+        && !text(v)
+    {
+        return field(
+            "value",
+            format!(
+                "`value` holds at most {} bytes without NUL; `{v}` has {} bytes",
+                handout::MAX_TEXT_LEN,
+                v.len()
+            ),
+        );
+    }
+    if let Some(n) = m.bytes
+        && !(1..=crate::spec::MAX_FORGED).contains(&n)
+    {
+        return field(
+            "bytes",
+            format!(
+                "`bytes` is from 1 to {} (a UDP datagram's largest payload), not {n}",
+                crate::spec::MAX_FORGED
+            ),
+        );
     }
     Ok(())
 }

@@ -350,6 +350,47 @@ mod tests {
             .collect()
     }
 
+    /// A forged datagram is the grader's: no check counts it as sent by
+    /// the node whose datagram it was made from.
+    #[test]
+    fn forged_datagrams_are_not_what_a_node_sent() {
+        let log = vec![
+            dg(1, 1, 0, MsgType::ReadReq, "K1", Fate::Delivered),
+            dg(2, 0, 1, MsgType::ReadRep, "K1", Fate::Delivered),
+        ];
+        let forged = |bytes: Vec<u8>| crate::run::record::Forged {
+            sent: Duration::from_millis(1),
+            from: 1,
+            to: 0,
+            stranger: false,
+            bytes,
+            rule: 0,
+            changes: "2 bytes".into(),
+        };
+        let unanswered = Message::new(MsgType::ReadReq, "K2", "").unwrap().encode();
+        let record = Record {
+            forged: vec![forged(vec![0, 1]), forged(unanswered)],
+            ..record(log)
+        };
+        let count = WireCheck::Count(count::CountCheck {
+            from: "client1".into(),
+            to: "server".into(),
+            kind: Some(TypeName(MsgType::ReadReq)),
+            min: Some(1),
+            max: Some(1),
+        });
+        let well_formed = WireCheck::WellFormed(well_formed::WellFormedCheck {
+            from: "client1".into(),
+        });
+        for c in [answered(), count, well_formed] {
+            let failed: Vec<String> = check(&c, &record)
+                .into_iter()
+                .filter_map(|c| c.failure.map(|f| f.summary))
+                .collect();
+            assert!(failed.is_empty(), "{failed:?}");
+        }
+    }
+
     fn answered() -> WireCheck {
         WireCheck::Answered(answered::AnsweredCheck {
             by: "server".into(),

@@ -126,6 +126,16 @@ fn fates(
     count: usize,
     rules: Vec<(usize, usize, Rule)>,
 ) -> Vec<(Fate, Option<usize>)> {
+    requests(seed, faults, count, rules)
+        .datagrams
+        .iter()
+        .map(|d| (d.fate, d.rule))
+        .collect()
+}
+
+/// The record of `count` READ_REQs from the client, with keys K0 K0 K1
+/// K1 ...: requests 0, 1, ... of two copies each.
+fn requests(seed: u64, faults: Faults, count: usize, rules: Vec<(usize, usize, Rule)>) -> Record {
     let (_server, client, net, rec) = pair(faults, seed, rules);
     for i in 0..count {
         let m = Message::new(handout::MsgType::ReadReq, &format!("K{}", i / 2), "").unwrap();
@@ -135,10 +145,6 @@ fn fates(
     }
     wait_for(&rec, count);
     finish(net, &rec)
-        .datagrams
-        .iter()
-        .map(|d| (d.fate, d.rule))
-        .collect()
 }
 
 #[test]
@@ -196,7 +202,7 @@ fn rule(
             nth,
             request,
             copy,
-            by: None,
+            ..RuleMatch::default()
         }),
     )
 }
@@ -621,4 +627,147 @@ fn with_jitter_the_second_copy_still_comes_by_after_the_first() {
         assert_eq!(d.fate, Fate::Duplicated);
         assert!(d.delays[1] >= d.delays[0] + by, "{:?}", d.delays);
     }
+}
+
+/// A `forge` rule of the client's READ_REQs that changes what `change` sets.
+fn forge_rule(
+    nth: Option<Vec<usize>>,
+    request: Option<Vec<usize>>,
+    copy: Option<Vec<usize>>,
+    change: impl FnOnce(&mut RuleMatch),
+) -> (usize, usize, Rule) {
+    let mut r = rule(Rule::Forge, nth, request, copy);
+    if let Rule::Forge(m) = &mut r.2 {
+        change(m);
+    }
+    r
+}
+
+#[test]
+fn a_forgery_arrives_just_before_the_original_from_the_same_face() {
+    let value = forge_rule(Some(vec![1]), None, None, |m| {
+        m.value = Some("FORGED".into());
+    });
+    let (server, client, net, rec) = pair(Faults::default(), 1, vec![value]);
+    let m = Message::new(handout::MsgType::ReadReq, "K", "").unwrap();
+    client
+        .send_to(&m.encode(), ("127.0.0.1", net.face_port(1, 0)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, first_from) = server.recv_from(&mut buf).unwrap();
+    let first = Message::decode(&buf[..n]).unwrap();
+    assert_eq!((first.key.as_str(), first.value.as_str()), ("K", "FORGED"));
+    let (n, second_from) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(buf[..n], m.encode()[..], "then the original");
+    assert_eq!(first_from, second_from, "both from the client's face");
+    wait_for(&rec, 1);
+    let r = finish(net, &rec);
+    // The client sent one datagram; the grader sent the other.
+    assert_eq!(r.datagrams.len(), 1);
+    assert_eq!(
+        (r.datagrams[0].fate, r.datagrams[0].rule),
+        (Fate::Delivered, None)
+    );
+    assert_eq!(r.traffic.links[1][0].all, 1);
+    assert_eq!(r.traffic.senders[1].sent, 1);
+    assert_eq!(
+        (r.traffic.forged, r.traffic.fired.as_slice()),
+        (1, &[1][..])
+    );
+    let f = &r.forged[0];
+    assert_eq!((f.from, f.to, f.rule, f.stranger), (1, 0, 0, false));
+    assert_eq!(f.sent, r.datagrams[0].sent);
+    assert_eq!(f.changes, "value FORGED");
+}
+
+#[test]
+fn a_forgery_from_a_stranger_comes_from_no_node_s_address() {
+    let stranger = forge_rule(None, None, None, |m| {
+        m.sender = Some("stranger".into());
+    });
+    let (server, client, net, rec) = pair(Faults::default(), 1, vec![stranger]);
+    client
+        .send_to(&[0u8; 17], ("127.0.0.1", net.face_port(1, 0)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (_, forged_from) = server.recv_from(&mut buf).unwrap();
+    let (_, real_from) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(real_from.port(), net.face_port(0, 1));
+    let ports: Vec<u16> = (0..2)
+        .flat_map(|a| (0..2).map(move |b| (a, b)))
+        .map(|(a, b)| net.face_port(a, b))
+        .chain([
+            client.local_addr().unwrap().port(),
+            server.local_addr().unwrap().port(),
+        ])
+        .collect();
+    assert!(
+        !ports.contains(&forged_from.port()),
+        "{forged_from} is a node's or a face's"
+    );
+    wait_for(&rec, 1);
+    assert!(finish(net, &rec).forged[0].stranger);
+}
+
+#[test]
+fn a_forge_rule_counts_as_the_others_and_decides_nothing() {
+    // Requests 0..3, two copies each; the forge rule names the first copy
+    // of request 1 (datagram 2), which the drop rule after it still loses.
+    let forge = forge_rule(None, Some(vec![1]), Some(vec![1]), |m| {
+        m.key = Some("other".into());
+    });
+    let drop = rule(Rule::Drop, Some(vec![3]), None, None);
+    let r = requests(1, Faults::default(), 8, vec![forge, drop]);
+    assert_eq!(r.forged.len(), 1);
+    assert_eq!(
+        r.forged[0].bytes,
+        Message::new(handout::MsgType::ReadReq, "KA", "")
+            .unwrap()
+            .encode()
+    );
+    assert_eq!(r.forged[0].sent, r.datagrams[2].sent);
+    assert_eq!(
+        (r.datagrams[2].fate, r.datagrams[2].rule),
+        (Fate::Dropped, Some(1))
+    );
+    assert_eq!(r.traffic.fired, [1, 1]);
+    assert!(r.datagrams.iter().all(|d| d.rule != Some(0)));
+}
+
+#[test]
+fn a_forge_rule_leaves_the_random_fates_alone() {
+    let f = Faults {
+        drop: 0.4,
+        duplicate: 0.3,
+        ..Faults::default()
+    };
+    let plain = fates(5, f, 12, vec![]);
+    let forge = forge_rule(None, None, None, |m| {
+        m.bytes = Some(2);
+    });
+    let forged = requests(5, f, 12, vec![forge]);
+    let fates: Vec<(Fate, Option<usize>)> =
+        forged.datagrams.iter().map(|d| (d.fate, d.rule)).collect();
+    assert_eq!(
+        plain, fates,
+        "every original meets the fate it met without the rule"
+    );
+    assert_eq!(forged.forged.len(), 12);
+    assert!(forged.forged.iter().all(|g| g.bytes.len() == 2));
+}
+
+#[test]
+fn no_forgery_where_the_original_could_not_be_delivered() {
+    let forge = forge_rule(None, None, None, |m| {
+        m.bytes = Some(2);
+    });
+    let (_server, client, net, rec) = pair(Faults::default(), 1, vec![forge]);
+    net.partition(0, 1);
+    client
+        .send_to(&[0u8; 17], ("127.0.0.1", net.face_port(1, 0)))
+        .unwrap();
+    wait_for(&rec, 1);
+    let r = finish(net, &rec);
+    assert!(r.forged.is_empty());
+    assert_eq!(r.traffic.fired.first().copied().unwrap_or(0), 0);
 }

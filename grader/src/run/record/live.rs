@@ -17,6 +17,9 @@ pub struct Live {
     pub delivered_to: Vec<usize>,
     /// Per node: copies on their way to it (held by a delay).
     pub pending_to: Vec<usize>,
+    /// Per scripted node: which of the datagrams delivered to it (by
+    /// their number, from 0, in `delivered_to`'s count) were forged.
+    pub forged_to: Vec<std::collections::BTreeSet<usize>>,
     /// Per node: running (a started program that has not exited, a script
     /// that has not ended).
     pub alive: Vec<bool>,
@@ -101,6 +104,7 @@ impl Recorder {
                     nodes,
                     events: Vec::new(),
                     datagrams: Vec::new(),
+                    forged: Vec::new(),
                     traffic: Traffic::new(n),
                     duration: Duration::ZERO,
                     clock,
@@ -110,6 +114,7 @@ impl Recorder {
                 open: vec![0; n],
                 delivered_to: vec![0; n],
                 pending_to: vec![0; n],
+                forged_to: vec![std::collections::BTreeSet::new(); n],
                 alive: vec![false; n],
                 may_start: vec![true; n],
                 ending: false,
@@ -241,6 +246,27 @@ impl Recorder {
         })
     }
 
+    /// Records a forged datagram the proxy has just sent: counts it for
+    /// its rule and as delivered to its receiver, and keeps it when the
+    /// record holds fewer than `keep` forged datagrams. The receiver's
+    /// delivery is marked forged ([`Live::forged_to`]), so that the
+    /// grader's own reads (a `query`) pass over it.
+    pub fn forged(&self, f: Forged, keep: usize) {
+        self.update(|l| {
+            // Only the grader reads what reaches a scripted node, and
+            // only it needs to know.
+            if l.record.nodes[f.to].script {
+                let number = l.delivered_to[f.to];
+                l.forged_to[f.to].insert(number);
+            }
+            l.delivered_to[f.to] += 1;
+            l.record.traffic.count_forged(&f);
+            if l.record.forged.len() < keep {
+                l.record.forged.push(f);
+            }
+        });
+    }
+
     /// Records that a held copy of a datagram to node `to` was delivered:
     /// it left the proxy at `at` (timed before the send, so that nothing
     /// the receiver does about it can come before). `index` is the
@@ -332,8 +358,10 @@ impl Recorder {
         let duration = self.now();
         let mut live = self.lock();
         let datagrams = std::mem::take(&mut live.record.datagrams);
+        let forged = std::mem::take(&mut live.record.forged);
         let mut record = Record {
             datagrams,
+            forged,
             ..live.record.clone()
         };
         record.duration = duration;

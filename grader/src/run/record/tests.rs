@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 fn ten_seconds() -> Clock {
@@ -228,4 +229,44 @@ fn a_failed_script_or_a_flood_decides_the_test() {
     assert!(ended("nothing arrived in 5s").decides());
     r.event(Some(0), What::SendRateExceeded { limit: 10 });
     assert!(r.read(|l| l.decided));
+}
+
+#[test]
+fn a_forged_datagram_is_delivered_but_sent_by_no_one() {
+    let mut probe = NodeRecord::new("probe");
+    probe.script = true;
+    let r = Recorder::new(
+        "t",
+        1,
+        ten_seconds(),
+        vec![NodeRecord::new("server"), NodeRecord::new("client"), probe],
+    );
+    let forged = |to: usize| Forged {
+        sent: Duration::from_millis(1),
+        from: 0,
+        to,
+        stranger: true,
+        bytes: vec![MsgType::ReadRep as u8],
+        rule: 2,
+        changes: "from a stranger".into(),
+    };
+    r.datagram(datagram(0, 0, 2, Fate::Delivered), 10);
+    r.forged(forged(2), 1);
+    r.forged(forged(1), 1);
+    // The probe's second delivery (number 1) was forged; a program's
+    // deliveries are not marked (only the grader reads a scripted node's).
+    assert_eq!(r.read(|l| l.delivered_to.clone()), [0, 1, 2]);
+    assert_eq!(
+        r.read(|l| l.forged_to.clone()),
+        [BTreeSet::new(), BTreeSet::new(), BTreeSet::from([1])]
+    );
+    let rec = r.finish();
+    assert_eq!(rec.datagrams.len(), 1);
+    assert_eq!(rec.forged, [forged(2)], "kept up to the bound");
+    let t = &rec.traffic;
+    assert_eq!((t.forged, t.fired.as_slice()), (2, &[0, 0, 2][..]));
+    assert_eq!(
+        (t.received(), t.links[0][1].all, t.senders[0].sent),
+        (1, 0, 1)
+    );
 }
