@@ -45,10 +45,11 @@
 //!
 //! # What belongs to the lab only
 //!
-//! `target/`, `spec.yaml`, `mutants.yaml` and `hidden.yaml` at the top of
-//! a crate, and every file or directory whose name starts with `.`, are
-//! neither generated, nor compared, nor removed: they are build output,
-//! the grader's spec, the instructor's broken programs (which show
+//! `target/`, `spec.yaml`, `requirements.yaml`, `mutants.yaml` and
+//! `hidden.yaml` at the top of a crate, and every file or directory whose
+//! name starts with `.`, are neither generated, nor compared, nor removed:
+//! they are build output, the grader's spec and the requirements it
+//! traces, the instructor's broken programs (which show
 //! solution code) and hidden tests (which students must not see), neither
 //! of which may reach a skeleton, and tool state.
 
@@ -412,8 +413,10 @@ fn lab_only(relative: &Path) -> bool {
     let mut names = relative.iter().map(|name| name.to_str().unwrap_or(""));
     let first = names.next().unwrap_or("");
     first == "target"
-        || (matches!(first, "spec.yaml" | "mutants.yaml" | "hidden.yaml")
-            && relative.components().count() == 1)
+        || (matches!(
+            first,
+            "spec.yaml" | "requirements.yaml" | "mutants.yaml" | "hidden.yaml"
+        ) && relative.components().count() == 1)
         || first.starts_with('.')
         || names.any(|name| name.starts_with('.'))
 }
@@ -503,7 +506,7 @@ const END_OF_FILE: &str = "(end of file)";
 /// Compares a generated skeleton with the one committed in `lab_dir`.
 ///
 /// Files that generation does not produce are [`Drift::Extra`], except what
-/// belongs to the lab only (`spec.yaml`, `target/`, dot-files). A missing
+/// belongs to the lab only (`spec.yaml`, `requirements.yaml`, `target/`, dot-files). A missing
 /// `lab_dir` makes every file [`Drift::Missing`]. The list is sorted by path
 /// and empty when the two agree.
 ///
@@ -589,7 +592,7 @@ fn show_pair(generated: Option<&str>, committed: Option<&str>) -> (String, Strin
 /// Creates directories as needed, rewrites only files whose contents change
 /// (so cargo does not rebuild what did not), and removes files that
 /// generation does not produce, with directories left empty by that. What
-/// belongs to the lab only (`spec.yaml`, `target/`, dot-files) is never
+/// belongs to the lab only (`spec.yaml`, `requirements.yaml`, `target/`, dot-files) is never
 /// touched.
 ///
 /// # Errors

@@ -335,12 +335,14 @@ fn written_skeleton_has_no_drift_and_keeps_lab_files() {
     let skeleton = generate(&dir.0.join("solution")).unwrap();
     let lab = dir.0.join("lab");
     dir.put("lab/spec.yaml", b"lab: hw1\n");
+    dir.put("lab/requirements.yaml", b"requirements: []\n");
     dir.put("lab/target/debug/hw1", b"binary");
     dir.put("lab/.gitignore", b"target\n");
     assert_eq!(drift(&skeleton, &lab).unwrap().len(), skeleton.files.len());
     write(&skeleton, &lab).unwrap();
     assert_eq!(drift(&skeleton, &lab).unwrap(), []);
     assert_eq!(fs::read(lab.join("spec.yaml")).unwrap(), b"lab: hw1\n");
+    assert!(lab.join("requirements.yaml").exists());
     assert!(lab.join("target/debug/hw1").exists());
     assert!(lab.join(".gitignore").exists());
 }
