@@ -52,7 +52,9 @@ fn repeat_runs_again_with_the_next_seeds() {
 }
 
 /// `grader check`: specs valid, solutions pass, skeletons fail at holes and
-/// are in sync, and every mutant of the solution is caught by its test.
+/// are in sync, every mutant of the solution is caught by its test, every
+/// lab's requirements are traced, and the course's programs pass the
+/// classic tests.
 #[test]
 fn grader_check_passes_on_the_kit() {
     let (code, out, err) = run(grader().args(["check", "--seed", "5"]));
@@ -71,9 +73,21 @@ fn grader_check_passes_on_the_kit() {
         "{out}"
     );
     assert!(
-        out.contains("ok    hw1: mutant `transcript-once-per-try` is caught by `loss` on 50 seeds"),
+        out.contains("ok    hw1: mutant `transcript-once-per-try` is caught by `loss` on 5 seeds"),
         "{out}"
     );
+    for lab in ["hw1", "hw2", "hw3", "hw4", "hw5", "hw6"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("ok    {lab}: labs/{lab}-"))
+                    && l.contains("/requirements.yaml traces")),
+            "{lab}'s requirements are not traced:\n{out}"
+        );
+        assert!(
+            out.contains(&format!("ok    {lab}: the course's programs pass `")),
+            "{lab}'s course programs are not graded:\n{out}"
+        );
+    }
     assert!(!out.contains("FAIL"), "{out}");
     // The mutants never reach the student's crate.
     assert!(!root().join("labs/hw1-udp-echo/mutants.yaml").exists());
