@@ -186,8 +186,11 @@ pub fn read_request(key: &str) -> Result<Message, handout::FieldError> {
 /// been sent to `server` once, and sends it again each time `policy.timeout`
 /// passes without a reply, until it has been sent `policy.tries` times.
 ///
-/// Every datagram that [`check_reply`] refuses is reported on stderr as
-/// `client: ignoring <what>: <why>` and does not restart the timer.
+/// Each send but the first is announced with [`report_retry`]. Every
+/// datagram that [`check_reply`] refuses is reported with [`report_stray`]
+/// and does not restart the timer. Returns [`Answer::Reply`] with the reply,
+/// [`Answer::Stopped`] when SIGINT or SIGTERM arrives, or [`Answer::GaveUp`]
+/// once the last try's deadline has passed.
 ///
 /// # Errors
 ///
@@ -200,20 +203,31 @@ pub fn await_reply(
     request: &Message,
     policy: RetryPolicy,
 ) -> nix::Result<Answer> {
-    // TODO: For each try k from 1 to policy.tries: wait with
-    //       `endpoint.receive` until the deadline now + policy.timeout.
-    //       Check each datagram with `check_reply`: return Answer::Reply
-    //       with it if it is the reply, else print `client: ignoring
-    //       <stray>` on stderr and wait again until the same deadline.
-    //       Return Answer::Stopped on Wakeup::Stop. When the deadline passes and k < policy.tries,
-    //       print `client: no reply to request <id> within <ms> ms; sending
-    //       it again (try <k+1> of <tries>)` on stderr and send
-    //       `request.encode_full()` to `server` again with
-    //       `endpoint.send_to`. After the last try return Answer::GaveUp.
+    // TODO: Wait for the reply until a deadline fixed at each send, and
+    //       when it passes send the request again, up to `policy.tries`
+    //       sends in all. UDP may lose the request or the reply, and only a
+    //       new send can make up for either.
     //
     // The deadline is fixed once per send: stray datagrams must not postpone
     // it, or a steady stream of junk would keep the client waiting forever.
     todo!("wait with retransmission")
+}
+
+/// Says on stderr that request `id` is sent again, as try `attempt` of
+/// `policy.tries`: `client: no reply to request 0 within 100 ms; sending it
+/// again (try 2 of 3)`.
+pub fn report_retry(id: u32, attempt: u32, policy: RetryPolicy) {
+    eprintln!(
+        "client: no reply to request {id} within {} ms; sending it again (try {attempt} of {})",
+        policy.timeout.as_millis(),
+        policy.tries
+    );
+}
+
+/// Says on stderr why a datagram is not the reply:
+/// `client: ignoring <what>: <why>`.
+pub fn report_stray(stray: &Stray) {
+    eprintln!("client: ignoring {stray}");
 }
 
 /// Decides whether `datagram`, which came from `from`, is the reply to
@@ -232,10 +246,11 @@ pub fn check_reply(
     server: SocketAddrV4,
     request: &Message,
 ) -> Result<Message, Stray> {
-    // TODO: Return Stray::Stranger if `from` is not `server`,
-    //       Stray::Malformed if Message::decode fails, Stray::WrongType if
-    //       the message is not a READ_REP, Stray::WrongKey if its key is not
-    //       the key of `request`; otherwise return the decoded message.
+    // TODO: Accept the datagram only if it comes from `server`, decodes,
+    //       is a READ_REP and carries the key of `request`; otherwise return
+    //       the Stray that says which check failed first. Anyone can send
+    //       to a UDP port, and a late reply to an earlier request looks
+    //       like a good one but for its key.
     todo!("match the reply")
 }
 

@@ -86,8 +86,8 @@ pub fn handle_datagram(endpoint: &Endpoint, datagram: &[u8], from: SocketAddrV4)
 /// The course's server answered whatever it received this way, whatever
 /// its type, and so does this one.
 pub fn answer(request: &Message) -> Message {
-    // TODO: Return a Message of kind MsgType::ReadRep with the key of
-    //       `request` and the value REPLY_VALUE.
+    // TODO: Return the READ_REP for `request`: its key, and the value
+    //       REPLY_VALUE. This is the echo server's whole answer.
     todo!("build the reply")
 }
 

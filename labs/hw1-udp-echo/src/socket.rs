@@ -79,10 +79,9 @@ impl Endpoint {
     /// Whatever `socket(2)` or `bind(2)` reports, most often `EADDRINUSE`
     /// when another socket already holds the port.
     pub fn bind(addr: SocketAddrV4) -> nix::Result<Endpoint> {
-        // TODO: Create a UDP socket with socket(2) (address family Inet, type
-        //       Datagram, flag SOCK_CLOEXEC, default protocol) and bind it to
-        //       `addr` with bind(2); nix's `SockaddrIn` converts from a
-        //       `SocketAddrV4`. Return the socket wrapped in an `Endpoint`.
+        // TODO: Open a UDP socket and bind it to `addr`: socket(2), then
+        //       bind(2). Both programs start here: the server binds its
+        //       well-known port, the client port 0, any free one.
         //
         // SOCK_CLOEXEC closes the socket in any program we might exec; a
         // habit worth having even where nothing is exec'd.
@@ -110,8 +109,8 @@ impl Endpoint {
     /// Whatever `sendto(2)` reports, e.g. `EMSGSIZE` for a datagram too large
     /// to send.
     pub fn send_to(&self, datagram: &[u8], to: SocketAddrV4) -> nix::Result<usize> {
-        // TODO: Send `datagram` to `to` with sendto(2), no flags, and return
-        //       the number of bytes sent.
+        // TODO: Send `datagram` to `to` with sendto(2): one call, one
+        //       datagram, whole or not at all.
         todo!("send a datagram")
     }
 
@@ -133,15 +132,9 @@ impl Endpoint {
         stop: &StopSignals,
         deadline: Option<Instant>,
     ) -> nix::Result<Wakeup> {
-        // TODO: In a loop: if `deadline` has passed, return Wakeup::Deadline.
-        //       Otherwise wait with poll(2) for POLLIN on the socket and on
-        //       `stop.as_fd()`, for at most the time left (see
-        //       `poll_timeout`). If poll(2) fails with EINTR, or times out,
-        //       go round the loop again. If the signal descriptor is
-        //       readable and `stop.caught()` returns a signal, return
-        //       Wakeup::Stop with it. If the socket is readable, read the
-        //       datagram with recvfrom(2) and return Wakeup::Datagram with its
-        //       length and sender.
+        // TODO: Sleep in poll(2) until the socket or `stop` is readable or
+        //       `deadline` passes, and say which. This one wait lets a program
+        //       use no CPU while idle, yet notice Ctrl+C and its own timer.
         //
         // Going round the loop after a timeout, rather than returning
         // Deadline at once, makes the deadline exact even if poll(2) wakes

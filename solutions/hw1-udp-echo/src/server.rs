@@ -87,8 +87,8 @@ pub fn handle_datagram(endpoint: &Endpoint, datagram: &[u8], from: SocketAddrV4)
 /// its type, and so does this one.
 pub fn answer(request: &Message) -> Message {
     // hole: build the reply
-    // TODO: Return a Message of kind MsgType::ReadRep with the key of
-    //       `request` and the value REPLY_VALUE.
+    // TODO: Return the READ_REP for `request`: its key, and the value
+    //       REPLY_VALUE. This is the echo server's whole answer.
     Message {
         kind: MsgType::ReadRep,
         key: request.key.clone(),
