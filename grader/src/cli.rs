@@ -98,6 +98,10 @@ enum Command {
         /// Tests run at the same time.
         #[arg(short = 'j', long, value_parser = clap::value_parser!(u64).range(1..))]
         jobs: Option<u64>,
+        /// Only the specs and the requirements they trace (labs/hwN-*/requirements.yaml):
+        /// no build and no run, in a second
+        #[arg(long)]
+        requirements: bool,
     },
     /// For instructors: write labs/hwN-*/ from solutions/hwN-*/ (marked regions become holes).
     Generate {
@@ -203,9 +207,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Schema) => unreachable!("handled above"),
         Some(Command::List) => list(&kit),
-        Some(Command::Check { lab, seed, jobs: j }) => {
+        Some(Command::Check {
+            lab,
+            seed,
+            jobs: j,
+            requirements,
+        }) => {
             let seed = seed.unwrap_or_else(handout::seed_from_clock);
-            let c = check::kit(&kit, lab.as_deref(), seed, jobs(j))?;
+            let scope = if requirements {
+                check::Scope::Requirements
+            } else {
+                check::Scope::Everything
+            };
+            let c = check::kit(&kit, lab.as_deref(), seed, jobs(j), scope)?;
             for line in c.summary() {
                 crate::out!("{line}");
             }

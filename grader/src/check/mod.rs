@@ -78,11 +78,27 @@ impl Checked {
     }
 }
 
-/// Runs every check on every lab (or one), printing a line per check.
+/// How much `grader check` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every check.
+    Everything,
+    /// The spec and the requirements it traces: nothing is built or run.
+    Requirements,
+}
+
+/// Runs every check (or those of `scope`) on every lab (or one), printing
+/// a line per check.
 ///
 /// # Errors
 /// When the kit cannot be read or a test cannot be set up.
-pub fn kit(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::Result<Checked> {
+pub fn kit(
+    kit: &Kit,
+    only: Option<&str>,
+    seed: u64,
+    jobs: usize,
+    scope: Scope,
+) -> anyhow::Result<Checked> {
     let mut c = Checked::default();
     let labs = match only {
         Some(id) => vec![kit.lab(id)?],
@@ -90,15 +106,21 @@ pub fn kit(kit: &Kit, only: Option<&str>, seed: u64, jobs: usize) -> anyhow::Res
     };
     crate::out!("checking the kit at {} (seed {seed})", kit.root.display());
     for lab in labs {
+        if scope == Scope::Requirements {
+            if let Some(spec) = valid_spec(&lab, &mut c) {
+                traced(kit, &lab, &spec, &mut c)?;
+            }
+            continue;
+        }
         check_lab(kit, &lab, seed, jobs, &mut c)?;
     }
     Ok(c)
 }
 
-/// Every check of one lab.
-fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> anyhow::Result<()> {
+/// The lab's spec, if it is valid: a check either way.
+fn valid_spec(lab: &Lab, c: &mut Checked) -> Option<LabSpec> {
     let id = lab.id.as_str();
-    let spec = match load_spec(lab) {
+    match load_spec(lab) {
         Ok(s) => {
             c.record(
                 id,
@@ -106,13 +128,21 @@ fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> a
                 &format!("spec is valid ({} tests)", s.tests.len()),
                 &[],
             );
-            s
+            Some(s)
         }
         Err(e) => {
             c.record(id, false, "spec is valid", &[e.to_string()]);
-            return Ok(());
+            None
         }
+    }
+}
+
+/// Every check of one lab.
+fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> anyhow::Result<()> {
+    let Some(spec) = valid_spec(lab, c) else {
+        return Ok(());
     };
+    let id = lab.id.as_str();
     traced(kit, lab, &spec, c)?;
     let holes = skeleton_in_sync(kit, lab, c)?;
     match kit::unit_tests(&lab.solution_dir) {
@@ -177,7 +207,12 @@ fn traced(kit: &Kit, lab: &Lab, spec: &LabSpec, c: &mut Checked) -> anyhow::Resu
         dir: kit.root.join("specs"),
         own: format!("{id}.md"),
     };
-    let problems = requirements::problems(&reqs, spec, &list, &pages)?;
+    let mut problems = requirements::problems(&reqs, spec, &list, &pages)?;
+    if !problems.is_empty() {
+        problems.push(format!(
+            "(`grader check {id} --requirements` checks this alone, in a second)"
+        ));
+    }
     let what = format!(
         "{file} traces {} requirements to tests and mutants",
         reqs.requirements.len()

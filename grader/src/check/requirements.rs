@@ -20,9 +20,9 @@
 //!   made one space (a clause copied from a paragraph or a table cell);
 //! - every test a row names is in the spec, every mutant in the
 //!   solution's `mutants.yaml`;
-//! - every row names at least one test and one mutant, and one of its
-//!   mutants lists one of its tests in `caught_by` (that the mutant is
-//!   caught is proved by the mutant checks);
+//! - every row names at least one test and one mutant, and each of its
+//!   tests is proven by one of its mutants: the mutant lists the test in
+//!   `caught_by` (that the mutant is caught is proved by the mutant checks);
 //! - every test of the spec and every mutant is in some row: nothing is
 //!   tested that the page does not ask, and no bug is planted that no
 //!   requirement forbids.
@@ -134,14 +134,20 @@ pub fn problems(
         for m in r.mutants.iter().filter(|m| !known.contains(m.as_str())) {
             out.push(format!("{row}: mutants.yaml has no mutant `{m}`"));
         }
-        let proven = mutants
-            .iter()
-            .filter(|m| r.mutants.contains(&m.name))
-            .any(|m| m.caught_by.iter().any(|c| r.tests.contains(&c.test)));
-        if !r.tests.is_empty() && !r.mutants.is_empty() && !proven {
-            out.push(format!(
-                "{row}: none of its mutants is caught by one of its tests (caught_by)"
-            ));
+        // Each test of the row fails without the requirement: a mutant of
+        // the row proves it (lists it in `caught_by`).
+        let proves = |t: &str| {
+            mutants
+                .iter()
+                .filter(|m| r.mutants.contains(&m.name))
+                .any(|m| m.caught_by.iter().any(|c| c.test == t))
+        };
+        for t in r.tests.iter().filter(|t| tests.contains(t.as_str())) {
+            if !r.mutants.is_empty() && !proves(t) {
+                out.push(format!(
+                    "{row}: no mutant of the row is caught by its test `{t}` (caught_by): add one, or move the test to the row it proves"
+                ));
+            }
         }
     }
     let rows = &reqs.requirements;
@@ -271,7 +277,7 @@ mod tests {
             "row 1 (`the server never sleeps`): specs/hw1.md does not say it",
             "row 1 (`the server never sleeps`): the spec has no test `nope`",
             "row 1 (`the server never sleeps`): mutants.yaml has no mutant `ghost`",
-            "row 1 (`the server never sleeps`): none of its mutants is caught by one of its tests (caught_by)",
+            "row 1 (`the server never sleeps`): no mutant of the row is caught by its test `echo` (caught_by): add one, or move the test to the row it proves",
             "row 2 (`answers every request`): names no test",
             "row 2 (`answers every request`): names no mutant",
             "test `idle` traces to no requirement: which sentence of the page does it check?",
