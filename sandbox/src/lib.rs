@@ -64,5 +64,5 @@ mod warden;
 
 pub use family::describe;
 pub use observer::{Exit, Limit, Observer, Status, Stray, Stream};
-pub use program::{Launch, Limits, Program};
+pub use program::{Launch, Limits, Program, Sched};
 pub use signals::{Cleanup, Leave, install_cleanup};

@@ -297,6 +297,63 @@ impl Program {
     pub fn cpu_ticks(&self) -> Option<u64> {
         Stat::of(self.pid.as_raw()).map(|s| s.ticks)
     }
+
+    /// How the program's threads have used the scheduler so far, if the
+    /// kernel tells (`/proc/PID/task/*/schedstat`).
+    pub fn sched(&self) -> Option<Sched> {
+        Sched::of(self.pid.as_raw())
+    }
+}
+
+/// How a process's threads have used the scheduler, summed: what it
+/// asked of the CPU, which a busy machine does not change. A program that
+/// spins is running or waiting for a CPU all the time, however little CPU
+/// it gets; one that sleeps until there is work is neither, and is put on
+/// a CPU only when woken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// Time on a CPU.
+    pub running: Duration,
+    /// Time ready to run, waiting for a CPU.
+    pub waiting: Duration,
+    /// Times a thread was put on a CPU.
+    pub slices: u64,
+}
+
+impl Sched {
+    /// Sums `/proc/PID/task/*/schedstat`: `running waiting slices` each,
+    /// the times in nanoseconds. `None` when the kernel keeps no such
+    /// counts, or the process is gone.
+    pub fn of(pid: i32) -> Option<Sched> {
+        let mut sum = Sched::default();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let path = task.ok()?.path().join("schedstat");
+            let Ok(text) = std::fs::read_to_string(path) else {
+                // A thread that ended since the listing.
+                continue;
+            };
+            let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+            let (Some(Some(run)), Some(Some(wait)), Some(Some(slices))) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                return None;
+            };
+            sum.running += Duration::from_nanos(run);
+            sum.waiting += Duration::from_nanos(wait);
+            sum.slices += slices;
+        }
+        Some(sum)
+    }
+
+    /// What happened between `earlier` and this.
+    #[must_use]
+    pub fn since(self, earlier: Sched) -> Sched {
+        Sched {
+            running: self.running.saturating_sub(earlier.running),
+            waiting: self.waiting.saturating_sub(earlier.waiting),
+            slices: self.slices.saturating_sub(earlier.slices),
+        }
+    }
 }
 
 impl Drop for Program {

@@ -436,7 +436,7 @@ fn mutants(
     // Build every mutant first (cargo builds one at a time in the shared
     // target), then run every test on every seed of every mutant at once,
     // `jobs` at a time: a test that waits for a time limit overlaps others.
-    let shop = mutants::Workshop::new(&lab.solution_dir);
+    let shop = mutants::Workshop::new(&lab.solution_dir)?;
     let how = kit::BuildOptions {
         color: false,
         limit: spec.limits.build.0,

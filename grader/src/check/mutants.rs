@@ -35,6 +35,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use nix::fcntl::{Flock, FlockArg};
 use serde::Deserialize;
 
 use crate::kit;
@@ -117,24 +118,45 @@ impl Mutants {
 
 /// Where mutants of one solution are built: a copy of its sources and a
 /// target directory shared by every mutant, so that only the crate itself
-/// is compiled again for each.
+/// is compiled again for each. One `grader check` at a time has it: a
+/// second one of the same lab waits (an exclusive `flock(2)` on
+/// `target/mutants/lock`), or the two would run each other's builds.
 pub struct Workshop {
     solution: PathBuf,
     copy: PathBuf,
     target: PathBuf,
     bins: PathBuf,
+    _lock: Flock<fs::File>,
 }
 
 impl Workshop {
-    /// A workshop under the solution's `target/mutants/`.
-    pub fn new(solution: &Path) -> Workshop {
+    /// The workshop under the solution's `target/mutants/`, once no other
+    /// check holds it.
+    ///
+    /// # Errors
+    /// The directory or its lock cannot be made.
+    pub fn new(solution: &Path) -> anyhow::Result<Workshop> {
         let base = solution.join("target").join("mutants");
-        Workshop {
+        fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+        let file = fs::File::create(base.join("lock"))?;
+        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => l,
+            Err((file, _)) => {
+                eprintln!(
+                    "grader: another `grader check` is building mutants in {}: waiting for it",
+                    base.display()
+                );
+                Flock::lock(file, FlockArg::LockExclusive)
+                    .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", base.display()))?
+            }
+        };
+        Ok(Workshop {
             solution: solution.to_path_buf(),
             copy: base.join("crate"),
             target: base.join("target"),
             bins: base.join("bin"),
-        }
+            _lock: lock,
+        })
     }
 
     /// Builds `m` and returns the directory of its executables.
@@ -257,6 +279,25 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("path = \"src/bin/a.rs\""), "{out}");
+    }
+
+    /// Two checks of one lab never share the workshop.
+    #[test]
+    fn one_check_at_a_time_holds_the_workshop() {
+        let dir = std::env::temp_dir().join(format!("grader-workshop-{}", std::process::id()));
+        let shop = Workshop::new(&dir).unwrap();
+        let lock = dir.join("target/mutants/lock");
+        let again = |path: &Path| {
+            Flock::lock(
+                fs::File::open(path).unwrap(),
+                FlockArg::LockExclusiveNonblock,
+            )
+            .is_ok()
+        };
+        assert!(!again(&lock), "taken while the first check holds it");
+        drop(shop);
+        assert!(again(&lock), "free once it is done");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

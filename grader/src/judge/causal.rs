@@ -209,9 +209,21 @@ pub fn printed_received(
         .collect();
     deliveries.sort_unstable();
     let mut used = vec![false; deliveries.len()];
+    // `{value}` matches a word; a reply with an empty value is printed
+    // with nothing there, which the pattern without it matches.
+    let no_value: Vec<pattern::Token> = (tokens.iter())
+        .filter(|t| !matches!(t, pattern::Token::Var(n) if n == "value"))
+        .cloned()
+        .collect();
+    let has_value = no_value.len() < tokens.len();
     let lines = record.nodes[i].lines(c.stream);
     for (n, l) in lines.iter().enumerate() {
-        let Some(got) = pattern::match_line(&tokens, &l.text, &vars, 0) else {
+        let got = pattern::match_line(&tokens, &l.text, &vars, 0).or_else(|| {
+            let mut g = pattern::match_line(&no_value, &l.text, &vars, 0).filter(|_| has_value)?;
+            g.push(("value".into(), String::new()));
+            Some(g)
+        });
+        let Some(got) = got else {
             continue;
         };
         let get = |name: &str| got.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -597,6 +609,17 @@ mod tests {
             log,
         );
         assert_eq!(twice.len(), 1, "{twice:?}");
+        // An empty value is printed as nothing after `Value: `.
+        let log = vec![valued(5, &[20], PRIMARY, CLIENT, ReadRep, "K1", "")];
+        assert_eq!(
+            received(&[(30, "Type: READ_REP Key: K1 Value: ")], log.clone()),
+            []
+        );
+        let f = received(
+            &[(30, "Type: READ_REP Key: K1 Value: ")],
+            vec![valued(5, &[20], PRIMARY, CLIENT, ReadRep, "K1", "V1")],
+        );
+        assert_eq!(f.len(), 1, "a reply printed empty that held a value: {f:?}");
         assert!(
             twice[0].summary.contains("(line 2 of its stdout)"),
             "{twice:?}"

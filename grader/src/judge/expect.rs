@@ -130,16 +130,23 @@ fn transcript_check(
     } else {
         " (lines that must appear)"
     };
+    let mut notes: Vec<String> = (m.note.iter())
+        .flat_map(|n| n.lines())
+        .map(str::to_string)
+        .collect();
+    if !exact && let Some((k, near)) = closest(&m.expected, &lines) {
+        notes.push(format!(
+            "the closest line {name} printed is line {}: `{near}`",
+            k + 1
+        ));
+    }
     fail(
         kind,
         Some(name),
         Failure {
             expected: Some(m.expected.clone()),
             actual: Some(m.actual.clone()),
-            notes: (m.note.iter())
-                .flat_map(|n| n.lines())
-                .map(str::to_string)
-                .collect(),
+            notes,
             ..Failure::new(format!("{name} {stream}{what} differs at line {}", m.line))
         }
         .at(Place::Line {
@@ -147,6 +154,43 @@ fn transcript_check(
             line: m.line,
         }),
     )
+}
+
+/// The printed line nearest to a missing one (a typo, a word changed), if
+/// one is near enough to be worth showing: at most a fifth of its
+/// characters differ. Patterns keep their `*` and `{...}`, so only plain
+/// expected lines find a neighbour.
+fn closest<'a>(expected: &str, lines: &[&'a str]) -> Option<(usize, &'a str)> {
+    if expected.contains('\n') || expected.chars().count() < 8 {
+        return None;
+    }
+    let budget = expected.chars().count() / 5;
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.chars().count().abs_diff(expected.chars().count()) <= budget)
+        .map(|(k, l)| (edits(expected, l), k, *l))
+        .filter(|&(d, ..)| d > 0 && d <= budget)
+        .min_by_key(|&(d, k, _)| (d, k))
+        .map(|(_, k, l)| (k, l))
+}
+
+/// The Levenshtein distance between two lines, in characters.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// A `numbers` check: the number in the last line that matches, against
@@ -329,4 +373,25 @@ pub(super) fn same_stdout(record: &Record, i: usize, j: usize) -> Check {
             line: k + 1,
         }),
     )
+}
+
+#[cfg(test)]
+mod near {
+    use super::{closest, edits};
+
+    #[test]
+    fn a_line_with_a_typo_is_found_and_a_different_one_is_not() {
+        assert_eq!(edits("closing", "cloing"), 1);
+        assert_eq!(edits("", "abc"), 3);
+        let printed = [
+            "",
+            "Ctrl+C pressed. Exit the program after cloing the socket",
+            "client: seed 7",
+        ];
+        let want = "Ctrl+C pressed. Exit the program after closing the socket";
+        assert_eq!(closest(want, &printed), Some((1, printed[1])));
+        assert_eq!(closest("Request ID: 0 of many", &printed), None);
+        // A pattern's candidates (an unordered group) are not compared.
+        assert_eq!(closest("a line\nanother", &printed), None);
+    }
 }

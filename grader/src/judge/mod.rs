@@ -470,8 +470,8 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(12_340)), "12 s");
     }
 
-    #[test]
-    fn each_idle_step_is_judged_on_its_own_window() {
+    /// The verdicts of two `idle` steps that measured `first` and `second`.
+    fn idle_verdicts(first: What, second: What) -> Vec<Option<String>> {
         use crate::run::record::{Event, NodeRecord, Traffic};
         let spec = crate::spec::LabSpec::parse(
             std::path::Path::new("spec.yaml"),
@@ -484,10 +484,6 @@ mod tests {
             node,
             what,
         };
-        let cpu = |percent: f64| What::CpuMeasured {
-            window: ms(1000),
-            percent,
-        };
         let record = Record {
             test: "x".into(),
             seed: 0,
@@ -495,9 +491,9 @@ mod tests {
             events: vec![
                 event(0, None, What::Step { index: 0 }),
                 event(10, None, What::Step { index: 1 }),
-                event(1010, Some(0), cpu(50.0)),
+                event(1010, Some(0), first),
                 event(1010, None, What::Step { index: 2 }),
-                event(2010, Some(0), cpu(2.0)),
+                event(2010, Some(0), second),
             ],
             traffic: Traffic::of(1, &[]),
             datagrams: Vec::new(),
@@ -508,15 +504,50 @@ mod tests {
             clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
         };
         let v = verdict(&spec.tests[0], &record);
-        let idle: Vec<bool> = (v.checks.iter())
+        (v.checks.iter())
             .filter(|c| c.kind == Kind::IDLE_CPU)
-            .map(|c| c.failure.is_some())
-            .collect();
-        assert_eq!(
-            idle,
-            [true, false],
-            "the first window was busy, the second idle"
+            .map(|c| c.failure.as_ref().map(|f| f.summary.clone()))
+            .collect()
+    }
+
+    fn cpu(percent: f64, busy: Option<f64>, wakeups: Option<u64>) -> What {
+        What::CpuMeasured {
+            window: Duration::from_millis(1000),
+            percent,
+            busy,
+            wakeups,
+        }
+    }
+
+    #[test]
+    fn each_idle_step_is_judged_on_its_own_window() {
+        let idle = idle_verdicts(cpu(50.0, None, None), cpu(2.0, None, None));
+        assert!(idle[0].is_some() && idle[1].is_none(), "{idle:?}");
+    }
+
+    /// A spinning program on a machine whose cores are taken gets little
+    /// CPU but asks for all of it: judged on what it asked for. One that
+    /// wakes every millisecond uses little CPU, and fails for its wake-ups.
+    #[test]
+    fn idle_is_judged_on_what_a_program_asks_of_the_cpu() {
+        let idle = idle_verdicts(
+            cpu(6.0, Some(97.0), Some(300)),
+            cpu(3.0, Some(4.0), Some(1000)),
         );
+        assert_eq!(
+            idle[0].as_deref(),
+            Some(
+                "server was running or waiting to run for 97% of 1000 ms while idle (it got 6% of a CPU) (at most 10% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling"
+            )
+        );
+        assert_eq!(
+            idle[1].as_deref(),
+            Some(
+                "server woke up 1000 times in 1000 ms while idle (1000 a second; at most 50 allowed): a timeout of a few milliseconds in poll(2) or recvfrom(2), when nothing is pending, is polling too"
+            )
+        );
+        let quiet = idle_verdicts(cpu(0.0, Some(0.1), Some(2)), cpu(0.0, None, None));
+        assert_eq!(quiet, [None, None]);
     }
 
     #[test]

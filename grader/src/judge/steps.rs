@@ -252,7 +252,13 @@ impl Failed<'_> {
 }
 
 /// What `idle` steps measured: a program busy while it had nothing to do
-/// fails.
+/// fails, and so does one that keeps waking up.
+///
+/// Busy is the CPU the program *asked* for (it ran or waited to run), when
+/// the kernel keeps scheduler counts: a spinning program on a machine
+/// whose cores are all taken gets a small share of a CPU, but is ready to
+/// run all the time, so the verdict does not depend on what else runs.
+/// Without those counts, the CPU it got is judged.
 fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
     // Each measurement belongs to the step during which it was made.
     let mut step = None;
@@ -260,9 +266,9 @@ fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
     for e in &record.events {
         match e.what {
             What::Step { index } => step = Some(index),
-            What::CpuMeasured { window, percent } => {
+            What::CpuMeasured { .. } => {
                 if let Some(i) = step {
-                    measured.insert(i, (e.at, window, percent));
+                    measured.insert(i, (e.at, &e.what));
                 }
             }
             _ => {}
@@ -270,25 +276,57 @@ fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
     }
     let mut out = Vec::new();
     for (i, step) in test.steps.iter().enumerate() {
-        let Step::Idle { node, max_cpu, .. } = step else {
+        let Step::Idle {
+            node,
+            max_cpu,
+            max_wakeups,
+            ..
+        } = step
+        else {
             continue;
         };
-        let Some(&(at, window, percent)) = measured.get(&i) else {
+        let Some(&(
+            at,
+            &What::CpuMeasured {
+                window,
+                percent,
+                busy,
+                wakeups,
+            },
+        )) = measured.get(&i)
+        else {
             continue;
         };
-        out.push(if percent > *max_cpu {
-            fail(
+        let ms = window.as_millis();
+        let rate = wakeups.map(|n| n as f64 / window.as_secs_f64());
+        let asked = busy.unwrap_or(percent);
+        let failure = if asked > *max_cpu {
+            let how = match busy {
+                Some(b) => format!(
+                    "{node} was running or waiting to run for {b:.0}% of {ms} ms while idle (it got {percent:.0}% of a CPU)"
+                ),
+                None => format!("{node} used {percent:.0}% of a CPU while idle for {ms} ms"),
+            };
+            Some(Failure::new(format!(
+                "{how} (at most {max_cpu:.0}% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling"
+            )))
+        } else if let (Some(n), Some(r)) = (wakeups, rate)
+            && r > *max_wakeups
+        {
+            Some(Failure::new(format!(
+                "{node} woke up {n} times in {ms} ms while idle ({r:.0} a second; at most {max_wakeups:.0} allowed): a timeout of a few milliseconds in poll(2) or recvfrom(2), when nothing is pending, is polling too"
+            )))
+        } else {
+            None
+        };
+        out.push(match failure {
+            Some(f) => fail(
                 Kind::IDLE_CPU,
                 Some(node),
-                Failure::new(format!(
-                    "{node} used {percent:.0}% of a CPU while idle for {} ms (at most {max_cpu:.0}% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling",
-                    window.as_millis()
-                ))
-                .note("a program with nothing to do must block: in poll(2) with a timeout of -1 or until its next deadline, or in a blocking recvfrom(2)")
-                .at(Place::Time(at)),
-            )
-        } else {
-            pass(Kind::IDLE_CPU, Some(node))
+                f.note("a program with nothing to do must block: in poll(2) with a timeout of -1 or until its next deadline, or in a blocking recvfrom(2)")
+                    .at(Place::Time(at)),
+            ),
+            None => pass(Kind::IDLE_CPU, Some(node)),
         });
     }
     out

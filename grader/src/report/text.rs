@@ -408,9 +408,17 @@ fn event(record: &Record, e: &crate::run::record::Event) -> Option<String> {
         What::Queried { keys, nodes } => {
             format!("the grader's {who} read {keys} key(s) from {nodes} node(s)")
         }
-        What::CpuMeasured { percent, .. } => {
-            format!("{who} used {percent:.0}% of a CPU while idle")
-        }
+        What::CpuMeasured {
+            percent,
+            busy,
+            wakeups,
+            ..
+        } => match (busy, wakeups) {
+            (Some(b), Some(n)) => format!(
+                "{who} ran or waited to run {b:.0}% of the time while idle (it got {percent:.0}% of a CPU), and woke up {n} times"
+            ),
+            _ => format!("{who} used {percent:.0}% of a CPU while idle"),
+        },
         What::Step { .. } | What::StepFailed { .. } => return None,
     };
     Some(text)

@@ -680,21 +680,29 @@ impl Run<'_> {
             .ok()
             .flatten()
             .unwrap_or(100) as f64;
-        let before = self.proc(i)?.cpu_ticks();
+        let before = (self.proc(i)?.cpu_ticks(), self.proc(i)?.sched());
         let t0 = Instant::now();
         // A window the time limit cut short measures too little to judge.
         if self.wait(Some(window), |l| !l.alive[i])? == Wake::TimeUp {
             return Err(Stop::Failed(Problem::TimeUp));
         }
-        let (after, took) = (self.proc(i)?.cpu_ticks(), t0.elapsed());
-        match (before, after) {
+        let after = (self.proc(i)?.cpu_ticks(), self.proc(i)?.sched());
+        let took = t0.elapsed();
+        match (before.0, after.0) {
             (Some(b), Some(a)) if !self.proc(i)?.exited() => {
+                let share = |d: Duration| d.as_secs_f64() / took.as_secs_f64() * 100.0;
                 let percent = a.saturating_sub(b) as f64 / tck / took.as_secs_f64() * 100.0;
+                // The scheduler's counts, when the kernel keeps them: CPU
+                // asked for (running or waiting to run) and wake-ups, which
+                // other work on the machine does not change.
+                let sched = before.1.zip(after.1).map(|(b, a)| a.since(b));
                 self.rec.event(
                     Some(i),
                     What::CpuMeasured {
                         window: took,
                         percent,
+                        busy: sched.map(|s| share(s.running + s.waiting)),
+                        wakeups: sched.map(|s| s.slices),
                     },
                 );
                 // A busy program is a finding, not a reason to stop: the

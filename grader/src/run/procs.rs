@@ -117,6 +117,11 @@ impl Proc {
     pub fn cpu_ticks(&self) -> Option<u64> {
         self.program.cpu_ticks()
     }
+
+    /// How its threads have used the scheduler so far, if the kernel tells.
+    pub fn sched(&self) -> Option<sandbox::Sched> {
+        self.program.sched()
+    }
 }
 
 impl Drop for Proc {

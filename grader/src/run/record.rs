@@ -290,8 +290,15 @@ pub enum What {
     CpuMeasured {
         /// The window.
         window: Duration,
-        /// Percent of one core.
+        /// The CPU it got, in percent of one core.
         percent: f64,
+        /// The CPU it asked for: the share of the window in which a thread
+        /// of it ran or waited to run, in percent of one core (summed over
+        /// threads), when the kernel keeps scheduler counts. On a busy
+        /// machine a spinning program gets little CPU but asks for all.
+        busy: Option<f64>,
+        /// Times a thread of it was put on a CPU, when the kernel tells.
+        wakeups: Option<u64>,
     },
     /// Step `index` could not be carried out; the remaining steps were skipped.
     StepFailed {

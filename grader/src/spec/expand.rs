@@ -270,10 +270,12 @@ fn step(s: Step, groups: &BTreeMap<String, Vec<String>>) -> Vec<Step> {
             node,
             window,
             max_cpu,
+            max_wakeups,
         } => each(node, &|node| Step::Idle {
             node,
             window: *window,
             max_cpu: *max_cpu,
+            max_wakeups: *max_wakeups,
         }),
         Step::WaitOutput { node, line, stream } => each(node, &|node| Step::WaitOutput {
             node,

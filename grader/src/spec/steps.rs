@@ -57,9 +57,13 @@ pub enum Step {
         /// The window.
         #[serde(rename = "for")]
         window: Dur,
-        /// The most CPU it may use, in percent of one core (default 10).
+        /// The most CPU it may ask for, in percent of one core (default
+        /// 10): the share of the window in which it ran or waited to run.
         #[serde(default = "default_max_cpu")]
         max_cpu: f64,
+        /// The most times a second it may wake up (default 50).
+        #[serde(default = "default_max_wakeups")]
+        max_wakeups: f64,
     },
     /// Cut both directions between two nodes until `heal`.
     Partition(Vec<String>),
@@ -158,6 +162,10 @@ pub struct QueryStep {
 
 fn default_max_cpu() -> f64 {
     10.0
+}
+
+fn default_max_wakeups() -> f64 {
+    50.0
 }
 
 /// `stop`: a signal, then a bounded wait for the node to exit.
