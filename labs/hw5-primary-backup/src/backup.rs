@@ -73,13 +73,10 @@ impl Backup {
     /// A write applied now prints, as the course's backup did, the request
     /// line, `Write is Done` and an empty line. A copy prints nothing.
     pub fn apply_write(&mut self, request: &Message, from: SocketAddrV4) -> bool {
-        // TODO: Build the write's WriteId from `from`, `request.key` and
-        //       `request.value`, and insert it into `self.applied`. If it
-        //       was there already, this is a copy: return false, and change
-        //       and print nothing. Otherwise print the request
-        //       (`println!("{request}")`), write the value into
-        //       `self.store`, print `Write is Done` and an empty line, and
-        //       return true.
+        // TODO: Apply the write, and print it as the course did, only if
+        //       this backup never applied the same write (sender, key,
+        //       value) before: a late copy applied again would put an old
+        //       value back. Return whether it was applied.
         todo!("apply a forwarded write once")
     }
 }

@@ -208,10 +208,9 @@ impl WriteTable {
     /// seen, done, in progress (queued or forwarding) or abandoned. Changes
     /// nothing.
     pub fn seen(&self, id: &WriteId) -> Seen {
-        // TODO: Look `id` up in `self.writes`. Not there: Seen::New.
-        //       Status::Done: Seen::Done. Status::Abandoned:
-        //       Seen::Abandoned. Status::Queued or Status::Forwarding(_):
-        //       Seen::InProgress.
+        // TODO: Say what the table knows of `id`: never seen, done,
+        //       abandoned, or in progress (queued or being forwarded). This
+        //       is how a copy of a write is told from a new write.
         todo!("recognise a write seen before")
     }
 
@@ -242,13 +241,9 @@ impl WriteTable {
     /// it waits. `None` when the queue is empty or missing, or when its head
     /// is being forwarded already.
     pub fn next_to_forward(&self, key: &str) -> Option<WriteId> {
-        // TODO: Only the write at the head of `self.queues[key]` may be
-        //       forwarded: a later write of the same key waits until the
-        //       head is done or abandoned, so that every backup applies a
-        //       key's writes in the same order. Return None if the queue is
-        //       empty or missing, or if the head's status in `self.writes`
-        //       is not Status::Queued (it is being forwarded already).
-        //       Otherwise return a clone of the head.
+        // TODO: Return the head of `key`'s queue if it is still waiting,
+        //       and None otherwise: one write of a key at a time, so that
+        //       every backup applies a key's writes in the same order.
         todo!("pick the next write of a key")
     }
 
@@ -280,16 +275,10 @@ impl WriteTable {
     /// Returns `None` when no write of `key` is being forwarded: a late
     /// copy of an acknowledgement, or one nobody asked for.
     pub fn acknowledge(&mut self, backup: usize, key: &str, now: Instant) -> Option<Vec<Action>> {
-        // TODO: The write being forwarded for `key` is the head of
-        //       `self.queues[key]`; return None if there is none, or if its
-        //       status is not Status::Forwarding. Set `acked[backup]` to
-        //       true. If now EVERY backup has acknowledged it (one is not
-        //       enough: the client must be told "done" only when every
-        //       replica holds the write), push Action::Complete with the
-        //       write's client and key, and call
-        //       `self.finish(&head, Status::Done, now, &mut actions)`,
-        //       which forwards the next write of the key. Return the
-        //       actions (empty while acknowledgements are still missing).
+        // TODO: Mark `backup` in the write being forwarded for `key` (None
+        //       if there is none). Only when EVERY backup has acknowledged
+        //       it does every replica hold it: then complete and `finish`
+        //       it, which starts the key's next write.
         todo!("count a backup's acknowledgement")
     }
 
@@ -418,6 +407,18 @@ mod tests {
             client: client(port),
             key: key.to_string(),
         }
+    }
+
+    /// A table that has seen nothing knows no write.
+    #[test]
+    fn an_unknown_write_is_new() {
+        assert_eq!(table(2, 10).seen(&write(40000, KEY, "v1")), Seen::New);
+    }
+
+    /// A key with no write waiting has nothing to forward.
+    #[test]
+    fn nothing_to_forward_for_an_unknown_key() {
+        assert_eq!(table(2, 10).next_to_forward(KEY), None);
     }
 
     /// A new write is forwarded to every backup at once.

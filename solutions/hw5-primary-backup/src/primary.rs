@@ -106,19 +106,11 @@ impl Primary {
             }
         };
         // hole: sort a datagram at the primary
-        // TODO: Match on `message.kind`.
-        //       - MsgType::ReadReq: print the request (`println!("{message}")`)
-        //         and send `self.store.read_reply(&message.key)` to `from`
-        //         with `self.send`.
-        //       - MsgType::WriteReq: `self.client_write(&message, from, now)`.
-        //       - MsgType::WriteRep: an acknowledgement, if `from` is one of
-        //         `self.backups`: `self.backup_ack(index, &message.key, now)`
-        //         with the backup's index. From anyone else, print
-        //         `server: ignoring WRITE_REP from <from>: not a backup` on
-        //         stderr.
-        //       - anything else: print
-        //         `server: ignoring <kind> from <from>: not a request` on
-        //         stderr.
+        // TODO: Serve the datagram by its type: a read from the store, a
+        //       client's write with `client_write`, a WRITE_REP with
+        //       `backup_ack` if it comes from a backup's address (only a
+        //       backup can acknowledge a forward). Anything else is ignored,
+        //       with `ignore_stranger_ack` or `ignore_not_a_request`.
         match message.kind {
             MsgType::ReadReq => {
                 println!("{message}");
@@ -127,9 +119,9 @@ impl Primary {
             MsgType::WriteReq => self.client_write(&message, from, now),
             MsgType::WriteRep => match self.backups.iter().position(|&backup| backup == from) {
                 Some(backup) => self.backup_ack(backup, &message.key, now),
-                None => eprintln!("server: ignoring WRITE_REP from {from}: not a backup"),
+                None => ignore_stranger_ack(from),
             },
-            kind => eprintln!("server: ignoring {kind} from {from}: not a request"),
+            kind => ignore_not_a_request(kind, from),
         }
         // end hole
     }
@@ -143,20 +135,11 @@ impl Primary {
             value: request.value.clone(),
         };
         // hole: take a client's write
-        // TODO: Ask `self.table.seen(&id)`.
-        //       - Seen::New: print the request (`println!("{request}")`),
-        //         write it into `self.store` at once, then
-        //         `let actions = self.table.admit(id, now);` and
-        //         `self.perform(actions)`: the table forwards it when its
-        //         key's turn comes.
-        //       - Seen::Done: answer `write_reply(&request.key)` to the
-        //         client again (its answer may have been lost); no print,
-        //         no second write.
-        //       - Seen::InProgress: ignore this copy, with one line on
-        //         stderr, e.g. `server: write of key <k> from <client> is in
-        //         progress; ignoring a copy`.
-        //       - Seen::Abandoned: one line on stderr, then admit it again
-        //         (and perform the actions), without printing or applying.
+        // TODO: Ask the table whether this write is new, done, in progress
+        //       or abandoned, and act on it: print, store and admit a new
+        //       one; answer a done one again (its WRITE_REP may have been
+        //       lost); ignore a copy in progress; admit an abandoned one
+        //       again. Applied twice, a copy would put an old value back.
         let seen = self.table.seen(&id);
         match seen {
             Seen::New => {
@@ -166,15 +149,9 @@ impl Primary {
                 self.perform(actions);
             }
             Seen::Done => self.send(&write_reply(&request.key), client),
-            Seen::InProgress => eprintln!(
-                "server: write of key {} from {client} is in progress; ignoring a copy",
-                request.key
-            ),
+            Seen::InProgress => ignore_copy_in_progress(&request.key, client),
             Seen::Abandoned => {
-                eprintln!(
-                    "server: write of key {} from {client} was abandoned; forwarding it again",
-                    request.key
-                );
+                note_abandoned_copy(&request.key, client);
                 let actions = self.table.admit(id, now);
                 self.perform(actions);
             }
@@ -227,6 +204,28 @@ impl Primary {
             eprintln!("server: cannot send to {to}: {error}");
         }
     }
+}
+
+/// Reports a `WRITE_REP` from an address that is no backup's: it is no
+/// acknowledgement.
+fn ignore_stranger_ack(from: SocketAddrV4) {
+    eprintln!("server: ignoring WRITE_REP from {from}: not a backup");
+}
+
+/// Reports a record the primary does not serve (a `READ_REP`, say).
+fn ignore_not_a_request(kind: MsgType, from: SocketAddrV4) {
+    eprintln!("server: ignoring {kind} from {from}: not a request");
+}
+
+/// Reports a copy of a write still queued or being forwarded: its
+/// `WRITE_REP` will come when every backup has acknowledged it.
+fn ignore_copy_in_progress(key: &str, client: SocketAddrV4) {
+    eprintln!("server: write of key {key} from {client} is in progress; ignoring a copy");
+}
+
+/// Reports a copy of an abandoned write, which is forwarded again.
+fn note_abandoned_copy(key: &str, client: SocketAddrV4) {
+    eprintln!("server: write of key {key} from {client} was abandoned; forwarding it again");
 }
 
 #[cfg(test)]
