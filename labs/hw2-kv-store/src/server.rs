@@ -68,14 +68,11 @@ impl Store {
     ///
     /// A 17-byte `WRITE_REQ` decodes with the empty value, and stores it.
     pub fn apply(&mut self, request: &Message) -> Option<Message> {
-        // TODO: Match on `request.kind`. For MsgType::WriteReq, insert
-        //       request.value under request.key in `self.values` (replacing
-        //       any earlier value) and return Some(Message) of kind
-        //       MsgType::WriteRep with the request's key and an empty value.
-        //       For MsgType::ReadReq, return Some(Message) of kind
-        //       MsgType::ReadRep with the request's key and the value stored
-        //       under it, or UNWRITTEN if the key was never written. For any
-        //       other kind, change nothing and return None.
+        // TODO: Apply `request` to `self.values` and return the answer: a
+        //       WRITE_REQ replaces the key's value and is acknowledged with
+        //       a WRITE_REP, a READ_REQ is answered with a READ_REP carrying
+        //       the value last written (UNWRITTEN if none). Anything else is
+        //       not a request: change nothing and answer nothing (None).
         todo!("apply a request to the store")
     }
 }
@@ -230,6 +227,19 @@ mod tests {
         let short = Message::decode(&write(KEY, "ignored").encode()[..17]).unwrap();
         assert_eq!(store.apply(&short), write_rep(KEY));
         assert_eq!(store.apply(&read(KEY)), read_rep(KEY, ""));
+    }
+
+    /// A 33-byte READ_REQ decodes with a value, which a read ignores: it
+    /// answers what is stored and writes nothing.
+    #[test]
+    fn a_long_read_writes_nothing() {
+        let mut store = Store::new();
+        let long = Message::new(MsgType::ReadReq, KEY, "AAAAreadsvalue1").unwrap();
+        assert_eq!(store.apply(&long), read_rep(KEY, UNWRITTEN));
+        assert_eq!(store, Store::new());
+        store.apply(&write(KEY, "AAAAvalue123456"));
+        assert_eq!(store.apply(&long), read_rep(KEY, "AAAAvalue123456"));
+        assert_eq!(store.apply(&read(KEY)), read_rep(KEY, "AAAAvalue123456"));
     }
 
     /// Records that are not requests get no answer and change nothing.

@@ -137,9 +137,10 @@ pub fn draw_request(rng: &mut Rng, keys: u64) -> Message {
 /// If `servers` is empty.
 pub fn server_for(key: &str, servers: &[SocketAddrV4]) -> SocketAddrV4 {
     // hole: route the request
-    // TODO: Return the element of `servers` at the index
-    //       handout::partition_for(key, servers.len()) gives (it computes
-    //       hash64(key) % servers.len()).
+    // TODO: Return the server that owns `key`. Every client must send a
+    //       key's reads and writes to the same server, so the choice may
+    //       depend on nothing but the key and the servers, in their order:
+    //       partition_for(key, N) is hash64(key) % N.
     servers[partition_for(key, servers.len())]
     // end hole
 }
