@@ -99,31 +99,33 @@ pub fn handle_datagram(endpoint: &Endpoint, lru: &mut Lru, datagram: &[u8], from
         );
         return;
     };
+    print_answer(&reply);
     if let Err(error) = endpoint.send_to(&reply.encode(), from) {
         eprintln!("cache: cannot answer {from}: {error}");
+    }
+}
+
+/// Prints, as the course's cache did, `Cache Hit for Key: k` or
+/// `Cache Miss for Key: k` on stdout for the answer to a READ_REQ. The
+/// answer to a WRITE_REQ prints nothing on stdout.
+pub fn print_answer(reply: &Message) {
+    match reply.kind {
+        MsgType::CacheHit => println!("Cache Hit for Key: {}", reply.key),
+        MsgType::CacheMiss => println!("Cache Miss for Key: {}", reply.key),
+        _ => {}
     }
 }
 
 /// The cache's answer to `request`, or `None` when it is not a request the
 /// cache serves (anything but READ_REQ and WRITE_REQ).
 ///
-/// Prints, as the course's cache did, `Cache Hit for Key: k` or
-/// `Cache Miss for Key: k` on stdout for each READ_REQ; a WRITE_REQ prints
-/// nothing on stdout, and one line `cache: evicting key K` on stderr for
-/// each key it pushes out.
+/// A WRITE_REQ prints one line `cache: evicting key K` on stderr for each
+/// key it pushes out.
 pub fn answer(lru: &mut Lru, request: &Message) -> Option<Message> {
-    // TODO: Match on `request.kind`.
-    //       - MsgType::ReadReq: look the key up with `lru.get`. If it is
-    //         held, print `Cache Hit for Key: <key>` and return a CACHE_HIT
-    //         Message with the key and the value held. If not, print
-    //         `Cache Miss for Key: <key>` and return a CACHE_MISS with the
-    //         key and an empty value.
-    //       - MsgType::WriteReq: store the value with `lru.put`; for each
-    //         key it returns print `cache: evicting key <key>` on stderr.
-    //         Return a WRITE_REP with the key and an empty value.
-    //       - anything else: return None.
-    //       (`reply.encode()` then sends 33 bytes for a CACHE_HIT and 17
-    //       for the other two.)
+    // TODO: A READ_REQ asks "do you hold this key?": answer CACHE_HIT with
+    //       the value held (a use of the key) or CACHE_MISS. A WRITE_REQ is
+    //       a fill or an update: store it, report each eviction on stderr,
+    //       and answer WRITE_REP. Anything else is not a request: None.
     todo!("answer a cache request")
 }
 

@@ -401,18 +401,11 @@ impl Client {
     ///
     /// Whatever [`Client::ask`] returns for any of the requests.
     pub fn read(&self, id: u32, key: &str) -> Result<Lookup, Halt> {
-        // TODO: Ask the cache: `self.ask(Peer::Cache, id, &read_request(key),
-        //       &[MsgType::CacheHit, MsgType::CacheMiss])?`.
-        //       - CACHE_HIT: print `Cache hit!!`, then
-        //         `print_received(reply.len, &as_read_reply(&reply.message))`,
-        //         and return Lookup::Hit with its value. Send nothing to the
-        //         storage server.
-        //       - CACHE_MISS: print `Cache Miss!!`, ask Peer::Server with
-        //         the same READ_REQ, accepting only MsgType::ReadRep, and
-        //         print_received the READ_REP. Then fill the cache: ask
-        //         Peer::Cache with `write_request(key, <the value read>)`,
-        //         accepting only MsgType::WriteRep. Return Lookup::Miss with
-        //         the value read.
+        // TODO: Ask the cache first. A hit is the answer, and the storage
+        //       server never hears of it. On a miss, read the storage server
+        //       and then fill the cache with what it returned, so that the
+        //       next read of the key hits. Print what the page's transcript
+        //       shows for each case.
         todo!("look-aside read")
     }
 
@@ -425,11 +418,10 @@ impl Client {
     ///
     /// Whatever [`Client::ask`] returns for either request.
     pub fn write(&self, id: u32, key: &str, value: &str) -> Result<(), Halt> {
-        // TODO: Ask Peer::Server with `write_request(key, value)`, accepting
-        //       only MsgType::WriteRep, and print_received the WRITE_REP.
-        //       Only then update the cache: ask Peer::Cache with the same
-        //       WRITE_REQ, accepting only MsgType::WriteRep. The order is
-        //       the point: the store first, the cache second.
+        // TODO: Write to the storage server, the truth, and only once it has
+        //       acknowledged the write, update the cache with the same
+        //       WRITE_REQ, so that the cache does not go on answering with
+        //       the old value (a stale read).
         todo!("write then update the cache")
     }
 }

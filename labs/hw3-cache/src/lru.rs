@@ -99,11 +99,9 @@ impl Lru {
     /// The value held for `key`, if any. Finding the key is a use: it
     /// becomes the most recently used entry. Not finding it changes nothing.
     pub fn get(&mut self, key: &str) -> Option<String> {
-        // TODO: If `self.entries` has no entry for `key`, return None
-        //       without touching anything. Otherwise advance the clock
-        //       (`self.clock += 1`) and set the entry's `last_used` to it,
-        //       so that it becomes the most recently used, and return a
-        //       copy of its value.
+        // TODO: A hit is a use: stamp the entry with a new tick of the clock,
+        //       so that it becomes the most recently used, and return its
+        //       value. A miss changes nothing.
         todo!("look up a key and refresh it")
     }
 
@@ -114,11 +112,10 @@ impl Lru {
     /// Returns the keys removed, oldest first: none when the key was already
     /// held or there was room, one when the map was full.
     pub fn put(&mut self, key: &str, value: &str) -> Vec<String> {
-        // TODO: Insert (or overwrite) the entry for `key` with `value` and
-        //       `last_used: self.tick()`. Then, while `self.entries.len()`
-        //       is more than `self.capacity`, find the key whose entry has
-        //       the smallest `last_used`, remove it from `self.entries`,
-        //       and push it onto the list you return.
+        // TODO: Store the value, stamped as the most recent use. Then, only
+        //       while more than `capacity` entries are held, remove the one
+        //       used longest ago (the smallest stamp), and return the keys
+        //       removed.
         todo!("insert a key and evict the least recently used")
     }
 }
