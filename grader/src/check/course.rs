@@ -23,10 +23,8 @@
 //! listed must pass; a listed test must fail, and a failure must say its
 //! `message`.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Deserialize;
 
 /// The file of expectations in a course directory.
@@ -64,18 +62,7 @@ impl Expected {
     /// # Errors
     /// A file that cannot be read or parsed (with its line and column).
     pub fn load(dir: &Path) -> anyhow::Result<Option<Expected>> {
-        let path = dir.join(FILE);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_yaml::from_str(&text).map(Some).map_err(|e| {
-            let at = e
-                .location()
-                .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
-            anyhow::anyhow!("{}{at}: {e}", path.display())
-        })
+        super::load_yaml(&dir.join(FILE))
     }
 
     /// What a test must do: `None` to pass, or the failure it must show.

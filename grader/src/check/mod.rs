@@ -33,6 +33,28 @@ pub mod course;
 pub mod mutants;
 pub mod requirements;
 
+/// Reads one of the instructor's YAML files (`mutants.yaml`,
+/// `requirements.yaml`, `expected.yaml`), if it exists.
+///
+/// # Errors
+/// A file that cannot be read or parsed (with its line and column).
+pub(crate) fn load_yaml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> anyhow::Result<Option<T>> {
+    use anyhow::Context;
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_yaml::from_str(&text).map(Some).map_err(|e| {
+        let at = e
+            .location()
+            .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
+        anyhow::anyhow!("{}{at}: {e}", path.display())
+    })
+}
+
 /// The outcome of `grader check`.
 #[derive(Debug, Default, Clone)]
 pub struct Checked {

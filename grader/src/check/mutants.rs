@@ -100,19 +100,7 @@ impl Mutants {
     /// # Errors
     /// A file that cannot be read or parsed (with its line and column).
     pub fn load(solution: &Path) -> anyhow::Result<Option<Mutants>> {
-        let path = solution.join(FILE);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let m: Mutants = serde_yaml::from_str(&text).map_err(|e| {
-            let at = e
-                .location()
-                .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
-            anyhow::anyhow!("{}{at}: {e}", path.display())
-        })?;
-        Ok(Some(m))
+        super::load_yaml(&solution.join(FILE))
     }
 }
 

@@ -71,18 +71,7 @@ impl Requirements {
     /// # Errors
     /// A file that cannot be read or parsed (with its line and column).
     pub fn load(lab_dir: &Path) -> anyhow::Result<Option<Requirements>> {
-        let path = lab_dir.join(FILE);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_yaml::from_str(&text).map(Some).map_err(|e| {
-            let at = e
-                .location()
-                .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
-            anyhow::anyhow!("{}{at}: {e}", path.display())
-        })
+        super::load_yaml(&lab_dir.join(FILE))
     }
 }
 

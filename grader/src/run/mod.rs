@@ -212,6 +212,7 @@ impl<'a> Run<'a> {
             },
             &rec,
         )?;
+        rec.set_settler(net.settler()?);
         let faces: Vec<Vec<u16>> = (0..n)
             .map(|i| (0..n).map(|j| net.face_port(i, j)).collect())
             .collect();

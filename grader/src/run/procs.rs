@@ -217,6 +217,9 @@ impl sandbox::Observer for Witness {
             sandbox::Status::Code(c) => Ended::Code(c),
             sandbox::Status::Signal(s) => Ended::Signal(s),
         };
+        // What it sent before exiting has reached the proxy's sockets:
+        // have it read, so that whoever waits on the exit sees it.
+        self.rec.settle_network();
         self.rec.event_at(at, node, What::Exited { status });
     }
 

@@ -177,6 +177,10 @@ impl Control {
     }
 }
 
+/// How long a settle from outside the test's thread waits at most: the
+/// proxy answers in microseconds unless it has stopped.
+pub const SETTLE_GUARD: Duration = Duration::from_secs(2);
+
 /// The running proxy of one test.
 pub struct Network {
     n: usize,
@@ -432,6 +436,27 @@ impl Network {
         let ticket = self.settle.fetch_add(1, Ordering::SeqCst) + 1;
         let _ = nix::unistd::write(&self.wake, &[1]);
         rec.wait(None, None, |l| l.settled >= ticket) == super::record::Wake::Ready
+    }
+
+    /// [`Network::settle`], for whoever sees a program exit (the sandbox's
+    /// observer thread), through the record: a program's last datagrams
+    /// are read before its exit is recorded, so a script that waits for
+    /// them does not conclude that nothing more can arrive. Bounded by
+    /// [`SETTLE_GUARD`] in case the proxy has stopped.
+    ///
+    /// # Errors
+    /// The wake-up pipe cannot be duplicated.
+    pub fn settler(&self) -> std::io::Result<super::record::Settler> {
+        let (settle, stop) = (Arc::clone(&self.settle), Arc::clone(&self.stop));
+        let wake = self.wake.try_clone()?;
+        Ok(Box::new(move |rec| {
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            let ticket = settle.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = nix::unistd::write(&wake, &[1]);
+            rec.wait_until(Instant::now() + SETTLE_GUARD, |l| l.settled >= ticket)
+        }))
     }
 
     /// Stops the proxy: datagrams still held by a delay are not delivered.

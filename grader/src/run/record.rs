@@ -894,7 +894,7 @@ impl fmt::Display for UnknownNode {
 }
 
 mod live;
-pub use live::{Live, Recorder, Wake};
+pub use live::{Live, Recorder, Settler, Wake};
 
 #[cfg(test)]
 mod tests;

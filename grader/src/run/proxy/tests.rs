@@ -296,6 +296,23 @@ fn settling_reads_everything_already_sent() {
     assert!(net.settle(&rec), "twice");
 }
 
+/// Whoever sees a program exit settles through the record: what the
+/// program sent is recorded before its exit is.
+#[test]
+fn the_record_settles_the_proxy_through_its_settler() {
+    let (_server, client, net, rec) = pair(Faults::default(), 1, vec![]);
+    rec.set_settler(net.settler().unwrap());
+    for i in 0..50u8 {
+        client
+            .send_to(&[i], ("127.0.0.1", net.face_port(1, 0)))
+            .unwrap();
+    }
+    assert!(rec.settle_network());
+    assert_eq!(rec.read(|l| l.record.datagrams.len()), 50);
+    drop(net);
+    assert!(!rec.settle_network(), "a stopped proxy reads nothing more");
+}
+
 #[test]
 fn a_partition_cuts_both_ways() {
     let (server, client, net, rec) = pair(Faults::default(), 1, vec![]);

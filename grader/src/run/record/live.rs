@@ -72,7 +72,13 @@ struct Shared {
     t0: Instant,
     live: Mutex<Live>,
     changed: Condvar,
+    /// Makes the proxy read what has reached it (see [`Recorder::settle_network`]).
+    settler: std::sync::OnceLock<Settler>,
 }
+
+/// What makes the test's proxy read every datagram that has reached it so
+/// far; whether it did.
+pub type Settler = Box<dyn Fn(&Recorder) -> bool + Send + Sync>;
 
 /// How a [`Recorder::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +102,7 @@ impl Recorder {
     pub fn new(test: &str, seed: u64, clock: Clock, nodes: Vec<NodeRecord>) -> Recorder {
         let n = nodes.len();
         Recorder(Arc::new(Shared {
+            settler: std::sync::OnceLock::new(),
             t0: Instant::now(),
             live: Mutex::new(Live {
                 record: Record {
@@ -265,6 +272,19 @@ impl Recorder {
                 l.record.forged.push(f);
             }
         });
+    }
+
+    /// The test's proxy: [`Recorder::settle_network`] asks it to read what
+    /// has reached it. Set once.
+    pub fn set_settler(&self, settler: Settler) {
+        let _ = self.0.settler.set(settler);
+    }
+
+    /// Makes the proxy read every datagram that has reached it so far, so
+    /// that the record holds all a program sent before it exited. True at
+    /// once when there is no proxy.
+    pub fn settle_network(&self) -> bool {
+        self.0.settler.get().is_none_or(|settle| settle(self))
     }
 
     /// Records that a held copy of a datagram to node `to` was delivered:
