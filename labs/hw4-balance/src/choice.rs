@@ -169,19 +169,20 @@ pub fn two_candidates(rng: &mut Rng, servers: usize) -> (usize, usize) {
         servers >= 2,
         "two_candidates: need two servers, not {servers}"
     );
-    // TODO: Draw `first` with `draw_below(rng, servers)`, then `second` with
-    //       `draw_below(rng, servers - 1)`: a number among the other
-    //       servers. If `second >= first`, add 1 to it, so that it skips
-    //       `first`. Return `(first, second)`. Two draws, in this order,
-    //       always: the tests replay them with the same seed.
+    // TODO: Draw `first` among all the servers, then `second` among the
+    //       *other* servers, as `# Format` above says: two candidates
+    //       that are always different, so that every request gets a real
+    //       second choice, and exactly two draws in this order, so that a
+    //       seed replays every choice.
     todo!("draw two different candidates")
 }
 
 /// The candidate with fewer requests in flight, `loads[i]` being server
 /// i's count; `first` on a tie.
 pub fn less_loaded(first: usize, second: usize, loads: &[u32]) -> usize {
-    // TODO: Return `second` if it has strictly fewer requests in flight
-    //       than `first` (`loads[second] < loads[first]`), else `first`.
+    // TODO: Return the candidate with fewer requests in flight; on a tie,
+    //       `first`. Fewer in flight means less busy now, whatever the
+    //       candidate's speed: that is how a slow server is noticed.
     todo!("pick the less loaded candidate")
 }
 

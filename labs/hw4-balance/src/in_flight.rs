@@ -113,12 +113,11 @@ impl InFlight {
     /// Returns `None`, and changes nothing, when no request in flight at
     /// `server` has that key: the reply answers nothing.
     pub fn complete(&mut self, server: usize, key: &str) -> Option<Outstanding> {
-        // TODO: Find the first request in `self.requests` (the oldest: the
-        //       list is in the order sent) whose `server` and `key` are
-        //       these; if there is none, return None. Otherwise remove it
-        //       from the list (`Vec::remove` keeps the order of the rest),
-        //       subtract 1 from `self.loads[server]`, add 1 to
-        //       `self.answered[server]`, and return it.
+        // TODO: Take the oldest request in flight at `server` with `key`
+        //       out of the list, and keep `loads` and `answered` in step
+        //       with it; return it. When none matches (a duplicate, a late
+        //       copy, a reply from elsewhere), change nothing and return
+        //       None: a wrong count here misleads every later choice.
         todo!("complete the oldest request with the key")
     }
 

@@ -115,6 +115,9 @@ pub fn handle_datagram(
         );
         return Ok(None);
     };
+    // The course's server printed each request as its transcript line
+    // without the `Value:` part, a quirk the classic tests keep.
+    println!("Type: READ_REQ Key: {}", request.key);
     if let Some(signal) = work(stop, delay)? {
         return Ok(Some(signal));
     }
@@ -126,25 +129,18 @@ pub fn handle_datagram(
 
 /// The reply to `request`, or `None` when it is not a READ_REQ (the only
 /// request this server serves).
-///
-/// Prints, as the course's server did, `Type: READ_REQ Key: <key>` on
-/// stdout for each READ_REQ: the record's transcript line without its
-/// `Value:` part (a quirk of the course that the classic tests keep).
 pub fn answer(request: &Message) -> Option<Message> {
     // hole: answer a read
-    // TODO: For a MsgType::ReadReq, print `Type: READ_REQ Key: <key>` (no
-    //       `Value:` part) and return a READ_REP Message with the request's
-    //       key and the value REPLY_VALUE (`reply.encode()` then makes the
-    //       33 bytes the course sends). For any other type return None.
+    // TODO: A READ_REQ gets a READ_REP with the same key and REPLY_VALUE;
+    //       anything else gets None: a server answers requests, never
+    //       replies (two servers that answered each other's replies would
+    //       echo one datagram back and forth for ever).
     match request.kind {
-        MsgType::ReadReq => {
-            println!("Type: READ_REQ Key: {}", request.key);
-            Some(Message {
-                kind: MsgType::ReadRep,
-                key: request.key.clone(),
-                value: REPLY_VALUE.to_string(),
-            })
-        }
+        MsgType::ReadReq => Some(Message {
+            kind: MsgType::ReadRep,
+            key: request.key.clone(),
+            value: REPLY_VALUE.to_string(),
+        }),
         _ => None,
     }
     // end hole
