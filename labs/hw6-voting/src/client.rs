@@ -150,14 +150,11 @@ pub fn check_vote(
     servers: &[SocketAddrV4],
     key: &str,
 ) -> Result<Vote, NotAVote> {
-    // TODO: Find the sender among `servers`: its position is the server's
-    //       number. A sender that is none of them is a stranger
-    //       (NotAVote::Stranger): a liar could otherwise vote again from a
-    //       second socket. Then decode the datagram with `Message::decode`
-    //       (NotAVote::Malformed on error), check that it is a
-    //       MsgType::ReadRep (NotAVote::WrongType) and that its key is
-    //       `key` (NotAVote::WrongKey). Return the Vote, with the
-    //       datagram's length.
+    // TODO: Return the Vote only if the datagram comes from one of
+    //       `servers` (its position is the server's number), decodes, is a
+    //       READ_REP and carries `key`; otherwise the first NotAVote that
+    //       applies. Each check keeps a liar, or the network, from adding
+    //       a vote.
     todo!("which replies count")
 }
 

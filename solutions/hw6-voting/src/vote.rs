@@ -75,12 +75,10 @@ impl Tally {
     /// the tally is left as it was.
     pub fn record(&mut self, server: usize, value: &str) -> bool {
         // hole: the tally
-        // TODO: A server votes once. If it has voted already
-        //       (`self.has_voted(server)`), return false and change
-        //       nothing. Otherwise push `(server, value.to_string())` onto
-        //       `self.votes` and return true. (Counting every reply instead
-        //       would let one liar that answers twice reach the quorum
-        //       alone.)
+        // TODO: Count the vote, unless `server` has voted on this request
+        //       already: then return false and change nothing. A server
+        //       votes once, or one liar that answers twice is a quorum on
+        //       its own.
         if self.has_voted(server) {
             return false;
         }
@@ -125,16 +123,10 @@ impl Tally {
     /// more, `None` while the missing votes could still decide.
     pub fn decision(&self) -> Option<Decision> {
         // hole: the decision
-        // TODO: Find the value with the most votes (`self.values()` and
-        //       `self.votes_for(v)`; on a tie, the first of `values()`),
-        //       and let `most` be its votes (0 when nobody has voted).
-        //       - If `most >= self.quorum()`, return Decision::Decided
-        //         with that value and `most`: decide at once, without
-        //         waiting for the servers that have not answered.
-        //       - Else, if `most + self.unanswered() < self.quorum()`,
-        //         return Decision::Undecidable: even if every missing vote
-        //         went to the leader, it would fall short.
-        //       - Else return None: wait for more votes.
+        // TODO: Decide as soon as the votes allow it: Decided when the
+        //       value with the most votes has the quorum, Undecidable when
+        //       even every missing vote could not bring it there, None
+        //       while more votes could still change the answer.
         let mut leader: Option<(&str, usize)> = None;
         for value in self.values() {
             let votes = self.votes_for(value);
