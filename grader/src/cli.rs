@@ -41,6 +41,11 @@ pub struct Cli {
     /// The kit's root directory (default: the kit containing the current directory).
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// When the grader runs as root: build and run what is graded as this account (a name or a
+    /// uid, the grader's alone: its processes are killed at the end) instead of an unused uid the
+    /// grader picks; `root` keeps root.
+    #[arg(long, global = true, value_name = "USER")]
+    run_as: Option<String>,
 }
 
 /// `grader hw1 [OPTIONS]`: grade a lab.
@@ -177,6 +182,8 @@ fn via_cargo(kit: &Kit) -> bool {
 /// Tells the user that a signal ended the grader, once the sandbox has
 /// killed its `n` programs (on the sandbox's signal thread).
 pub fn report_interrupt(sig: Signal, n: usize) {
+    // The graded user's processes and private directory go too.
+    let _ = crate::confine::end();
     let s = if n == 1 { "" } else { "s" };
     eprintln!("\ngrader: interrupted by {sig}: stopped {n} running program{s}");
 }
@@ -208,6 +215,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let kit = Kit::find(cli.root.as_deref())?;
+    if matches!(cli.command, None | Some(Command::Check { .. })) {
+        crate::confine::set_up(&kit, cli.run_as.as_deref())?;
+    }
+    let outcome = run_command(cli, &kit);
+    // Also when grading failed: nothing of the graded user outlives it.
+    let ended = crate::confine::end();
+    let outcome = outcome?;
+    ended?;
+    Ok(outcome)
+}
+
+fn run_command(cli: Cli, kit: &Kit) -> anyhow::Result<ExitCode> {
+    let kit = kit.clone();
     match cli.command {
         Some(Command::Schema) => unreachable!("handled above"),
         Some(Command::List) => list(&kit),
@@ -272,6 +292,8 @@ fn list(kit: &Kit) -> anyhow::Result<ExitCode> {
         }
     }
     crate::out!("containment: {}", sandbox::describe());
+    crate::out!("identity: {}", crate::confine::describe_identity());
+    crate::out!("network: {}", crate::confine::describe_network());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -351,8 +351,11 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
     results.duration = started.elapsed();
     term.print(&human::summary(&results));
     let machine = report::render(opts.format, &results);
+    // Every process of the graded user is gone before the grade is
+    // written, and nothing it prepared decides where it lands.
+    crate::confine::end()?;
     match &opts.output {
-        Some(path) => std::fs::write(path, machine)
+        Some(path) => crate::confine::write_report(path, &machine)
             .with_context(|| format!("writing the report to {}", path.display()))?,
         None if opts.format != Format::Human => {
             use std::io::Write;

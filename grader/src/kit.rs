@@ -5,16 +5,12 @@
 //! knows directories, cargo and executables, not specs or tests.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::process::Command;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 
 /// Where each of a lab's executables is, by name.
 pub type Programs = BTreeMap<String, PathBuf>;
@@ -209,12 +205,14 @@ pub fn programs(
     source: &Source,
     how: BuildOptions,
 ) -> Result<Programs, BuildError> {
+    // The student's crate is built by the unprivileged user when the
+    // grader confines what it grades; the reference solution is the
+    // instructor's, built by the grader itself.
     let dir = match source {
         Source::BinDir(d) => d.clone(),
-        Source::Skeleton => build(kit, &lab.lab_dir, how)?,
-        Source::Solution => build(kit, &lab.solution_dir, how)?,
+        Source::Skeleton => build(kit, &lab.lab_dir, how, false)?,
+        Source::Solution => build(kit, &lab.solution_dir, how, true)?,
     };
-    let mut out = Programs::new();
     for b in binaries {
         let p = dir.join(b);
         if !p.is_file() {
@@ -225,7 +223,24 @@ pub fn programs(
                 binaries.join(", ")
             )));
         }
-        let p = std::fs::canonicalize(&p).map_err(|e| BuildError::Other(e.into()))?;
+    }
+    // Executables the user did not build itself are copied where it can
+    // run them: the kit is out of its reach.
+    let dir = match crate::confine::current().filter(|c| c.user().is_some()) {
+        Some(c) if *source != Source::Skeleton => {
+            let only = (*source == Source::Solution).then_some(binaries);
+            c.stage_programs(&dir, only).map_err(|e| {
+                BuildError::Other(anyhow::anyhow!(
+                    "copying the executables of {} for the unprivileged user: {e}",
+                    dir.display()
+                ))
+            })?
+        }
+        _ => dir,
+    };
+    let mut out = Programs::new();
+    for b in binaries {
+        let p = std::fs::canonicalize(dir.join(b)).map_err(|e| BuildError::Other(e.into()))?;
         out.insert(b.clone(), p);
     }
     Ok(out)
@@ -233,21 +248,26 @@ pub fn programs(
 
 /// The cargo the grader was started by, or the one on the PATH.
 pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    Command::new(cargo_program())
 }
 
-/// Builds the crate in `dir` into its own `target/`; returns where its executables are.
+/// Builds the crate in `dir` into its own `target/`; returns where its
+/// executables are. When the grader confines what it grades
+/// ([`crate::confine`]) and the crate is not `trusted` (the reference
+/// solution is), the crate built is a copy of `dir` in the private
+/// directory, built by the unprivileged user.
 ///
 /// Cargo's progress (`Compiling nix v0.31.3`, `Downloading ...`) goes to
 /// stderr as it comes, so that a first build, which fetches and compiles
 /// every dependency, is visibly at work; its diagnostics are kept for the
 /// report when the build fails.
 ///
-/// Cargo runs in a process group of its own, with the compilers and build
-/// scripts it starts: past `how.limit`, the whole group is killed (a build
-/// script or a procedural macro of the graded crate may never end), and
-/// the build fails with a message that says so.
-fn build(kit: &Kit, dir: &Path, how: BuildOptions) -> Result<PathBuf, BuildError> {
+/// Cargo runs in the [sandbox], as a program does: every process it
+/// starts (compilers, build scripts and what they start, even in the
+/// background) is killed when it ends. Past `how.limit` all of it is
+/// killed (a build script or a procedural macro of the graded crate may
+/// never end), and the build fails with a message that says so.
+fn build(kit: &Kit, dir: &Path, how: BuildOptions, trusted: bool) -> Result<PathBuf, BuildError> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(BuildError::Other(anyhow::anyhow!(
@@ -255,55 +275,75 @@ fn build(kit: &Kit, dir: &Path, how: BuildOptions) -> Result<PathBuf, BuildError
             kit.show(dir)
         )));
     }
-    let target = dir.join("target");
     eprintln!("grader: building {}", kit.show(dir));
-    let started = Instant::now();
-    let mut child = cargo()
-        .args([
-            "build",
-            "--color",
-            if how.color { "always" } else { "never" },
-        ])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| BuildError::Other(anyhow::anyhow!("cannot run cargo: {e}")))?;
-    // A thread reads cargo's stderr; this one waits for its lines with
-    // the deadline in view. The pipe closes when cargo exits.
-    let (lines, rx) = mpsc::channel();
-    if let Some(err) = child.stderr.take() {
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    let mut diagnostics = String::new();
-    let in_time = loop {
-        let left = how.limit.saturating_sub(started.elapsed());
-        match rx.recv_timeout(left) {
-            Ok(line) if is_progress(&line) => eprintln!("{line}"),
-            Ok(line) => {
-                diagnostics.push_str(&line);
-                diagnostics.push('\n');
-            }
-            Err(RecvTimeoutError::Disconnected) => break true,
-            Err(RecvTimeoutError::Timeout) => break false,
+    let confined = (crate::confine::current())
+        .filter(|c| c.user().is_some())
+        .filter(|_| !trusted);
+    let (crate_dir, env) = match confined {
+        Some(c) => {
+            let copy = c.stage_crate(dir).map_err(|e| {
+                BuildError::Other(anyhow::anyhow!(
+                    "copying {} for the unprivileged user: {e}",
+                    kit.show(dir)
+                ))
+            })?;
+            let mut env = c.env();
+            env.extend(toolchain_for_others().map_err(BuildError::Other)?);
+            (copy, env)
         }
+        None => (dir.to_path_buf(), Vec::new()),
     };
+    let target = crate_dir.join("target");
+    let args: Vec<String> = [
+        "build",
+        "--color",
+        if how.color { "always" } else { "never" },
+        "--manifest-path",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([crate_dir.join("Cargo.toml").display().to_string()])
+    .chain(["--target-dir".to_string(), target.display().to_string()])
+    .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let log = Arc::new(BuildLog::default());
+    let cargo = cargo_program();
+    // The unprivileged user cannot write the grader's cargo cache: it
+    // builds with the crates already there (setup.sh fetched the lab's),
+    // and cargo says so plainly when one is missing. Its build scripts and
+    // macros see no network, where tests get networks of their own.
+    let mut args = args;
+    let mut network = None;
+    if let Some(c) = confined {
+        args.push("--offline".into());
+        if c.own_network() {
+            network = Some(sandbox::net::Loopback::enter().map_err(|e| {
+                BuildError::Other(anyhow::anyhow!("making the build's network namespace: {e}"))
+            })?);
+        }
+    }
+    let spawned = sandbox::Program::spawn(
+        &sandbox::Launch {
+            program: Path::new(&cargo),
+            args: &args,
+            env: &env,
+            limits: &build_limits(how.limit),
+            user: confined.and_then(|c| c.user()),
+            dir: confined.map(|_| crate_dir.as_path()),
+        },
+        Arc::clone(&log) as Arc<dyn sandbox::Observer>,
+    );
+    // Cargo and all it starts stay in the namespace; this thread leaves it.
+    drop(network);
+    let mut program =
+        spawned.map_err(|e| BuildError::Other(anyhow::anyhow!("cannot run cargo: {e}")))?;
+    let in_time = log.wait_exit(Instant::now() + how.limit);
     if !in_time {
-        // Cargo is not reaped yet, so its group id is still its own.
-        let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-        let _ = killpg(pgid, Signal::SIGKILL);
-        let _ = child.wait();
+        program.kill();
+    }
+    program.wait();
+    let (status, diagnostics) = log.take();
+    if !in_time {
         let message = format!(
             "building {} took longer than {}: stopped",
             kit.show(dir),
@@ -314,13 +354,158 @@ fn build(kit: &Kit, dir: &Path, how: BuildOptions) -> Result<PathBuf, BuildError
             "{message} (the limit is `limits.build` of the lab's spec.yaml)\n{diagnostics}"
         )));
     }
-    let status = child
-        .wait()
-        .map_err(|e| BuildError::Other(anyhow::anyhow!("cargo did not finish: {e}")))?;
-    if !status.success() {
-        return Err(BuildError::Compile(diagnostics));
+    match status {
+        Some(sandbox::Status::Code(0)) => Ok(target.join("debug")),
+        Some(sandbox::Status::Code(_)) => Err(BuildError::Compile(diagnostics)),
+        Some(sandbox::Status::Signal(s)) => Err(BuildError::Compile(format!(
+            "cargo was killed by signal {s}\n{diagnostics}"
+        ))),
+        None => Err(BuildError::Other(anyhow::anyhow!("cargo did not finish"))),
     }
-    Ok(target.join("debug"))
+}
+
+/// The cargo the grader was started by, or the one on the PATH.
+fn cargo_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// `CARGO_HOME` and `RUSTUP_HOME` as the grader has them (the user's home
+/// is another), once it is sure that other users can run its cargo and
+/// read its toolchain.
+///
+/// # Errors
+/// Which directory keeps them out, and how to open it.
+fn toolchain_for_others() -> anyhow::Result<Vec<(String, String)>> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let var = |name: &str, default: &str| {
+        std::env::var_os(name).map_or_else(|| home.join(default), PathBuf::from)
+    };
+    let (cargo_home, rustup_home) = (var("CARGO_HOME", ".cargo"), var("RUSTUP_HOME", ".rustup"));
+    let cargo = crate::confine::which(&cargo_program())
+        .ok_or_else(|| anyhow::anyhow!("cannot find cargo on the PATH"))?;
+    for path in [cargo.as_path(), &cargo_home, &rustup_home] {
+        if path.exists()
+            && let Some(why) = crate::confine::unreachable_by_others(path)
+        {
+            anyhow::bail!(
+                "the grader runs as root and builds the submission as an unprivileged user, who cannot reach {}: {why}. \
+                 Run autograder/share-toolchain as root once (it opens the way to the Rust toolchain, and changes nothing else)",
+                path.display()
+            );
+        }
+    }
+    Ok(vec![
+        ("CARGO_HOME".into(), cargo_home.display().to_string()),
+        ("RUSTUP_HOME".into(), rustup_home.display().to_string()),
+    ])
+}
+
+/// The hard limits of a build: the build's time for each process, and
+/// room for the compilers' memory, threads and files.
+fn build_limits(time: Duration) -> sandbox::Limits {
+    sandbox::Limits {
+        cpu: time,
+        memory: 16 << 30,
+        address_space: u64::MAX,
+        processes: 4096,
+        open_files: 16384,
+        output: 64 << 20,
+    }
+}
+
+/// What a build printed and how it ended, as the sandbox tells it.
+#[derive(Default)]
+struct BuildLog {
+    seen: Mutex<Seen>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Seen {
+    diagnostics: String,
+    status: Option<sandbox::Status>,
+    closed: usize,
+}
+
+impl BuildLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `done`, or `deadline`; says whether `done`.
+    fn wait_for(&self, deadline: Instant, done: impl Fn(&Seen) -> bool) -> bool {
+        let mut seen = self.lock();
+        while !done(&seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            seen = (self.changed.wait_timeout(seen, left))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Waits until cargo exits, or `deadline`; says whether it exited.
+    fn wait_exit(&self, deadline: Instant) -> bool {
+        self.wait_for(deadline, |s| s.status.is_some())
+    }
+
+    fn take(&self) -> (Option<sandbox::Status>, String) {
+        let mut seen = self.lock();
+        (seen.status, std::mem::take(&mut seen.diagnostics))
+    }
+
+    fn note(&self, f: impl FnOnce(&mut Seen)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+}
+
+impl sandbox::Observer for BuildLog {
+    fn started(&self, _: Instant, _: nix::unistd::Pid) {}
+
+    fn line(&self, stream: sandbox::Stream, line: String) {
+        if stream == sandbox::Stream::Stdout {
+            return;
+        }
+        if is_progress(&line) {
+            eprintln!("{line}");
+        } else {
+            self.note(|s| {
+                s.diagnostics.push_str(&line);
+                s.diagnostics.push('\n');
+            });
+        }
+    }
+
+    fn closed(&self, _: sandbox::Stream) {
+        self.note(|s| s.closed += 1);
+    }
+
+    fn flooded(&self, _: sandbox::Stream, limit: usize) {
+        let line = format!("(cargo printed more than {limit} bytes: stopped)\n");
+        self.note(|s| s.diagnostics.push_str(&line));
+    }
+
+    fn exceeded(&self, limit: sandbox::Limit) {
+        let line = format!("(the build went past a limit of the grader: {limit:?})\n");
+        self.note(|s| s.diagnostics.push_str(&line));
+    }
+
+    fn exited(&self, exit: sandbox::Exit) {
+        self.note(|s| s.status = Some(exit.status));
+    }
+
+    /// Until cargo's output closes: everything it printed is in. The
+    /// sandbox kills what cargo left when it exits, which closes the
+    /// pipes; ten seconds bound a process out of its reach.
+    fn wait_closed(&self) {
+        self.wait_for(Instant::now() + Duration::from_secs(10), |s| s.closed == 2);
+    }
 }
 
 /// A limit as a spec would write it: `10m`, `90s`, `250ms`.

@@ -58,6 +58,7 @@ macro_rules! out {
 
 pub mod check;
 pub mod cli;
+pub mod confine;
 pub mod grade;
 pub mod judge;
 pub mod kit;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,14 +12,16 @@ use common::{grader, hw1_spec_with, kit_with_spec, run};
 
 /// A build script that never ends on its own: it writes its process id,
 /// then waits (at most a minute) for a file nobody creates. Cargo runs it
-/// again whenever the file `trigger` changes.
+/// again whenever the file `trigger` changes. Both files are in the
+/// directory `SHARED_DIR` names, open to every user: a grader that runs as
+/// root builds a copy of the crate, as another user.
 const BUILD_RS: &str = r#"
 use std::path::Path;
 use std::time::Duration;
 
 fn main() {
     println!("cargo:rerun-if-changed=trigger");
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let dir = std::env::var("SHARED_DIR").unwrap();
     let dir = Path::new(&dir);
     std::fs::write(dir.join("build-script.pid"), std::process::id().to_string()).unwrap();
     for _ in 0..1200 {
@@ -88,6 +91,9 @@ fn a_build_past_its_limit_is_stopped_and_scores_nothing() {
         hw1_spec_with(&["echo"]).replacen("\ntests:\n", "\nlimits:\n  build: 8s\n\ntests:\n", 1);
     let kit = kit_with_spec("build-limit", &spec);
     let lab = kit.0.join("labs/hw1-udp-echo");
+    let shared = kit.0.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
     write(&lab.join("Cargo.toml"), CARGO_TOML);
     write(&lab.join("build.rs"), BUILD_RS);
     write(&lab.join("src/bin/server.rs"), "fn main() {}\n");
@@ -96,28 +102,30 @@ fn a_build_past_its_limit_is_stopped_and_scores_nothing() {
     // there, it ends at once): the grader's build then only runs it again,
     // within milliseconds, however slowly this machine compiles.
     write(&lab.join("trigger"), "1");
-    write(&lab.join("release"), "");
+    write(&shared.join("release"), "");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let built = std::process::Command::new(cargo)
         .args(["build", "--quiet", "--manifest-path"])
         .arg(lab.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(lab.join("target"))
+        .env("SHARED_DIR", &shared)
         .status()
         .unwrap();
     assert!(built.success());
-    std::fs::remove_file(lab.join("release")).unwrap();
-    std::fs::remove_file(lab.join("build-script.pid")).unwrap();
+    std::fs::remove_file(shared.join("release")).unwrap();
+    std::fs::remove_file(shared.join("build-script.pid")).unwrap();
     write(&lab.join("trigger"), "2");
 
     let started = Instant::now();
     let (code, out, err) = run(grader()
         .arg("--root")
         .arg(&kit.0)
-        .args(["hw1", "--format", "json"]));
+        .args(["hw1", "--format", "json"])
+        .env("SHARED_DIR", &shared));
     let took = started.elapsed();
     // Whatever happened, let a build script that was not stopped end.
-    write(&lab.join("release"), "");
+    write(&shared.join("release"), "");
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     let message = "building labs/hw1-udp-echo took longer than 8s: stopped";
     assert!(err.contains(&format!("grader: {message}\n")), "{err}");
@@ -139,7 +147,7 @@ fn a_build_past_its_limit_is_stopped_and_scores_nothing() {
         "the grader waited for the build script ({took:?})"
     );
 
-    let pid: u32 = std::fs::read_to_string(lab.join("build-script.pid"))
+    let pid: u32 = std::fs::read_to_string(shared.join("build-script.pid"))
         .expect("the build script started within the limit")
         .trim()
         .parse()

@@ -26,21 +26,27 @@ fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
 /// Ctrl+C (SIGINT) to the grader kills the programs it started, and their children.
 #[test]
 fn sigint_to_the_grader_leaves_nothing_running() {
-    let dir = TempDir::new("interrupt");
+    let top = TempDir::new("interrupt");
     // A "server" that never binds its port (the grader waits for it) and
-    // starts a child of its own, recording both process ids.
+    // starts a child of its own, recording both process ids in a
+    // directory every user may write (a grader that runs as root runs it
+    // as another user).
+    let (bin, dir) = (top.0.join("bin"), TempDir(top.0.join("pids")));
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::create_dir(&dir.0).unwrap();
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let script = format!(
         "#!/bin/sh\nsleep 300 &\necho $! > {d}/child.pid\necho $$ > {d}/server.pid.tmp\nmv {d}/server.pid.tmp {d}/server.pid\nexec sleep 300\n",
         d = dir.0.display()
     );
     for role in ["server", "client"] {
-        let p = dir.0.join(role);
+        let p = bin.join(role);
         std::fs::write(&p, &script).unwrap();
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
     let mut child = grader()
         .args(["hw1", "-t", "echo", "--seed", "1", "--bin-dir"])
-        .arg(&dir.0)
+        .arg(&bin)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

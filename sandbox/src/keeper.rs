@@ -12,7 +12,7 @@
 //! SIGTERM and SIGHUP on to it, and waits. The keeper is a child
 //! subreaper: when the worker ends, however it ends, every process left
 //! below it comes back to the keeper, which kills them all, removes the
-//! worker's cgroups, and exits with the worker's status (128 + the
+//! worker's cgroups and private directories, and exits with the worker's status (128 + the
 //! signal, if a signal killed it). What to tell the user is the caller's:
 //! [`start`] returns the [`Outcome`].
 //!
@@ -110,10 +110,40 @@ pub fn start() -> std::io::Result<Role> {
     };
     let swept = sweep();
     family::remove_cgroups_of(worker);
+    remove_private_dirs_of(worker);
     Ok(Role::Done(Outcome {
         status: u8::try_from(status).unwrap_or(2),
         swept,
     }))
+}
+
+/// The start of the names of the private directories a worker makes in
+/// the temporary directory (see the grader's `confine`): the keeper
+/// removes those a killed worker left.
+pub fn private_dir_prefix(worker: u32) -> String {
+    format!("grader-{worker}-")
+}
+
+/// Removes the private directories `worker` left, once nothing of it runs.
+fn remove_private_dirs_of(worker: Pid) {
+    let prefix = private_dir_prefix(worker.as_raw() as u32);
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let ours = e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix));
+        let owned = std::os::unix::fs::MetadataExt::uid(&match e.path().symlink_metadata() {
+            Ok(m) if m.is_dir() => m,
+            _ => continue,
+        }) == nix::unistd::geteuid().as_raw();
+        if ours && owned {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Kills and reaps every process below the keeper, round after round

@@ -41,7 +41,12 @@
 //! - `observer` — [`Observer`]: what the sandbox tells a caller, and the
 //!   types it tells it with.
 //! - `contain` — the set-up between fork and exec: signals, rlimits,
-//!   parent-death signal, cgroup (the one `unsafe` module).
+//!   cgroup, user, parent-death signal (with [`net`], the only `unsafe`
+//!   code).
+//! - [`identity`] — [`Identity`]: the unprivileged user programs run as
+//!   when the grader is root, and killing every process of it.
+//! - [`net`] — [`net::Loopback`]: a network namespace of its own, with only
+//!   the loopback interface, for the thread of one test.
 //! - `family` — every process a program starts, found (cgroup v2 or
 //!   tracking), measured and killed; [`describe`] says which way.
 //! - `warden` — the thread that kills a family past its memory or process
@@ -56,13 +61,16 @@
 mod contain;
 mod family;
 mod global;
+pub mod identity;
 pub mod keeper;
+pub mod net;
 mod observer;
 mod program;
 mod signals;
 mod warden;
 
 pub use family::describe;
+pub use identity::Identity;
 pub use observer::{Exit, Limit, Observer, Status, Stray, Stream};
 pub use program::{Launch, Limits, Program, Sched};
 pub use signals::{Cleanup, Leave, install_cleanup};

@@ -56,13 +56,13 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
-use nix::unistd::{Pid, getuid};
+use nix::unistd::{Pid, Uid, getuid};
 
 use crate::contain::{self, Rlimit, Start};
 use crate::family::{self, Family, Nursery, Stat};
 use crate::global;
 use crate::warden::{self, Watch};
-use crate::{Exit, Limit, Observer, Status, Stray, Stream};
+use crate::{Exit, Identity, Limit, Observer, Status, Stray, Stream};
 
 /// A program's hard limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,10 @@ pub struct Launch<'a> {
     pub env: &'a [(&'a str, &'a str)],
     /// Its hard limits.
     pub limits: &'a Limits,
+    /// The user it runs as, when not the grader's (see [`Identity`]).
+    pub user: Option<&'a Identity>,
+    /// Its working directory, when not the grader's.
+    pub dir: Option<&'a Path>,
 }
 
 /// A running (or finished) program. Dropping it kills it and waits as
@@ -113,8 +117,8 @@ pub struct Program {
     _watch: Arc<Watch>,
 }
 
-/// The rlimits of `limits`, for each process of a program.
-fn rlimits(limits: &Limits) -> Vec<Rlimit> {
+/// The rlimits of `limits`, for each process of a program run as `uid`.
+fn rlimits(limits: &Limits, uid: Uid) -> Vec<Rlimit> {
     let cpu = limits.cpu.as_secs().max(1);
     let mut r = vec![
         (Resource::RLIMIT_CPU, cpu, cpu + 1),
@@ -131,11 +135,14 @@ fn rlimits(limits: &Limits) -> Vec<Rlimit> {
         (Resource::RLIMIT_CORE, 0, 0),
     ];
     // The kernel counts every task of the user against this limit (and
-    // exempts root): allow the program `processes` more than there are,
-    // and one more, so that the warden sees it go past its limit.
-    let uid = getuid();
+    // exempts root): allow the program twice its `processes` more than
+    // there are, and one more. The user's other programs, started after
+    // this one (the client of the same test, the programs of tests beside
+    // it), count too, and the warden must still see this family go past
+    // its own limit, which it holds exactly; the rlimit only keeps a fork
+    // bomb from outrunning it.
     if !uid.is_root() {
-        let n = family::tasks_of_user(uid.as_raw()) + u64::from(limits.processes) + 1;
+        let n = family::tasks_of_user(uid.as_raw()) + 2 * u64::from(limits.processes) + 1;
         r.push((Resource::RLIMIT_NPROC, n, n));
     }
     r
@@ -191,8 +198,15 @@ impl Program {
             env,
             stdout: out.1,
             stderr: err.1,
-            rlimits: rlimits(launch.limits),
+            rlimits: rlimits(
+                launch.limits,
+                launch.user.map_or_else(getuid, |u| Uid::from_raw(u.uid)),
+            ),
             cgroup: procs.as_ref(),
+            user: (launch.user)
+                .filter(|u| !u.is_root())
+                .map(|u| (u.uid, u.gid)),
+            dir: launch.dir,
         };
 
         // Register under the lock, so that no signal handler runs between

@@ -10,6 +10,11 @@
 //! whatever the runner was waiting for. Whoever records such an event
 //! marks the record decided; every wait of the runner ends on that mark.
 //!
+//! When the grader confines what it grades ([`crate::confine`]), the test
+//! runs in a network namespace of its own: the thread that runs it enters
+//! one before it makes a socket or starts a program, and everything the
+//! test makes lives there.
+//!
 //! Every wait is a wait on the record (an exit, a line, a datagram), up to
 //! the test's time limit. The one exception is `start` of a listening
 //! program: no event tells when a program binds a port, so `/proc/net/udp`
@@ -75,6 +80,15 @@ pub fn run_test(
     programs: &Programs,
     seed: u64,
 ) -> anyhow::Result<Record> {
+    // First of all, where the machine allows it: a network of the test's
+    // own, which every socket and program below is made in.
+    let _network = match crate::confine::current().filter(|c| c.own_network()) {
+        Some(_) => Some(
+            sandbox::net::Loopback::enter()
+                .map_err(|e| anyhow::anyhow!("making the test's network namespace: {e}"))?,
+        ),
+        None => None,
+    };
     let (homes, sockets, leases) = homes(test)?;
     let mut run = Run::set_up(lab, test, programs, seed, homes, sockets)?;
     let steps = &test.plan.steps;

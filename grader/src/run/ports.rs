@@ -8,8 +8,10 @@
 //! running side by side (as the kit's own test suite does) never lease the
 //! same number.
 //!
-//! Whether a port is bound is read from `/proc/net/udp` and
-//! `/proc/net/udp6`, never probed with a bind of the grader's own. A probe
+//! Whether a port is bound is read from the calling thread's own
+//! `/proc/thread-self/net/udp` and `udp6` (a test may run in a network
+//! namespace of its own, which is the thread's, not the process's: see
+//! [`sandbox::net`]), never probed with a bind of the grader's own. A probe
 //! socket, however briefly held, is copied into every child another thread
 //! of the grader forks at that moment, and a child keeps its copy until it
 //! reaches `execve(2)` (longer, while the [sandbox] sets it up): the
@@ -17,7 +19,8 @@
 //! `EADDRINUSE` on a port the grader had just called free.
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -29,6 +32,9 @@ pub struct PortLease {
     pub port: u16,
     _lock: Flock<File>,
 }
+
+/// The UDP sockets of the calling thread's network namespace.
+const UDP_TABLES: [&str; 2] = ["/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"];
 
 static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
 
@@ -49,6 +55,55 @@ fn lock_dir() -> PathBuf {
     std::env::temp_dir().join("dslab-kit-ports")
 }
 
+/// Makes the lock directory, if it is not there, as `/tmp` is: every user
+/// may add files, and remove only their own (graders of several users,
+/// root's among them, lease ports side by side).
+fn open_to_all(dir: &Path) -> std::io::Result<()> {
+    let located =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+    match std::fs::create_dir(dir) {
+        Ok(()) => {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).map_err(located)
+        }
+        // Made by an older grader, closed to other users: opened, by its owner.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir).map_err(located)?;
+            if meta.is_dir()
+                && meta.uid() == nix::unistd::geteuid().as_raw()
+                && meta.mode() & 0o1777 != 0o1777
+            {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))
+                    .map_err(located)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(located(e)),
+    }
+}
+
+/// The lock file of a port, opened (reading is enough for `flock(2)`), or
+/// made, readable by every user; never through a symbolic link.
+fn lock_file(path: &Path) -> std::io::Result<File> {
+    let located =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let open = |create: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(create)
+            .create_new(create)
+            .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+    };
+    match open(false) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match open(true) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(false).map_err(located),
+            other => other.map_err(located),
+        },
+        other => other.map_err(located),
+    }
+}
+
 /// Leases a free port.
 ///
 /// # Errors
@@ -57,7 +112,7 @@ pub fn lease() -> std::io::Result<PortLease> {
     let (lo, hi) = range();
     let span = hi - lo;
     let dir = lock_dir();
-    std::fs::create_dir_all(&dir)?;
+    open_to_all(&dir)?;
     // Start each grader at a different place so they rarely contend.
     let _ = CURSOR.compare_exchange(
         u32::MAX,
@@ -71,11 +126,7 @@ pub fn lease() -> std::io::Result<PortLease> {
         if bound.contains(&port) {
             continue;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{port}.lock")))?;
+        let file = lock_file(&dir.join(format!("{port}.lock")))?;
         // Bound since the table was read? Then by someone about to use it.
         if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock)
             && !is_bound(port)
@@ -98,7 +149,7 @@ pub fn is_bound(port: u16) -> bool {
 
 /// Every UDP port some socket on this machine is bound to (IPv4 and IPv6).
 fn bound_ports() -> std::collections::BTreeSet<u16> {
-    ["/proc/net/udp", "/proc/net/udp6"]
+    UDP_TABLES
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .flat_map(|t| {
@@ -126,7 +177,7 @@ pub fn bound_by(pid: i32) -> Vec<u16> {
             Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
         })
         .collect();
-    let mut ports: Vec<u16> = ["/proc/net/udp", "/proc/net/udp6"]
+    let mut ports: Vec<u16> = UDP_TABLES
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .flat_map(|t| {

@@ -70,12 +70,22 @@ impl Proc {
             rec: rec.clone(),
             command,
         };
+        // Confined (the grader is root): as the unprivileged user, at home.
+        let confined = crate::confine::current().filter(|c| c.user().is_some());
+        let mut env = vec![("RUST_BACKTRACE".to_string(), "0".to_string())];
+        let home = confined.and_then(|c| c.home());
+        if let Some(c) = confined {
+            env.extend(c.env());
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let program = sandbox::Program::spawn(
             &sandbox::Launch {
                 program: launch.program,
                 args: launch.args,
-                env: &[("RUST_BACKTRACE", "0")],
+                env: &env,
                 limits: &sandbox_limits(launch.limits),
+                user: confined.and_then(|c| c.user()),
+                dir: home.as_deref(),
             },
             Arc::new(witness),
         )?;

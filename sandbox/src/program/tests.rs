@@ -133,6 +133,8 @@ fn start(program: &str, args: &[&str], limits: &Limits) -> Result<(Program, Arc<
         args: &args,
         env: &[("RUST_BACKTRACE", "0")],
         limits,
+        user: None,
+        dir: None,
     };
     let p = Program::spawn(&launch, Arc::clone(&log) as Arc<dyn Observer>)?;
     Ok((p, log))
@@ -453,4 +455,39 @@ fn reaping_strays_never_takes_a_program_that_exits_at_once() {
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     sweeper.join().unwrap();
+}
+
+/// As root, a program runs as the user it is given, with no group of
+/// root's, in the directory it is given; what it leaves behind, in a
+/// session of its own, is gone after a sweep of its user.
+#[test]
+fn a_program_runs_as_its_user_and_a_sweep_leaves_none_of_it() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root can run a program as another user");
+        return;
+    }
+    let who = crate::Identity::pick().unwrap();
+    let args: Vec<String> = [
+        "-c",
+        "id -u; id -g; id -G; pwd; setsid sleep 30 >/dev/null 2>&1 </dev/null & echo started",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let log = Arc::new(Log::default());
+    let launch = Launch {
+        program: Path::new("/bin/sh"),
+        args: &args,
+        env: &[],
+        limits: &limits(),
+        user: Some(&who),
+        dir: Some(Path::new("/")),
+    };
+    let mut p = Program::spawn(&launch, Arc::clone(&log) as Arc<dyn Observer>).unwrap();
+    p.wait();
+    let out = log.read(|s| s.stdout.clone());
+    let uid = who.uid.to_string();
+    assert_eq!(out, [uid.as_str(), &uid, &uid, "/", "started"], "{out:?}");
+    who.sweep().unwrap();
+    assert!(who.processes().is_empty());
 }

@@ -1,0 +1,1 @@
+../hw1-python/hw1kit.py

@@ -1,0 +1,1 @@
+../hw2-python/hw2kit.py

@@ -1,0 +1,1 @@
+../hw3-python/hw3kit.py

@@ -1,0 +1,1 @@
+../hw4-python/hw4kit.py

@@ -1,0 +1,1 @@
+../hw5-python/hw5kit.py

@@ -1,0 +1,1 @@
+../hw6-python/hw6kit.py
