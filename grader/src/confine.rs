@@ -29,8 +29,9 @@
 //!    namespace with nothing but its loopback interface, where the machine
 //!    allows it.
 //! 4. **The end before the grade.** [`Confinement::end`] kills every
-//!    process of the user and checks that none is left, and removes the
-//!    private directory; the report is written after it
+//!    process of the user and checks that none is left, removes what it
+//!    left in the shared temporary directories and the private
+//!    directory; the report is written after it
 //!    ([`write_report`]): into a fresh file, renamed over the one asked for.
 //!
 //! When the grader is not root, none of this happens: a student grading
@@ -303,6 +304,11 @@ impl Confinement {
             return Ok(());
         };
         u.sweep().map_err(anyhow::Error::msg)?;
+        // A named account may own files of its own there; a picked uid
+        // owns nothing but what the submission made.
+        if u.picked() {
+            remove_leftovers(u.uid);
+        }
         let dir = self
             .private
             .lock()
@@ -321,6 +327,32 @@ impl Confinement {
 /// As [`Confinement::end`].
 pub fn end() -> anyhow::Result<()> {
     current().map_or(Ok(()), Confinement::end)
+}
+
+/// Removes what `uid` left in the directories every user may write
+/// (`/tmp`, `/var/tmp`, `/dev/shm`), so that nothing of this submission
+/// reaches the next one graded as the same uid on this machine.
+fn remove_leftovers(uid: u32) {
+    let mut shared = vec![std::env::temp_dir()];
+    shared.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
+    shared.dedup();
+    for dir in shared {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if meta.uid() == uid {
+                let _ = if meta.is_dir() {
+                    fs::remove_dir_all(e.path())
+                } else {
+                    fs::remove_file(e.path())
+                };
+            }
+        }
+    }
 }
 
 /// Removes every permission of other users from the kit's `solutions/`,

@@ -146,6 +146,12 @@ impl Identity {
         }
     }
 
+    /// Whether [`Identity::pick`] chose it (rather than a caller naming an
+    /// account).
+    pub fn picked(&self) -> bool {
+        self._lock.is_some()
+    }
+
     /// Whether this is root itself (`--run-as root`): then nothing is dropped.
     pub fn is_root(&self) -> bool {
         self.uid == 0
