@@ -23,10 +23,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::RwLock;
 use std::time::Instant;
 
-use common::{TempDir, hw1_tests, root, run};
+use common::{TempDir, hw1_tests, root};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, geteuid};
 
@@ -75,8 +76,35 @@ struct Setup {
     bin: Option<PathBuf>,
 }
 
+/// Files written here are executed here: the copy of the grader. A child
+/// another thread forks while such a file is open for writing holds it
+/// open until it reaches its exec, and running the file meanwhile fails
+/// with `ETXTBSY`. So the two tests write their files under the write
+/// lock, and start their programs under the read lock.
+static WRITING: RwLock<()> = RwLock::new(());
+
+/// Runs `cmd` (started under [`WRITING`]'s read lock) and returns (exit
+/// code, stdout, stderr).
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let child = {
+        let _no_writer = WRITING.read().unwrap_or_else(|e| e.into_inner());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the grader starts")
+    };
+    let out = child.wait_with_output().expect("the grader runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 impl Setup {
     fn new(name: &str, submission: Submission) -> Setup {
+        let _writing = WRITING.write().unwrap_or_else(|e| e.into_inner());
         let dir = TempDir::new(name);
         let fixtures = root().join("grader/tests/hostile-submission");
         let kit = dir.0.join("kit");
