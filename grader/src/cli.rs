@@ -87,6 +87,17 @@ struct GradeArgs {
     /// Write the report to FILE; the human report stays on the terminal.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// When a test fails with random faults, find the fewest of them, as rules, that still make it
+    /// fail (runs it again, many times); with -t, one test.
+    #[arg(long, requires = "test")]
+    shrink: bool,
+    /// Write every run's sequence diagram (SVG), capture (pcap, for Wireshark) and ShiViz log in
+    /// DIR/LAB/ (a failing run's diagram and capture go to target/grader/LAB/ without it).
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
+    /// Write the whole report as one page, with the diagrams, to FILE (open it in a browser).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -360,6 +371,9 @@ fn grade(kit: &Kit, g: GradeArgs, root: Option<PathBuf>) -> anyhow::Result<ExitC
             via_cargo: via_cargo(kit),
             root: root.map(grade::absolute),
         },
+        shrink: g.shrink,
+        trace: g.trace.map(grade::absolute),
+        html: g.html,
     };
     let results = grade::grade(kit, &labs, &opts)?;
     Ok(passed(results.all_passed()))

@@ -527,6 +527,14 @@ pub fn which(program: &OsString) -> Option<PathBuf> {
 /// # Errors
 /// When the file cannot be written or renamed.
 pub fn write_report(path: &Path, text: &str) -> io::Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// [`write_report`], of any bytes.
+///
+/// # Errors
+/// When the file cannot be written or renamed.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -547,7 +555,7 @@ pub fn write_report(path: &Path, text: &str) -> io::Result<()> {
             .open(&tmp);
         match file {
             Ok(mut f) => {
-                let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
+                let written = f.write_all(bytes).and_then(|()| f.sync_all());
                 if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
                     let _ = fs::remove_file(&tmp);
                     return Err(e);

@@ -43,6 +43,12 @@ pub struct Options {
     pub output: Option<PathBuf>,
     /// How to write the replay command.
     pub replay: Replay,
+    /// Shrink the faults of the (one) test when it fails (`--shrink`).
+    pub shrink: bool,
+    /// `--trace DIR`: every run's diagram, capture and ShiViz log there.
+    pub trace: Option<PathBuf>,
+    /// `--html FILE`: the whole report as one page.
+    pub html: Option<PathBuf>,
 }
 
 /// How the user ran the grader, so that a `replay:` line can be pasted.
@@ -354,6 +360,11 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
     // Every process of the graded user is gone before the grade is
     // written, and nothing it prepared decides where it lands.
     crate::confine::end()?;
+    if let Some(page) = &opts.html {
+        crate::confine::write_report(page, &report::html::render(&results))
+            .with_context(|| format!("writing the page to {}", page.display()))?;
+        eprintln!("grader: the report as a page: {}", page.display());
+    }
     match &opts.output {
         Some(path) => crate::confine::write_report(path, &machine)
             .with_context(|| format!("writing the report to {}", path.display()))?,
@@ -459,6 +470,10 @@ fn grade_lab(
         }
     };
     let tests: Vec<&TestSpec> = tests.iter().collect();
+    let tracing = report::trace::Tracing {
+        failing: crate::shrink::output_dir(&kit.root),
+        every: opts.trace.clone(),
+    };
     let mut stopped = false;
     for r in 0..opts.repeat {
         if stopped {
@@ -484,7 +499,23 @@ fn grade_lab(
                     .origin
                     .as_deref()
                     .filter(|p| *p != lab.hidden_path.as_path());
+                let files = match tracing.write(
+                    &lab.id,
+                    &t.spec.name,
+                    (r + 1, opts.repeat),
+                    record,
+                    verdict,
+                ) {
+                    Ok(files) => (files.into_iter())
+                        .map(|(path, what)| (kit.show(&path), what))
+                        .collect(),
+                    Err(e) => {
+                        eprintln!("grader: {e}");
+                        Vec::new()
+                    }
+                };
                 let run = TestRun {
+                    files,
                     run: r + 1,
                     run_seed,
                     record: record.clone(),
@@ -513,7 +544,113 @@ fn grade_lab(
                 .flatten()
                 .any(|(_, v)| v.status != Status::Passed);
     }
+    if opts.shrink {
+        shrink_failed(kit, lab, &spec, &programs, &result, opts, term)?;
+    }
     Ok(Some(result))
+}
+
+/// `--shrink`: the first failed run of each test graded, shrunk to the
+/// fewest faults that still make it fail (see [`crate::shrink`]); prints
+/// the rules, writes the shrunk test beside the kit's other output, and
+/// says how to replay it.
+fn shrink_failed(
+    kit: &Kit,
+    lab: &Lab,
+    spec: &LabSpec,
+    programs: &Programs,
+    result: &LabResult,
+    opts: &Options,
+    term: Terminal,
+) -> anyhow::Result<()> {
+    use crate::report::text::{Line, Tone};
+    for t in &result.tests {
+        let Some(run) = t.runs.iter().find(|r| r.verdict.status == Status::Failed) else {
+            continue;
+        };
+        let say = |s: &str| eprintln!("grader: {s}");
+        let shrunk = match crate::shrink::shrink(
+            spec,
+            &t.spec,
+            programs,
+            run.run_seed,
+            opts.jobs,
+            &run.record,
+            say,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                term.print(&[Line::new(
+                    0,
+                    Tone::Warn,
+                    format!("shrink {}: {e:#}", t.spec.name),
+                )]);
+                continue;
+            }
+        };
+        let from = t.spec.origin.as_deref().unwrap_or(&lab.spec_path);
+        let dir = crate::shrink::output_dir(&kit.root).join(&lab.id);
+        let file = dir.join(format!("{}-shrunk.yaml", t.spec.name));
+        let name = crate::shrink::write_extra(from, &lab.id, &t.spec.name, &shrunk.rules, &file)?;
+        let how = if shrunk.minimal {
+            "no single rule of them can go"
+        } else {
+            "the search stopped at its bound; it may shrink further"
+        };
+        let mut lines = vec![Line::new(
+            0,
+            Tone::Strong,
+            format!(
+                "{} {} fails with {} of its run's {} random drops and duplicates, as rules ({how}; {} runs):",
+                lab.id,
+                t.spec.name,
+                shrunk.rules.len(),
+                shrunk.candidates,
+                shrunk.runs
+            ),
+        )];
+        if shrunk.rules.is_empty() {
+            lines.push(Line::new(
+                2,
+                Tone::Plain,
+                "none of them: the test's own rules are enough to make it fail (its spec shows them)",
+            ));
+        } else {
+            lines.push(Line::new(2, Tone::Dim, "network:"));
+            lines.push(Line::new(4, Tone::Dim, "rules:"));
+            lines.extend(
+                crate::shrink::yaml(&shrunk.rules)
+                    .into_iter()
+                    .map(|r| Line::new(6, Tone::Plain, r)),
+            );
+        }
+        lines.push(Line::new(
+            2,
+            Tone::Plain,
+            format!("the test shrunk: {}", kit.show(&file)),
+        ));
+        let picture = dir.join(format!("{name}.svg"));
+        let (record, verdict) = &shrunk.run;
+        match crate::confine::write_report(&picture, &report::diagram::svg(record, Some(verdict))) {
+            Ok(()) => lines.push(Line::new(
+                2,
+                Tone::Plain,
+                format!("its diagram: {}", kit.show(&picture)),
+            )),
+            Err(e) => eprintln!("grader: cannot write {}: {e}", picture.display()),
+        }
+        lines.push(Line::new(
+            2,
+            Tone::Plain,
+            format!(
+                "replay: {}",
+                opts.replay
+                    .command(&lab.id, &opts.source, &name, run.run_seed, Some(&file))
+            ),
+        ));
+        term.print(&lines);
+    }
+    Ok(())
 }
 
 /// `--bin-dir` made absolute, so replay lines work from anywhere.

@@ -64,5 +64,6 @@ pub mod judge;
 pub mod kit;
 pub mod report;
 pub mod run;
+pub mod shrink;
 pub mod skeleton;
 pub mod spec;

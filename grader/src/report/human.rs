@@ -107,6 +107,53 @@ pub fn run(spec: &TestSpec, run: &TestRun, verbose: bool) -> Vec<Line> {
     )];
     if status != Status::Passed {
         out.extend(text::details(spec, run, verbose));
+    } else if verbose {
+        // A pass can hide a surprise too: one that took 115 ms where the
+        // faults should have made it take 300.
+        out.extend(text::timeline_block(&run.record));
+    }
+    out
+}
+
+/// With `--repeat`: one row per test, its runs passed and failed, and the
+/// seeds of the failed ones, under `runs of each test:`.
+pub fn repeat_table(results: &Results) -> Vec<Line> {
+    let mut out = vec![Line::new(0, Tone::Label, "runs of each test:")];
+    let width = (results.labs.iter())
+        .flat_map(|l| {
+            l.tests
+                .iter()
+                .map(move |t| l.id.len() + 1 + t.spec.name.len())
+        })
+        .max()
+        .unwrap_or(0);
+    for lab in &results.labs {
+        for t in &lab.tests {
+            let passed = t
+                .runs
+                .iter()
+                .filter(|r| r.verdict.status == Status::Passed)
+                .count();
+            let failed: Vec<String> = (t.runs.iter())
+                .filter(|r| r.verdict.status != Status::Passed)
+                .map(|r| r.run_seed.to_string())
+                .collect();
+            let name = format!("{} {}", lab.id, t.spec.name);
+            let mut parts = vec![(
+                Tone::Plain,
+                format!(
+                    "{name:<width$}  {passed:>3} passed  {:>3} failed",
+                    failed.len()
+                ),
+            )];
+            if !failed.is_empty() {
+                parts.push((Tone::Bad, format!("  seeds {}", failed.join(", "))));
+            }
+            if t.not_run > 0 {
+                parts.push((Tone::Dim, format!("  {} not run", t.not_run)));
+            }
+            out.push(Line { indent: 2, parts });
+        }
     }
     out
 }
@@ -129,6 +176,9 @@ pub fn summary(results: &Results) -> Vec<Line> {
     let t = results.tally();
     let runs = results.run_tally();
     let mut out = Vec::new();
+    if results.repeat > 1 {
+        out.extend(repeat_table(results));
+    }
     if runs.void > 0 {
         out.push(Line {
             indent: 0,

@@ -12,7 +12,11 @@
 //! - [`human`]: the terminal report, coloured only on a terminal;
 //! - [`json`]: the documented, versioned JSON of `specs/results-format.md`;
 //! - [`junit`]: JUnit XML, one testsuite per lab;
-//! - [`gradescope`]: Gradescope's `results.json`.
+//! - [`gradescope`]: Gradescope's `results.json`;
+//! - [`html`]: one self-contained page for people, with the diagrams;
+//! - [`diagram`], [`pcap`], [`shiviz`]: one run as a sequence diagram, as
+//!   a capture for Wireshark, as a log for ShiViz; [`trace`] writes them
+//!   for failing runs, or for every run with `--trace`.
 //!
 //! # Scores
 //! A test is worth its `points`, all of them or none: it earns them when
@@ -27,11 +31,16 @@ use crate::judge::{Status, Verdict};
 use crate::run::record::Record;
 use crate::spec::TestSpec;
 
+pub mod diagram;
 pub mod gradescope;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod pcap;
+pub mod shiviz;
 pub mod text;
+pub mod trace;
 
 /// What a report says of a test that `--fail-fast` did not run.
 pub const NOT_RUN: &str =
@@ -159,6 +168,9 @@ pub struct TestRun {
     pub verdict: Verdict,
     /// The command that replays it.
     pub replay: String,
+    /// The files drawn for it ([`trace`]), each with what it is
+    /// (`diagram`, `capture`, `ShiViz log`), as the report shows them.
+    pub files: Vec<(String, &'static str)>,
 }
 
 impl TestResult {
@@ -306,6 +318,29 @@ pub fn render(format: Format, results: &Results) -> String {
     }
 }
 
+/// `text` as XML character data or an attribute value: markup characters
+/// and quotes escaped; characters XML 1.0 cannot carry (control characters
+/// but tab and newline, U+FFFE, U+FFFF) written as `\u{..}`.
+pub(crate) fn xml_text(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +368,7 @@ mod tests {
                     holes: vec![],
                 },
                 replay: format!("run {}", i + 1),
+                files: Vec::new(),
             })
             .collect();
         TestResult {

@@ -55,7 +55,8 @@ pub struct Line {
 }
 
 impl Line {
-    fn new(indent: usize, tone: Tone, text: impl Into<String>) -> Line {
+    /// A line of one part.
+    pub fn new(indent: usize, tone: Tone, text: impl Into<String>) -> Line {
         Line {
             indent,
             parts: vec![(tone, text.into())],
@@ -141,8 +142,19 @@ pub fn headline(name: &str, status: Status, seconds: f64) -> Line {
         parts: vec![
             (tone, word.to_string()),
             (Tone::Plain, format!("  {name:<28} ")),
-            (Tone::Dim, format!("{:>6}", format!("{seconds:.1}s"))),
+            (Tone::Dim, format!("{:>6}", duration(seconds))),
         ],
+    }
+}
+
+/// A test's duration for the report: milliseconds under a second
+/// (`115ms`: a test that took a tenth of a second does not read `0.0s`),
+/// else seconds to a tenth (`2.3s`).
+pub fn duration(seconds: f64) -> String {
+    if seconds < 0.9995 {
+        format!("{}ms", (seconds * 1000.0).round() as u64)
+    } else {
+        format!("{seconds:.1}s")
     }
 }
 
@@ -177,17 +189,7 @@ pub fn details(spec: &TestSpec, run: &TestRun, verbose: bool) -> Vec<Line> {
     let n = run.record.datagrams.len();
     let unkept = run.record.unkept();
     if verbose {
-        let header = if unkept > 0 {
-            format!("timeline (the first {n} of {} datagrams):", n + unkept)
-        } else {
-            format!("timeline ({n} datagrams):")
-        };
-        out.push(Line::new(8, Tone::Label, header));
-        out.extend(
-            timeline(&run.record)
-                .into_iter()
-                .map(|t| Line::new(10, Tone::Plain, t)),
-        );
+        out.extend(timeline_block(&run.record));
     } else if unkept > 0 {
         out.push(Line::labelled(
             8,
@@ -205,12 +207,42 @@ pub fn details(spec: &TestSpec, run: &TestRun, verbose: bool) -> Vec<Line> {
             format!("add -v to see the {n} datagrams on the wire"),
         ));
     }
+    if !run.files.is_empty() {
+        let files: Vec<String> = (run.files.iter())
+            .map(|(path, what)| format!("{path} ({what})"))
+            .collect();
+        out.push(Line::labelled(8, "see: ", Tone::Plain, files.join(", ")));
+    }
     out.push(Line::labelled(
         8,
         "replay: ",
         Tone::Plain,
         run.replay.clone(),
     ));
+    out.push(Line::new(
+        16,
+        Tone::Dim,
+        "(the same requests and the same faults; your programs' own timing may differ)",
+    ));
+    out
+}
+
+/// `timeline (N datagrams):` and the timeline under it, as `-v` shows it
+/// under a test, passed or not.
+pub fn timeline_block(record: &Record) -> Vec<Line> {
+    let n = record.datagrams.len();
+    let unkept = record.unkept();
+    let header = if unkept > 0 {
+        format!("timeline (the first {n} of {} datagrams):", n + unkept)
+    } else {
+        format!("timeline ({n} datagrams):")
+    };
+    let mut out = vec![Line::new(8, Tone::Label, header)];
+    out.extend(
+        timeline(record)
+            .into_iter()
+            .map(|t| Line::new(10, Tone::Plain, t)),
+    );
     out
 }
 
@@ -219,10 +251,30 @@ pub fn details(spec: &TestSpec, run: &TestRun, verbose: bool) -> Vec<Line> {
 pub fn failures(record: &Record, checks: &[Check]) -> Vec<Line> {
     let mut out = Vec::new();
     let mut shown_tails = BTreeSet::new();
+    for (shown, total) in alike_failures(checks) {
+        for &(_, f) in &shown {
+            out.extend(failure(record, f, &mut shown_tails));
+        }
+        if total > shown.len() {
+            out.push(Line::new(
+                10,
+                Tone::Dim,
+                format!("... and {} more like it", total - shown.len()),
+            ));
+        }
+    }
+    out
+}
+
+/// The failed checks of a run in groups of alike ones (the same kind, the
+/// same node, in a row): each group's first [`SHOWN_ALIKE`], and how many
+/// failures it holds in all, those the verdict only counts included.
+pub fn alike_failures(checks: &[Check]) -> Vec<(Vec<(&Check, &Failure)>, usize)> {
     let failed: Vec<(&Check, &Failure)> = checks
         .iter()
         .filter_map(|c| c.failure.as_ref().map(|f| (c, f)))
         .collect();
+    let mut groups = Vec::new();
     let mut i = 0;
     while i < failed.len() {
         let (c, _) = failed[i];
@@ -231,22 +283,11 @@ pub fn failures(record: &Record, checks: &[Check]) -> Vec<Line> {
             .iter()
             .take_while(|(d, _)| d.kind == c.kind && d.node == c.node)
             .count();
-        // Those the verdict lists, and those it only counts.
         let total: usize = row[..alike].iter().map(|(_, f)| 1 + f.more).sum();
-        let shown = alike.min(SHOWN_ALIKE);
-        for (_, f) in &row[..shown] {
-            out.extend(failure(record, f, &mut shown_tails));
-        }
-        if total > shown {
-            out.push(Line::new(
-                10,
-                Tone::Dim,
-                format!("... and {} more like it", total - shown),
-            ));
-        }
+        groups.push((row[..alike.min(SHOWN_ALIKE)].to_vec(), total));
         i += alike;
     }
-    out
+    groups
 }
 
 /// `text` cut to [`WIDTH`] characters, saying how many more there were.
@@ -583,6 +624,16 @@ pub fn datagram(record: &Record, d: &Datagram) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_under_a_second_are_in_milliseconds() {
+        use super::duration;
+        assert_eq!(duration(0.1), "100ms");
+        assert_eq!(duration(0.0004), "0ms");
+        assert_eq!(duration(0.115), "115ms");
+        assert_eq!(duration(0.9996), "1.0s");
+        assert_eq!(duration(12.34), "12.3s");
+    }
+
     use super::*;
 
     #[test]

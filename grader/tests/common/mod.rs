@@ -167,3 +167,32 @@ impl Drop for BusyLoops {
         }
     }
 }
+
+/// Installs the distribution's `package` for a test that needs a tool
+/// (a browser, tshark): as root, where apt-get exists, without questions,
+/// refreshing the package lists only if a first try fails. `missing`
+/// says what is missing, for the reason given when it cannot be done.
+pub fn install_package(package: &str, missing: &str) -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(format!("{missing}, and only root may install it"));
+    }
+    if Command::new("apt-get").arg("--version").output().is_err() {
+        return Err(format!("{missing}, and there is no apt-get to install it"));
+    }
+    let apt_get = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=300"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let install = ["install", "-y", "--no-install-recommends", package];
+    if apt_get(&install) || (apt_get(&["update"]) && apt_get(&install)) {
+        Ok(())
+    } else {
+        Err(format!("{missing}, and `apt-get install {package}` failed"))
+    }
+}
