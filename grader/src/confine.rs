@@ -505,20 +505,6 @@ pub fn unreachable_by_others(path: &Path) -> Option<String> {
     }
 }
 
-/// Finds `program` as the PATH would (or takes it as it is when it names
-/// a directory).
-pub fn which(program: &OsString) -> Option<PathBuf> {
-    let p = Path::new(program);
-    if p.components().count() > 1 {
-        return Some(p.to_path_buf());
-    }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(p))
-            .find(|c| c.is_file())
-    })
-}
-
 /// Writes the report to `path` so that nothing prepared there beforehand
 /// decides where it lands: into a new file beside it (created exclusively,
 /// never through a link), renamed over `path` (a link there is replaced,

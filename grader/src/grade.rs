@@ -471,7 +471,7 @@ fn grade_lab(
     };
     let tests: Vec<&TestSpec> = tests.iter().collect();
     let tracing = report::trace::Tracing {
-        failing: crate::shrink::output_dir(&kit.root),
+        failing: kit.output_dir(),
         every: opts.trace.clone(),
     };
     let mut stopped = false;
@@ -589,7 +589,7 @@ fn shrink_failed(
             }
         };
         let from = t.spec.origin.as_deref().unwrap_or(&lab.spec_path);
-        let dir = crate::shrink::output_dir(&kit.root).join(&lab.id);
+        let dir = kit.output_dir().join(&lab.id);
         let file = dir.join(format!("{}-shrunk.yaml", t.spec.name));
         let name = crate::shrink::write_extra(from, &lab.id, &t.spec.name, &shrunk.rules, &file)?;
         let how = if shrunk.minimal {

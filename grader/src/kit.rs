@@ -81,6 +81,12 @@ impl Source {
 }
 
 impl Kit {
+    /// Where the grader keeps what it draws and shrinks for this kit:
+    /// `target/grader/`, beside what cargo builds, which no one commits.
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join("target").join("grader")
+    }
+
     /// The kit at `root`, or the one containing the current directory, or
     /// the one this grader was built from.
     ///
@@ -383,8 +389,8 @@ fn toolchain_for_others() -> anyhow::Result<Vec<(String, String)>> {
         std::env::var_os(name).map_or_else(|| home.join(default), PathBuf::from)
     };
     let (cargo_home, rustup_home) = (var("CARGO_HOME", ".cargo"), var("RUSTUP_HOME", ".rustup"));
-    let cargo = crate::confine::which(&cargo_program())
-        .ok_or_else(|| anyhow::anyhow!("cannot find cargo on the PATH"))?;
+    let cargo =
+        which(&cargo_program()).ok_or_else(|| anyhow::anyhow!("cannot find cargo on the PATH"))?;
     for path in [cargo.as_path(), &cargo_home, &rustup_home] {
         if path.exists()
             && let Some(why) = crate::confine::unreachable_by_others(path)
@@ -400,6 +406,20 @@ fn toolchain_for_others() -> anyhow::Result<Vec<(String, String)>> {
         ("CARGO_HOME".into(), cargo_home.display().to_string()),
         ("RUSTUP_HOME".into(), rustup_home.display().to_string()),
     ])
+}
+
+/// Finds `program` as the PATH would (or takes it as it is when it names
+/// a directory).
+fn which(program: &std::ffi::OsStr) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.components().count() > 1 {
+        return Some(p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(p))
+            .find(|c| c.is_file())
+    })
 }
 
 /// The hard limits of a build: the build's time for each process, and

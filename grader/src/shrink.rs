@@ -24,7 +24,7 @@
 //! (`NAME-shrunk`: no random drops or duplicates, the rules added), which
 //! `--extra-spec` replays.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -382,11 +382,6 @@ pub fn write_extra(
     )
     .with_context(|| format!("writing {}", out.display()))?;
     Ok(shrunk)
-}
-
-/// Where the grader keeps what it draws and shrinks for the kit at `root`.
-pub fn output_dir(root: &Path) -> PathBuf {
-    root.join("target").join("grader")
 }
 
 #[cfg(test)]
