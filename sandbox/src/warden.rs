@@ -2,7 +2,7 @@
 //!
 //! Memory (resident, each shared page counted once) and the number of
 //! processes and threads of a whole family are measured every
-//! [`WATCH_EVERY`]: past its limit a family is killed, and its observer
+//! [`WATCH_EVERY`] (memory every [`MEMORY_EVERY`] rounds): past its limit a family is killed, and its observer
 //! told which limit. (An rlimit on processes counts every process of the
 //! user, and root is exempt; an rlimit on memory counts address space, not
 //! use.) Where cgroups are in use, the kernel also stops a family at its
@@ -20,6 +20,9 @@ use crate::{Limit, Limits, Observer};
 
 /// How often the warden measures each family.
 pub(crate) const WATCH_EVERY: Duration = Duration::from_millis(20);
+
+/// Every how many rounds the warden measures the memory of a family.
+const MEMORY_EVERY: u64 = 5;
 
 /// A family the warden measures.
 pub(crate) struct Watch {
@@ -73,6 +76,7 @@ fn patrol() {
         .unwrap_or(4096) as u64;
     let warden = global::warden();
     let mut watched = warden.watched.lock().unwrap_or_else(|e| e.into_inner());
+    let mut round = 0u64;
     loop {
         watched.retain(|w| w.strong_count() > 0);
         if watched.is_empty() {
@@ -85,9 +89,10 @@ fn patrol() {
             Containment::Tracking(_) => Some(family::all_processes()),
             Containment::Cgroup(_) => None,
         };
+        round += 1;
         for w in &now {
             if !w.family.ended_by_grader() {
-                measure(w, table.as_deref(), page);
+                measure(w, table.as_deref(), page, round);
             }
         }
         drop(now);
@@ -102,7 +107,21 @@ fn patrol() {
 
 /// Measures one family; kills it past a limit. `table` is every process
 /// on the machine, when tracking.
-fn measure(w: &Watch, table: Option<&[Stat]>, page: u64) {
+///
+/// Tasks are counted every round; memory (a walk of each member's page
+/// tables) every [`MEMORY_EVERY`] rounds: in between, `RLIMIT_AS` bounds
+/// what a program can map, and in a cgroup `memory.max` what it uses.
+/// In a cgroup with the `pids` controller the kernel counts the tasks
+/// (`pids.current`): while that is within the limit, the members are not
+/// looked at either.
+fn measure(w: &Watch, table: Option<&[Stat]>, page: u64, round: u64) {
+    let memory_round = round.is_multiple_of(MEMORY_EVERY);
+    if !memory_round
+        && let Some(tasks) = w.family.cgroup_tasks()
+        && tasks <= u64::from(w.limits.processes)
+    {
+        return;
+    }
     let members: Vec<Stat> = w
         .family
         .members(table)
@@ -110,10 +129,11 @@ fn measure(w: &Watch, table: Option<&[Stat]>, page: u64) {
         .filter(|s| !s.zombie())
         .collect();
     let tasks: u64 = members.iter().map(|s| s.threads).sum();
-    let rss: u64 = members.iter().map(|s| memory_of(s, page)).sum();
     let over = if tasks > u64::from(w.limits.processes) {
         Some(Limit::Processes(w.limits.processes))
-    } else if rss > w.limits.memory {
+    } else if memory_round
+        && members.iter().map(|s| memory_of(s, page)).sum::<u64>() > w.limits.memory
+    {
         Some(Limit::Memory(w.limits.memory))
     } else {
         None
