@@ -19,7 +19,7 @@ use nix::sys::signal::Signal;
 use crate::grade::{self, Options, Replay};
 use crate::kit::{Kit, Source};
 use crate::report::Format;
-use crate::{check, skeleton};
+use crate::{bench, check, skeleton};
 
 /// Grades the labs of the distributed-systems kit: runs your programs as
 /// real processes on real UDP sockets, through a proxy that records (and,
@@ -126,6 +126,61 @@ enum Command {
     },
     /// For instructors: print the JSON Schema of spec.yaml (committed as specs/spec.schema.json).
     Schema,
+    /// Grade a lab, then again whenever its files change (Ctrl+C stops it: exit status 130).
+    ///
+    /// Watches the graded crate's src/ and Cargo.toml (your crate in labs/, or the reference
+    /// solution with --solutions; with --bin-dir, that directory's files), the lab's spec.yaml,
+    /// its hidden tests and any --extra-spec file. A burst of changes (an editor saving several
+    /// files) makes one run; target/ and editor temporaries (.swp, ~, .#*, 4913) are not
+    /// changes; a change during a run is graded in one more run once it ends. Each run puts a
+    /// summary on top of the usual report: on a terminal it clears the screen first, into a pipe
+    /// it starts with a separator line.
+    ///
+    /// Ctrl+C (or SIGTERM, SIGHUP) stops it and every program it started: exit status 130. A
+    /// grader error in a run (a bad spec while you edit it) is shown, and the watch goes on.
+    Watch(crate::watch::WatchArgs),
+    /// For instructors: measure the reference servers (requests/s beside a minimal server, idle
+    /// CPU) and how long grading takes, on this machine (see BENCHMARKS.md).
+    Bench {
+        /// Seconds each server is driven, for each client count.
+        #[arg(long, value_name = "S", default_value_t = 2.0, value_parser = positive_seconds)]
+        seconds: f64,
+        /// Skip the grading time (three runs of `grader all --solutions` and of each lab's).
+        #[arg(long)]
+        quick: bool,
+        /// `text`, or `json` on stdout (the text then goes to stderr).
+        #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+        format: BenchFormat,
+    },
+    /// Started by `grader bench`: a minimal blocking UDP server on 127.0.0.1:PORT, until killed.
+    #[command(hide = true)]
+    BenchBaseline {
+        /// The port to bind.
+        #[arg(long)]
+        port: u16,
+        /// What it answers like.
+        #[arg(long, value_enum)]
+        answers: bench::Answers,
+    },
+}
+
+/// The formats of `grader bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchFormat {
+    /// For people.
+    Text,
+    /// The figures as JSON.
+    Json,
+}
+
+/// A number of seconds, more than zero.
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x < 1e6 => Ok(x),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds above 0 (e.g. 2 or 0.5)"
+        )),
+    }
 }
 
 impl Cli {
@@ -168,16 +223,24 @@ fn root_last(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
-/// Tests run at once: `-j`, or two per CPU. A test spends most of its time
-/// waiting (for timeouts, replies, idle windows), not computing, and no
-/// verdict depends on how busy the machine is, so two per CPU finish
-/// sooner and judge the same.
+/// Tests run at once: `-j`, or [`JOBS_PER_CPU`] per CPU. A test spends
+/// most of its time waiting (for timeouts, replies, idle windows), not
+/// computing, and no verdict depends on how busy the machine is: `idle`
+/// steps judge the CPU a program *asks* for (running or waiting to run),
+/// which other tests beside it do not change, and `load` steps compare a
+/// server with the grader's own, driven in turns with it.
 fn jobs(j: Option<u64>) -> usize {
     j.map_or_else(
-        || 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+        || JOBS_PER_CPU * std::thread::available_parallelism().map_or(2, |n| n.get()),
         |j| j as usize,
     )
 }
+
+/// Tests run at once for each CPU, by default. More (four) finish a
+/// little sooner on an idle machine, but beside busy loops they leave each
+/// test's programs too little CPU: a correct program written in Python
+/// then misses a test's time limit (`grader/tests/busy.rs`).
+const JOBS_PER_CPU: usize = 2;
 
 /// Whether this grader was started by the kit's `cargo grader` alias: cargo
 /// ran it (it sets `CARGO`) from the kit's own target directory.
@@ -225,8 +288,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         crate::out!("{}", crate::spec::schema::generate().trim_end());
         return Ok(ExitCode::SUCCESS);
     }
+    // Needs no kit: it runs until `grader bench` kills it.
+    if let Some(Command::BenchBaseline { port, answers }) = cli.command {
+        bench::baseline(port, answers)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let kit = Kit::find(cli.root.as_deref())?;
-    if matches!(cli.command, None | Some(Command::Check { .. })) {
+    if matches!(
+        cli.command,
+        None | Some(Command::Check { .. } | Command::Watch(_))
+    ) {
         crate::confine::set_up(&kit, cli.run_as.as_deref())?;
     }
     let outcome = run_command(cli, &kit);
@@ -240,7 +311,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run_command(cli: Cli, kit: &Kit) -> anyhow::Result<ExitCode> {
     let kit = kit.clone();
     match cli.command {
-        Some(Command::Schema) => unreachable!("handled above"),
+        Some(Command::Schema | Command::BenchBaseline { .. }) => unreachable!("handled above"),
+        Some(Command::Bench {
+            seconds,
+            quick,
+            format,
+        }) => run_bench(&kit, seconds, quick, format),
         Some(Command::List) => list(&kit),
         Some(Command::Check {
             lab,
@@ -261,6 +337,14 @@ fn run_command(cli: Cli, kit: &Kit) -> anyhow::Result<ExitCode> {
             Ok(passed(c.failed == 0))
         }
         Some(Command::Generate { lab }) => generate(&kit, &lab),
+        Some(Command::Watch(args)) => {
+            let replay = Replay {
+                via_cargo: via_cargo(&kit),
+                root: cli.root.map(grade::absolute),
+            };
+            let j = args.jobs;
+            crate::watch::run(&kit, args, jobs(j), replay)
+        }
         None => grade(&kit, cli.grade, cli.root),
     }
 }
@@ -308,6 +392,28 @@ fn list(kit: &Kit) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `grader bench`: the figures, as text on stdout, or as JSON on stdout
+/// with the text on stderr.
+fn run_bench(
+    kit: &Kit,
+    seconds: f64,
+    quick: bool,
+    format: BenchFormat,
+) -> anyhow::Result<ExitCode> {
+    let opts = bench::Options {
+        seconds: std::time::Duration::from_secs_f64(seconds),
+        quick,
+    };
+    let report = bench::run(kit, &opts)?;
+    if format == BenchFormat::Json {
+        eprintln!("{}", report.text());
+        crate::out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        crate::out!("{}", report.text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `grader generate LAB`: the skeletons, from the solutions.
 fn generate(kit: &Kit, lab: &str) -> anyhow::Result<ExitCode> {
     let labs = if lab == "all" {
@@ -332,7 +438,7 @@ fn generate(kit: &Kit, lab: &str) -> anyhow::Result<ExitCode> {
 fn grade(kit: &Kit, g: GradeArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let Some(lab) = g.lab else {
         anyhow::bail!(
-            "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, check, generate, schema (see --help)"
+            "name a lab to grade (e.g. `grader hw1`), `all`, or a command: list, watch, check, generate, schema, bench (see --help)"
         );
     };
     let source = match (g.solutions, g.bin_dir) {

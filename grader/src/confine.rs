@@ -212,13 +212,15 @@ impl Confinement {
 
     /// A copy of the crate in `dir` for the user to build, owned by it:
     /// the crate without its `target/`, the kit's `labs/handout` beside it
-    /// when it has one beside it, and the crate's prebuilt
-    /// `target/debug` (without `incremental/`) so that its dependencies are
-    /// not compiled again. Returns the copy's directory.
+    /// when it has one beside it, and `built`, the kit's shared build
+    /// directory's `debug/` (without `incremental/`) as the copy's
+    /// `target/build/debug`, so that its dependencies are not compiled
+    /// again.
+    /// Returns the copy's directory.
     ///
     /// # Errors
     /// When something cannot be copied.
-    pub fn stage_crate(&self, dir: &Path) -> io::Result<PathBuf> {
+    pub fn stage_crate(&self, dir: &Path, built: &Path) -> io::Result<PathBuf> {
         let into = self.fresh("build")?;
         let labs = into.join("labs");
         fs::create_dir(&labs)?;
@@ -236,13 +238,17 @@ impl Confinement {
                 p.file_name().is_some_and(|n| n == "target")
             })?;
         }
-        let built = dir.join("target").join("debug");
+        // The kit's built dependencies, as the copy's build directory.
         if built.is_dir() {
             let target = copy.join("target");
             fs::create_dir(&target)?;
-            copy_tree(&built, &target.join("debug"), Links::Keep, &|p| {
-                p == built.join("incremental")
-            })?;
+            fs::create_dir(target.join("build"))?;
+            copy_tree(
+                built,
+                &target.join("build").join("debug"),
+                Links::Keep,
+                &|p| p == built.join("incremental"),
+            )?;
         }
         self.give(&into)?;
         Ok(copy)
@@ -327,6 +333,27 @@ impl Confinement {
 /// As [`Confinement::end`].
 pub fn end() -> anyhow::Result<()> {
     current().map_or(Ok(()), Confinement::end)
+}
+
+/// Makes the private directory anew once [`end`] removed it, for a grader
+/// that grades again in the same process (`grader watch`): each run
+/// copies what it grades into a directory made for it. Does nothing when
+/// the grader does not confine what it grades, or the directory exists.
+///
+/// # Errors
+/// When the directory cannot be made.
+pub fn reopen() -> anyhow::Result<()> {
+    let Some(c) = current() else {
+        return Ok(());
+    };
+    let Some(user) = &c.user else {
+        return Ok(());
+    };
+    let mut private = c.private.lock().unwrap_or_else(|e| e.into_inner());
+    if private.is_none() {
+        *private = Some(make_private(user)?);
+    }
+    Ok(())
 }
 
 /// Removes what `uid` left in the directories every user may write

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -251,8 +251,24 @@ pub fn in_parallel_until<T: Sync, R: Send>(
     jobs: usize,
     work: impl Fn(&T) -> R + Sync,
     enough: impl Fn(&R) -> bool + Sync,
+    each: impl FnMut(usize, &R),
+) -> Vec<Option<R>> {
+    let order: Vec<usize> = (0..items.len()).collect();
+    in_parallel_ordered(items, &order, jobs, work, enough, each)
+}
+
+/// [`in_parallel_until`], the items started in the order of `order` (a
+/// permutation of their indices); `each` still sees them in the order of
+/// `items`.
+pub fn in_parallel_ordered<T: Sync, R: Send>(
+    items: &[T],
+    order: &[usize],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    enough: impl Fn(&R) -> bool + Sync,
     mut each: impl FnMut(usize, &R),
 ) -> Vec<Option<R>> {
+    debug_assert_eq!(order.len(), items.len());
     let next = Mutex::new(0usize);
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel();
@@ -263,12 +279,13 @@ pub fn in_parallel_until<T: Sync, R: Send>(
             let (tx, next, work, enough, stop) = (tx.clone(), &next, &work, &enough, &stop);
             s.spawn(move || {
                 loop {
-                    let i = {
+                    let n = {
                         let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
                         *n += 1;
                         *n - 1
                     };
-                    let Some(item) = items.get(i) else { break };
+                    let Some(&i) = order.get(n) else { break };
+                    let item = &items[i];
                     let r = if stop.load(Ordering::SeqCst) {
                         None
                     } else {
@@ -298,8 +315,82 @@ pub fn in_parallel_until<T: Sync, R: Send>(
     done.into_iter().map(Option::flatten).collect()
 }
 
+/// How long each test took when it last ran on this kit, kept in
+/// `target/grader/durations.tsv` (`lab<TAB>test<TAB>milliseconds`), so
+/// that the pool starts the longest tests first: the whole grading then
+/// ends about when its longest test does, instead of when the last test
+/// started late ends. Only the order of starts depends on it, never a
+/// verdict; a missing or unreadable file is an empty history.
+#[derive(Debug, Default)]
+pub struct Durations {
+    took: std::collections::BTreeMap<(String, String), Duration>,
+}
+
+impl Durations {
+    const FILE: &str = "durations.tsv";
+
+    /// The history of `kit` (empty when there is none yet).
+    pub fn load(kit: &Kit) -> Durations {
+        let text = std::fs::read_to_string(kit.output_dir().join(Self::FILE)).unwrap_or_default();
+        Durations::parse(&text)
+    }
+
+    fn parse(text: &str) -> Durations {
+        let took = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let (lab, test, ms) = (f.next()?, f.next()?, f.next()?.parse().ok()?);
+                Some((
+                    (lab.to_string(), test.to_string()),
+                    Duration::from_millis(ms),
+                ))
+            })
+            .collect();
+        Durations { took }
+    }
+
+    /// The indices of `jobs`, those that took longest last time first;
+    /// tests never timed come first of all (they may be long), then the
+    /// rest, each group in the order given.
+    pub fn longest_first<'a, J>(
+        &self,
+        jobs: &'a [J],
+        name: impl Fn(&'a J) -> (&'a str, &'a str),
+    ) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        order.sort_by_key(|&i| {
+            let (lab, test) = name(&jobs[i]);
+            let took = self.took.get(&(lab.to_string(), test.to_string()));
+            std::cmp::Reverse(took.copied().unwrap_or(Duration::MAX))
+        });
+        order
+    }
+
+    /// Adds what `took` says (the last run of a test counts) and writes
+    /// the history back; a history that cannot be written is skipped.
+    pub fn save(mut self, kit: &Kit, took: Vec<((String, String), Duration)>) {
+        if took.is_empty() {
+            return;
+        }
+        self.took.extend(took);
+        let text: String = (self.took.iter())
+            .map(|((lab, test), d)| format!("{lab}\t{test}\t{}\n", d.as_millis()))
+            .collect();
+        let dir = kit.output_dir();
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| crate::confine::write_report(&dir.join(Self::FILE), &text));
+    }
+}
+
 /// Grades `labs`, prints the human report as it goes, writes the chosen
 /// format where it belongs, and returns the results.
+///
+/// Every lab is built first, one after another (cargo takes the build
+/// directory's lock anyway); then every run of every selected test of
+/// every lab goes into one pool of `opts.jobs` workers, the longest tests
+/// first ([`Durations`]). The report still comes lab by lab in spec order:
+/// each run is printed as soon as it and every run before it are done.
 ///
 /// # Errors
 /// Grader errors: bad spec, missing program, unknown test, a report that
@@ -326,35 +417,43 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
                 .into());
         }
     }
-    let mut results = Results {
-        seed: opts.seed,
-        repeat: opts.repeat,
-        source: opts.source.clone(),
-        labs: Vec::new(),
-        duration: Default::default(),
-    };
     let several = labs.len() > 1;
-    let mut stopped = false;
+    let mut ready = Vec::new();
+    let mut results = Vec::new();
+    let mut cut = false;
     for lab in labs {
-        let r = if stopped {
-            lab_not_run(lab, opts, &extras)
+        let r = if cut {
+            lab_not_run(lab, opts, &extras)?.map(|r| (Err(String::new()), r))
         } else {
-            grade_lab(kit, lab, opts, &extras, term, several)
-        }
-        .with_context(|| format!("grading {}", lab.id))?;
-        if let Some(r) = r {
-            if several && !stopped {
-                term.print(&human::lab_score(&r));
-            }
-            stopped |= opts.fail_fast && !r.all_passed();
-            results.labs.push(r);
-        }
+            prepare_lab(kit, lab, opts, &extras, several)?
+        };
+        let Some((programs, result)) = r else {
+            continue;
+        };
+        // With --fail-fast, a lab that does not build stops the labs after it.
+        cut |= opts.fail_fast && result.build_error.is_some();
+        ready.push(programs);
+        results.push(result);
     }
-    if results.labs.is_empty() {
+    if results.is_empty() {
         let t = opts.test.as_deref().unwrap_or("");
         anyhow::bail!("no lab has a test `{t}`");
     }
-    results.duration = started.elapsed();
+    run_pool(kit, &ready, &mut results, opts, term, several)?;
+    if opts.shrink {
+        for (r, result) in ready.iter().zip(&results) {
+            if let Ok(r) = r {
+                shrink_failed(kit, r.lab, &r.spec, &r.programs, result, opts, term)?;
+            }
+        }
+    }
+    let results = Results {
+        seed: opts.seed,
+        repeat: opts.repeat,
+        source: opts.source.clone(),
+        labs: results,
+        duration: started.elapsed(),
+    };
     term.print(&human::summary(&results));
     let machine = report::render(opts.format, &results);
     // Every process of the graded user is gone before the grade is
@@ -375,6 +474,219 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
         None => {}
     }
     Ok(results)
+}
+
+/// A lab that built: what its runs need.
+struct Ready<'k> {
+    lab: &'k Lab,
+    spec: LabSpec,
+    tests: Vec<TestSpec>,
+    programs: Programs,
+}
+
+/// One run of one test in the pool.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    /// Index into the graded labs.
+    lab: usize,
+    /// Which run (0 for the first, seed `opts.seed`).
+    repeat: u64,
+    /// Index into the lab's selected tests.
+    test: usize,
+}
+
+/// Runs every job of every lab that built in one pool, and prints the
+/// report lab by lab, in order, as the runs finish.
+fn run_pool(
+    kit: &Kit,
+    ready: &[Result<Ready, String>],
+    results: &mut [LabResult],
+    opts: &Options,
+    term: Terminal,
+    several: bool,
+) -> anyhow::Result<()> {
+    let mut jobs = Vec::new();
+    for (lab, r) in ready.iter().enumerate() {
+        let Ok(r) = r else { continue };
+        for repeat in 0..opts.repeat {
+            jobs.extend((0..r.tests.len()).map(|test| Job { lab, repeat, test }));
+        }
+    }
+    let built = |j: &Job| match &ready[j.lab] {
+        Ok(r) => r,
+        Err(_) => unreachable!("only labs that built have jobs"),
+    };
+    let durations = Durations::load(kit);
+    let tracing = report::trace::Tracing {
+        failing: kit.output_dir(),
+        every: opts.trace.clone(),
+    };
+    // Labs whose report is complete; the next to print comes after them.
+    let mut printed = 0;
+    let mut finish = |upto: usize, results: &mut [LabResult]| {
+        while printed < upto {
+            let r = &results[printed];
+            if let (Err(compiler), Some(_)) = (&ready[printed], &r.build_error) {
+                term.print(&human::build_failure(r, compiler));
+            }
+            if several && (r.build_error.is_some() || r.tests.iter().any(|t| !t.runs.is_empty())) {
+                term.print(&human::lab_score(r));
+            }
+            printed += 1;
+        }
+    };
+    let work = |j: &Job| {
+        let r = built(j);
+        run_one(
+            &r.spec,
+            &r.tests[j.test],
+            &r.programs,
+            opts.seed.wrapping_add(j.repeat),
+        )
+    };
+    let failed = |r: &anyhow::Result<(Record, Verdict)>| {
+        opts.fail_fast && !matches!(r, Ok((_, v)) if v.status == Status::Passed)
+    };
+    let mut show = |i: usize, r: &anyhow::Result<(Record, Verdict)>| {
+        let j = jobs[i];
+        finish(j.lab, results);
+        let Ok((record, verdict)) = r else { return };
+        let r = built(&j);
+        let result = &mut results[j.lab];
+        let run_seed = opts.seed.wrapping_add(j.repeat);
+        if j.test == 0 {
+            term.print(&human::lab_header(
+                result,
+                run_seed,
+                j.repeat + 1,
+                opts.repeat,
+            ));
+        }
+        let run = test_run(
+            kit,
+            r.lab,
+            &result.tests[j.test].spec,
+            &tracing,
+            opts,
+            j.repeat,
+            record,
+            verdict,
+        );
+        term.print(&human::run(&result.tests[j.test].spec, &run, opts.verbose));
+        result.tests[j.test].runs.push(run);
+    };
+
+    // Without --fail-fast, one pool, the longest tests first. With it, the
+    // runs go in rounds, one run (seed) of one lab at a time, in the order
+    // they are reported, each round's tests at once in spec order: no run
+    // starts after a round in which one did not pass.
+    let mut rounds: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        match rounds.last_mut() {
+            Some(r)
+                if !opts.fail_fast
+                    || (jobs[r.start].lab, jobs[r.start].repeat) == (j.lab, j.repeat) =>
+            {
+                r.end = i + 1;
+            }
+            _ => rounds.push(i..i + 1),
+        }
+    }
+    let mut runs = Vec::with_capacity(jobs.len());
+    for round in rounds {
+        let some = &jobs[round.clone()];
+        if runs.iter().flatten().any(failed) {
+            runs.extend(some.iter().map(|_| None));
+            continue;
+        }
+        let order = if opts.fail_fast {
+            (0..some.len()).collect()
+        } else {
+            durations.longest_first(some, |j| (&built(j).lab.id, &built(j).tests[j.test].name))
+        };
+        runs.extend(in_parallel_ordered(
+            some,
+            &order,
+            opts.jobs,
+            work,
+            failed,
+            |i, r| show(round.start + i, r),
+        ));
+    }
+    let mut took = Vec::new();
+    for (j, run) in jobs.iter().zip(&runs) {
+        match run {
+            None => results[j.lab].tests[j.test].not_run += 1,
+            Some(Ok((record, _))) => took.push((
+                (
+                    results[j.lab].id.clone(),
+                    results[j.lab].tests[j.test].spec.name.clone(),
+                ),
+                record.duration,
+            )),
+            Some(Err(_)) => {}
+        }
+    }
+    for r in results.iter_mut() {
+        if r.build_error.is_none() && r.tests.iter().all(|t| t.runs.is_empty() && t.not_run > 0) {
+            r.graded = NOT_REACHED.into();
+        }
+    }
+    finish(results.len(), results);
+    durations.save(kit, took);
+    // The first run that could not be set up is the error.
+    runs.into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map_or(Ok(()), |e| Err(e).context("setting up a test"))
+}
+
+/// What a lab says when `--fail-fast` stopped before any of its runs.
+const NOT_REACHED: &str = "not graded: --fail-fast stopped at an earlier failure";
+
+/// A finished run as the report keeps it: its files (diagram, capture)
+/// written, its replay command.
+#[allow(clippy::too_many_arguments)]
+fn test_run(
+    kit: &Kit,
+    lab: &Lab,
+    spec: &TestSpec,
+    tracing: &report::trace::Tracing,
+    opts: &Options,
+    repeat: u64,
+    record: &Record,
+    verdict: &Verdict,
+) -> TestRun {
+    let run_seed = opts.seed.wrapping_add(repeat);
+    let extra = spec
+        .origin
+        .as_deref()
+        .filter(|p| *p != lab.hidden_path.as_path());
+    let files = match tracing.write(
+        &lab.id,
+        &spec.name,
+        (repeat + 1, opts.repeat),
+        record,
+        verdict,
+    ) {
+        Ok(files) => (files.into_iter())
+            .map(|(path, what)| (kit.show(&path), what))
+            .collect(),
+        Err(e) => {
+            eprintln!("grader: {e}");
+            Vec::new()
+        }
+    };
+    TestRun {
+        files,
+        run: repeat + 1,
+        run_seed,
+        record: record.clone(),
+        verdict: verdict.clone(),
+        replay: opts
+            .replay
+            .command(&lab.id, &opts.source, &spec.name, run_seed, extra),
+    }
 }
 
 /// The selected tests of a lab's spec, with its extra tests; `None` when
@@ -419,7 +731,7 @@ fn lab_not_run(
     Ok(Some(LabResult {
         id: lab.id.clone(),
         title: spec.title.clone(),
-        graded: "not graded: --fail-fast stopped at an earlier failure".into(),
+        graded: NOT_REACHED.into(),
         build_error: None,
         tests: tests
             .into_iter()
@@ -432,24 +744,25 @@ fn lab_not_run(
     }))
 }
 
-/// One lab; `None` when grading several labs and this one lacks the test.
-fn grade_lab(
+/// One lab built: its runs' needs (or, when it does not build, the
+/// compiler's output as cargo coloured it) and its result so far; `None`
+/// when grading several labs and this one lacks the test asked for.
+fn prepare_lab<'k>(
     kit: &Kit,
-    lab: &Lab,
+    lab: &'k Lab,
     opts: &Options,
     extras: &[ExtraFile],
-    term: Terminal,
     several: bool,
-) -> anyhow::Result<Option<LabResult>> {
+) -> anyhow::Result<Option<(Result<Ready<'k>, String>, LabResult)>> {
     let Some((spec, tests)) = selected(lab, opts, extras, several)? else {
         return Ok(None);
     };
-    let programs = build(kit, lab, &spec, &opts.source)?;
-    let graded = opts.source.describe(kit, lab);
+    let programs =
+        build(kit, lab, &spec, &opts.source).with_context(|| format!("grading {}", lab.id))?;
     let mut result = LabResult {
         id: lab.id.clone(),
         title: spec.title.clone(),
-        graded,
+        graded: opts.source.describe(kit, lab),
         build_error: None,
         tests: tests
             .iter()
@@ -460,94 +773,22 @@ fn grade_lab(
             })
             .collect(),
     };
-    let programs = match programs {
-        Built::Programs(p) => p,
+    match programs {
+        Built::Programs(programs) => Ok(Some((
+            Ok(Ready {
+                lab,
+                spec,
+                tests,
+                programs,
+            }),
+            result,
+        ))),
         Built::CompileError(compiler) => {
-            term.print(&human::build_failure(&result, &compiler));
             // The results keep plain text: cargo coloured it for a terminal.
             result.build_error = Some(kit::strip_ansi(&compiler));
-            return Ok(Some(result));
+            Ok(Some((Err(compiler), result)))
         }
-    };
-    let tests: Vec<&TestSpec> = tests.iter().collect();
-    let tracing = report::trace::Tracing {
-        failing: kit.output_dir(),
-        every: opts.trace.clone(),
-    };
-    let mut stopped = false;
-    for r in 0..opts.repeat {
-        if stopped {
-            for t in &mut result.tests {
-                t.not_run += 1;
-            }
-            continue;
-        }
-        let run_seed = opts.seed.wrapping_add(r);
-        term.print(&human::lab_header(&result, run_seed, r + 1, opts.repeat));
-        let results_ref = &mut result;
-        let runs = run_until(
-            &spec,
-            &tests,
-            &programs,
-            run_seed,
-            opts.jobs,
-            opts.fail_fast,
-            |i, record, verdict| {
-                let t = &mut results_ref.tests[i];
-                let extra = t
-                    .spec
-                    .origin
-                    .as_deref()
-                    .filter(|p| *p != lab.hidden_path.as_path());
-                let files = match tracing.write(
-                    &lab.id,
-                    &t.spec.name,
-                    (r + 1, opts.repeat),
-                    record,
-                    verdict,
-                ) {
-                    Ok(files) => (files.into_iter())
-                        .map(|(path, what)| (kit.show(&path), what))
-                        .collect(),
-                    Err(e) => {
-                        eprintln!("grader: {e}");
-                        Vec::new()
-                    }
-                };
-                let run = TestRun {
-                    files,
-                    run: r + 1,
-                    run_seed,
-                    record: record.clone(),
-                    verdict: verdict.clone(),
-                    replay: opts.replay.command(
-                        &lab.id,
-                        &opts.source,
-                        &t.spec.name,
-                        run_seed,
-                        extra,
-                    ),
-                };
-                term.print(&human::run(&t.spec, &run, opts.verbose));
-                t.runs.push(run);
-            },
-        )?;
-        for (t, run) in result.tests.iter_mut().zip(&runs) {
-            if run.is_none() {
-                t.not_run += 1;
-                stopped = true;
-            }
-        }
-        stopped |= opts.fail_fast
-            && runs
-                .iter()
-                .flatten()
-                .any(|(_, v)| v.status != Status::Passed);
     }
-    if opts.shrink {
-        shrink_failed(kit, lab, &spec, &programs, &result, opts, term)?;
-    }
-    Ok(Some(result))
 }
 
 /// `--shrink`: the first failed run of each test graded, shrunk to the
@@ -656,4 +897,88 @@ fn shrink_failed(
 /// `--bin-dir` made absolute, so replay lines work from anywhere.
 pub fn absolute(dir: PathBuf) -> PathBuf {
     std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With one worker, items start in the order given, and `each` still
+    /// sees every result in the order of the items.
+    #[test]
+    fn items_start_in_the_order_given_and_are_shown_in_their_own() {
+        let items = ["a", "b", "c", "d"];
+        let started = Mutex::new(Vec::new());
+        let mut shown = Vec::new();
+        let out = in_parallel_ordered(
+            &items,
+            &[2, 0, 3, 1],
+            1,
+            |&x| {
+                started.lock().unwrap().push(x);
+                x.to_uppercase()
+            },
+            |_| false,
+            |i, r| shown.push((i, r.clone())),
+        );
+        assert_eq!(started.into_inner().unwrap(), ["c", "a", "d", "b"]);
+        let expect: Vec<(usize, String)> = (0..4).map(|i| (i, items[i].to_uppercase())).collect();
+        assert_eq!(shown, expect);
+        assert_eq!(out.len(), 4);
+        assert!(out.iter().all(Option::is_some));
+    }
+
+    /// Once `enough` holds, nothing more starts: in the order of starts,
+    /// not of the items.
+    #[test]
+    fn enough_stops_the_starts_in_their_order() {
+        let items = [0, 1, 2, 3];
+        let out = in_parallel_ordered(&items, &[3, 2, 1, 0], 1, |&x| x, |&r| r == 2, |_, _| {});
+        assert_eq!(out, [None, None, Some(2), Some(3)]);
+    }
+
+    /// The longest tests of the last run start first; tests never timed
+    /// before them all; equal ones in the order given.
+    #[test]
+    fn the_longest_tests_start_first() {
+        let history = Durations::parse("hw1\techo\t200\nhw1\tloss\t900\nhw2\tkv\t200\nbad line\n");
+        let jobs = [
+            ("hw1", "echo"),
+            ("hw1", "loss"),
+            ("hw2", "new"),
+            ("hw2", "kv"),
+            ("hw1", "idle"),
+        ];
+        let order = history.longest_first(&jobs, |&(l, t)| (l, t));
+        assert_eq!(order, [2, 4, 1, 0, 3]);
+    }
+
+    /// What a run took is kept for the next one, beside what it did not
+    /// run.
+    #[test]
+    fn durations_are_kept_between_runs() {
+        let dir = std::env::temp_dir().join(format!("grader-durations-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("labs")).unwrap();
+        let kit = Kit::find(Some(&dir)).unwrap();
+        assert!(Durations::load(&kit).took.is_empty());
+        let key = |l: &str, t: &str| (l.to_string(), t.to_string());
+        Durations::load(&kit).save(
+            &kit,
+            vec![
+                (key("hw1", "echo"), Duration::from_millis(120)),
+                (key("hw1", "loss"), Duration::from_millis(800)),
+            ],
+        );
+        Durations::load(&kit).save(&kit, vec![(key("hw1", "echo"), Duration::from_millis(90))]);
+        let took = Durations::load(&kit).took;
+        assert_eq!(
+            took.get(&key("hw1", "echo")),
+            Some(&Duration::from_millis(90))
+        );
+        assert_eq!(
+            took.get(&key("hw1", "loss")),
+            Some(&Duration::from_millis(800))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -81,6 +81,49 @@ impl Source {
 }
 
 impl Kit {
+    /// The cargo build directory every solution crate shares, so that
+    /// their dependencies compile once: `target/labs/build/`.
+    pub fn labs_build_dir(&self) -> PathBuf {
+        self.root.join("target").join("labs").join("build")
+    }
+
+    /// The cargo build directory of the crate in `dir`: the students'
+    /// crates under `labs/` share `target/labs/build-labs/`, every other
+    /// crate (the solutions) [`Kit::labs_build_dir`]. A skeleton and its
+    /// solution have the same package name at the same place in their
+    /// workspaces, and cargo keys what it builds by those: in one build
+    /// directory each build of one would undo the other's.
+    pub fn build_dir_of(&self, dir: &Path) -> PathBuf {
+        if dir.starts_with(self.root.join("labs")) {
+            self.root.join("target").join("labs").join("build-labs")
+        } else {
+            self.labs_build_dir()
+        }
+    }
+
+    /// The cargo build directory of the mutants `grader check` builds,
+    /// shared by every lab's: `target/labs/mutants-build/`. Not
+    /// [`Kit::labs_build_dir`]: a mutant is a copy of its solution, under
+    /// the same package name at the same place in its workspace, and cargo
+    /// keys what it builds by those, so the two would overwrite each other.
+    pub fn mutants_build_dir(&self) -> PathBuf {
+        self.root.join("target").join("labs").join("mutants-build")
+    }
+
+    /// The target directory of the crate in `dir`, where its executables
+    /// go: `target/labs/labs-hw1-udp-echo/` for `labs/hw1-udp-echo` (its
+    /// path below the kit, `/` as `-`).
+    pub fn own_target(&self, dir: &Path) -> PathBuf {
+        let below = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let name: Vec<String> = (below.components())
+            .filter_map(|c| match c {
+                std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        self.root.join("target").join("labs").join(name.join("-"))
+    }
+
     /// Where the grader keeps what it draws and shrinks for this kit:
     /// `target/grader/`, beside what cargo builds, which no one commits.
     pub fn output_dir(&self) -> PathBuf {
@@ -257,11 +300,24 @@ pub fn cargo() -> Command {
     Command::new(cargo_program())
 }
 
-/// Builds the crate in `dir` into its own `target/`; returns where its
-/// executables are. When the grader confines what it grades
-/// ([`crate::confine`]) and the crate is not `trusted` (the reference
-/// solution is), the crate built is a copy of `dir` in the private
-/// directory, built by the unprivileged user.
+/// Builds the crate in `dir`; returns where its executables `binaries`
+/// are.
+///
+/// The solutions share one cargo *build directory* (`build.build-dir`),
+/// `target/labs/build/`, and the students' crates another,
+/// `target/labs/build-labs/` ([`Kit::build_dir_of`]): the dependencies
+/// they share (nix, clap, the handout) compile once, not once per lab. Each crate has a target directory of its own
+/// for its executables (`target/labs/solutions-hw1-udp-echo/debug/`,
+/// [`Kit::own_target`]), so the programs every lab names alike (`server`,
+/// `client`) never overwrite each other, and two graders building two
+/// labs at once only wait for cargo's lock. The crate itself is built as
+/// it is (its own `Cargo.toml` and `Cargo.lock`).
+///
+/// When the grader confines what it grades ([`crate::confine`]) and the
+/// crate is not `trusted` (the reference solution is), the crate built is
+/// a copy of `dir` in the private directory, built by the unprivileged
+/// user into the copy's own `target/`, whose build directory starts as a
+/// copy of the kit's (the dependencies already built).
 ///
 /// Cargo's progress (`Compiling nix v0.31.3`, `Downloading ...`) goes to
 /// stderr as it comes, so that a first build, which fetches and compiles
@@ -287,7 +343,14 @@ fn build(kit: &Kit, dir: &Path, how: BuildOptions, trusted: bool) -> Result<Path
         .filter(|_| !trusted);
     let (crate_dir, env) = match confined {
         Some(c) => {
-            let copy = c.stage_crate(dir).map_err(|e| {
+            // The students' builds, or else the solutions': the same
+            // dependencies, built once.
+            let seed = [kit.build_dir_of(dir), kit.labs_build_dir()]
+                .into_iter()
+                .map(|d| d.join("debug"))
+                .find(|d| d.is_dir())
+                .unwrap_or_default();
+            let copy = c.stage_crate(dir, &seed).map_err(|e| {
                 BuildError::Other(anyhow::anyhow!(
                     "copying {} for the unprivileged user: {e}",
                     kit.show(dir)
@@ -299,7 +362,16 @@ fn build(kit: &Kit, dir: &Path, how: BuildOptions, trusted: bool) -> Result<Path
         }
         None => (dir.to_path_buf(), Vec::new()),
     };
-    let target = crate_dir.join("target");
+    // Intermediate artifacts (dependencies, fingerprints) go to the kit's
+    // shared build directory, or to the copy's own seeded one; the
+    // crate's executables to a target directory of its own.
+    let (target, build_dir) = match confined {
+        Some(_) => (
+            crate_dir.join("target"),
+            crate_dir.join("target").join("build"),
+        ),
+        None => (kit.own_target(dir), kit.build_dir_of(dir)),
+    };
     let args: Vec<String> = [
         "build",
         "--color",
@@ -310,6 +382,7 @@ fn build(kit: &Kit, dir: &Path, how: BuildOptions, trusted: bool) -> Result<Path
     .map(|s| s.to_string())
     .chain([crate_dir.join("Cargo.toml").display().to_string()])
     .chain(["--target-dir".to_string(), target.display().to_string()])
+    .chain(build_dir_config(Some(&build_dir)))
     .collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let log = Arc::new(BuildLog::default());
@@ -368,6 +441,24 @@ fn build(kit: &Kit, dir: &Path, how: BuildOptions, trusted: bool) -> Result<Path
         ))),
         None => Err(BuildError::Other(anyhow::anyhow!("cargo did not finish"))),
     }
+}
+
+/// The arguments that give cargo `build_dir` as its build directory
+/// (`--config build.build-dir="..."`), where intermediate artifacts go;
+/// none for `None`.
+pub fn build_dir_config(build_dir: Option<&Path>) -> Vec<String> {
+    build_dir.map_or_else(Vec::new, |d| {
+        vec![
+            "--config".into(),
+            format!("build.build-dir={}", toml_string(d)),
+        ]
+    })
+}
+
+/// `path` as a TOML string, for cargo's `--config KEY=VALUE`.
+fn toml_string(path: &Path) -> String {
+    let text = path.display().to_string();
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The cargo the grader was started by, or the one on the PATH.
@@ -579,16 +670,18 @@ pub fn strip_ansi(line: &str) -> String {
     out
 }
 
-/// Runs a crate's own unit tests (`cargo test`); returns the output on failure.
+/// Runs a crate's own unit tests (`cargo test`), built into `target` with
+/// the kit's shared `build_dir`; returns the output on failure.
 ///
 /// # Errors
 /// The test output when a test fails or the crate does not build.
-pub fn unit_tests(dir: &Path) -> Result<(), String> {
+pub fn unit_tests(dir: &Path, target: &Path, build_dir: &Path) -> Result<(), String> {
     let out = cargo()
         .args(["test", "--quiet", "--color", "never", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(dir.join("target"))
+        .arg(target)
+        .args(build_dir_config(Some(build_dir)))
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if out.status.success() {

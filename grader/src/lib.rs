@@ -38,9 +38,11 @@
 //! - [`judge`] — judging a record: processes, steps, transcripts, the wire (one module per kind of check), the end state.
 //! - [`report`] — the human report, JSON, JUnit XML, Gradescope.
 //! - [`kit`] — where labs and solutions are; building them, or `--bin-dir`.
-//! - [`grade`] — a lab's tests in parallel, reported in order.
+//! - [`grade`] — every selected test of every lab in one pool, the longest first, reported lab by lab in order.
 //! - [`check`] — `grader check`, the instructor's proof that the kit is sound, with its mutants.
+//! - [`mod@bench`] — `grader bench`: the reference servers under load beside a baseline, idle, and grading's wall time.
 //! - [`skeleton`] — generating the student skeletons from the solutions.
+//! - [`watch`] — `grader watch`: grading again after each change to a lab's files.
 //! - [`cli`] — the command line: its clap types (the help text), and doing what it asks.
 //!
 //! The grader needs Linux: it reads `/proc` for CPU use, bound ports and
@@ -56,6 +58,7 @@ macro_rules! out {
     }};
 }
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod confine;
@@ -67,3 +70,4 @@ pub mod run;
 pub mod shrink;
 pub mod skeleton;
 pub mod spec;
+pub mod watch;

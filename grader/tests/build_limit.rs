@@ -104,11 +104,17 @@ fn a_build_past_its_limit_is_stopped_and_scores_nothing() {
     write(&lab.join("trigger"), "1");
     write(&shared.join("release"), "");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let dirs = grader::kit::Kit::find(Some(&kit.0)).unwrap();
     let built = std::process::Command::new(cargo)
         .args(["build", "--quiet", "--manifest-path"])
         .arg(lab.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(lab.join("target"))
+        .arg(dirs.own_target(&lab))
+        .arg("--config")
+        .arg(format!(
+            "build.build-dir=\"{}\"",
+            dirs.build_dir_of(&lab).display()
+        ))
         .env("SHARED_DIR", &shared)
         .status()
         .unwrap();

@@ -340,3 +340,46 @@ tests:
     let want = "spec.yaml:6:91: node `client` runs `clint`, which is not one of the lab's binaries";
     assert!(err.contains(want), "expected `{want}` in:\n{err}");
 }
+
+/// A `load` step with a share out of range, no client, or a node with no
+/// port is a located spec error.
+#[test]
+fn bad_load_steps_are_spec_errors() {
+    let base = hw1_spec_with(&["speed"]);
+    let step = "load: { node: server, workload: echo, clients: 4, for: 400ms, at_least: 0.1 }";
+    assert!(base.contains(step), "the speed test changed: {base}");
+    for (name, load, want) in [
+        (
+            "share",
+            "load: { node: server, workload: echo, for: 600ms, at_least: 1.5 }",
+            "`at_least: 1.5`: a share of the grader's own server's speed, above 0 and at most 1",
+        ),
+        (
+            "clients",
+            "load: { node: server, workload: echo, clients: 0, for: 400ms, at_least: 0.1 }",
+            "`clients: 0`: from 1 to 64",
+        ),
+        (
+            "window",
+            "load: { node: server, workload: echo, for: 0s, at_least: 0.1 }",
+            "`load` needs a window longer than 0",
+        ),
+        (
+            "workload",
+            "load: { node: server, workload: chat, for: 1s, at_least: 0.1 }",
+            "workload",
+        ),
+    ] {
+        let (code, err) = spec_error(name, &base.replacen(step, load, 1));
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains(want), "{name}: expected `{want}` in:\n{err}");
+        assert!(err.contains("spec.yaml:"), "{name}: no place in:\n{err}");
+    }
+    let portless = base.replacen("args: [\"{port}\"]", "args: [\"7\"]", 1);
+    let (code, err) = spec_error("portless", &portless);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`load` sends to server's port, but server has none"),
+        "{err}"
+    );
+}

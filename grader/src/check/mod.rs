@@ -167,7 +167,11 @@ fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> a
     let id = lab.id.as_str();
     traced(kit, lab, &spec, c)?;
     let holes = skeleton_in_sync(kit, lab, c)?;
-    match kit::unit_tests(&lab.solution_dir) {
+    match kit::unit_tests(
+        &lab.solution_dir,
+        &kit.own_target(&lab.solution_dir),
+        &kit.labs_build_dir(),
+    ) {
         Ok(()) => c.record(id, true, "solution passes its unit tests", &[]),
         Err(out) => c.record(id, false, "solution passes its unit tests", &tail(&out)),
     }
@@ -458,7 +462,10 @@ fn mutants(
     // Build every mutant first (cargo builds one at a time in the shared
     // target), then run every test on every seed of every mutant at once,
     // `jobs` at a time: a test that waits for a time limit overlaps others.
-    let shop = mutants::Workshop::new(&lab.solution_dir)?;
+    // Mutants build in a build directory of their own, shared by the labs'
+    // mutants: a mutant is its solution under the same name, and in the
+    // labs' build directory cargo would take one for the other.
+    let shop = mutants::Workshop::new(&lab.solution_dir, Some(&kit.mutants_build_dir()))?;
     let how = kit::BuildOptions {
         color: false,
         limit: spec.limits.build.0,

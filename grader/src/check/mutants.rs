@@ -114,6 +114,9 @@ pub struct Workshop {
     copy: PathBuf,
     target: PathBuf,
     bins: PathBuf,
+    /// The kit's shared cargo build directory, where the dependencies
+    /// are already built.
+    build_dir: Option<PathBuf>,
     _lock: Flock<fs::File>,
 }
 
@@ -123,7 +126,7 @@ impl Workshop {
     ///
     /// # Errors
     /// The directory or its lock cannot be made.
-    pub fn new(solution: &Path) -> anyhow::Result<Workshop> {
+    pub fn new(solution: &Path, build_dir: Option<&Path>) -> anyhow::Result<Workshop> {
         let base = solution.join("target").join("mutants");
         fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         let file = fs::File::create(base.join("lock"))?;
@@ -143,6 +146,7 @@ impl Workshop {
             copy: base.join("crate"),
             target: base.join("target"),
             bins: base.join("bin"),
+            build_dir: build_dir.map(Path::to_path_buf),
             _lock: lock,
         })
     }
@@ -175,6 +179,7 @@ impl Workshop {
             .arg(self.copy.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&self.target)
+            .args(kit::build_dir_config(self.build_dir.as_deref()))
             .output()
             .context("running cargo")?;
         if !out.status.success() {
@@ -273,7 +278,7 @@ mod tests {
     #[test]
     fn one_check_at_a_time_holds_the_workshop() {
         let dir = std::env::temp_dir().join(format!("grader-workshop-{}", std::process::id()));
-        let shop = Workshop::new(&dir).unwrap();
+        let shop = Workshop::new(&dir, None).unwrap();
         let lock = dir.join("target/mutants/lock");
         let again = |path: &Path| {
             Flock::lock(

@@ -146,6 +146,8 @@ impl Kind {
     pub const STEP: Kind = Kind("step");
     /// CPU use while idle.
     pub const IDLE_CPU: Kind = Kind("idle_cpu");
+    /// Requests a second under a load, beside the grader's own server.
+    pub const SPEED: Kind = Kind("speed");
     /// The exit status.
     pub const EXIT: Kind = Kind("exit");
     /// The whole standard output.
@@ -510,6 +512,88 @@ mod tests {
             .collect()
     }
 
+    /// The verdict of one `load` step (`at_least: 0.1`) that measured
+    /// `node` requests a second beside a baseline of 50,000.
+    fn speed_verdict(node_per_second: f64, answered: u64) -> Option<String> {
+        use crate::run::record::{Event, NodeRecord, Speed, Traffic};
+        let spec = crate::spec::LabSpec::parse(
+            std::path::Path::new("spec.yaml"),
+            "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n    steps: [{ start: server }, { load: { node: server, workload: echo, for: 1s, at_least: 0.1 } }]\n",
+        )
+        .unwrap();
+        let ms = Duration::from_millis;
+        let speed = |per_second: f64, answered: u64, p50: u64| Speed {
+            answered,
+            lost: 3,
+            wrong: 0,
+            elapsed: ms(1000),
+            per_second,
+            p50: Duration::from_micros(p50),
+            p99: Duration::from_micros(p50 * 4),
+        };
+        let event = |at: u64, node: Option<usize>, what: What| Event {
+            at: ms(at),
+            node,
+            what,
+        };
+        let record = Record {
+            test: "x".into(),
+            seed: 0,
+            nodes: vec![NodeRecord::new("server")],
+            events: vec![
+                event(0, None, What::Step { index: 0 }),
+                event(10, None, What::Step { index: 1 }),
+                event(
+                    2010,
+                    Some(0),
+                    What::LoadMeasured {
+                        clients: 4,
+                        node: speed(node_per_second, answered, 1100),
+                        baseline: speed(50_000.0, 50_000, 60),
+                    },
+                ),
+            ],
+            traffic: Traffic::of(1, &[]),
+            datagrams: Vec::new(),
+            forged: Vec::new(),
+            duration: ms(2010),
+            vars: Default::default(),
+            queries: Vec::new(),
+            clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
+        };
+        let v = verdict(&spec.tests[0], &record);
+        let mut speed = (v.checks.iter()).filter(|c| c.kind == Kind::SPEED);
+        let check = speed.next().expect("a speed check");
+        assert!(speed.next().is_none());
+        check.failure.as_ref().map(|f| f.summary.clone())
+    }
+
+    /// Below its share of the baseline a server fails, with both figures;
+    /// at or above it, it passes; answering nothing fails too.
+    #[test]
+    fn a_load_step_compares_with_the_baseline_of_the_same_run() {
+        let slow = speed_verdict(900.0, 900).expect("900 a second is below 5000");
+        assert!(
+            slow.contains("server answered 900 requests a second (p50 1.10 ms, p99 4.40 ms)"),
+            "{slow}"
+        );
+        assert!(
+            slow.contains("answered 50000 requests a second (p50 0.06 ms, p99 0.24 ms)"),
+            "{slow}"
+        );
+        assert!(
+            slow.contains("at least 10% of that (5000 a second)"),
+            "{slow}"
+        );
+        assert_eq!(speed_verdict(5000.0, 5000), None);
+        assert_eq!(speed_verdict(30_000.0, 30_000), None);
+        let none = speed_verdict(0.0, 0).expect("no answer fails");
+        assert!(
+            none.contains("answered none of the grader's requests"),
+            "{none}"
+        );
+    }
+
     fn cpu(percent: f64, busy: Option<f64>, wakeups: Option<u64>) -> What {
         What::CpuMeasured {
             window: Duration::from_millis(1000),
@@ -537,7 +621,7 @@ mod tests {
         assert_eq!(
             idle[0].as_deref(),
             Some(
-                "server was running or waiting to run for 97% of 1000 ms while idle (it got 6% of a CPU) (at most 10% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling"
+                "server was running or waiting to run for 97% of 1000 ms while idle (it got 6% of a CPU) (at most 10% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling; it also woke up 300 times in 1000 ms while idle (300 a second; at most 50 allowed): a timeout of a few milliseconds is polling too"
             )
         );
         assert_eq!(
@@ -546,6 +630,23 @@ mod tests {
                 "server woke up 1000 times in 1000 ms while idle (1000 a second; at most 50 allowed): a timeout of a few milliseconds in poll(2) or recvfrom(2), when nothing is pending, is polling too"
             )
         );
+        // On a busy machine a program that wakes every millisecond waits
+        // for a CPU after each wake-up: both causes are named.
+        let both = idle_verdicts(
+            cpu(3.0, Some(53.0), Some(1000)),
+            cpu(30.0, Some(100.0), Some(40)),
+        );
+        let waker = both[0].as_deref().unwrap_or_default();
+        assert!(
+            waker.contains("is busy polling; it also woke up 1000 times"),
+            "{waker}"
+        );
+        assert!(
+            waker.contains("(1000 a second; at most 50 allowed)"),
+            "{waker}"
+        );
+        let spinner = both[1].as_deref().unwrap_or_default();
+        assert!(spinner.ends_with("is busy polling"), "{spinner}");
         let quiet = idle_verdicts(cpu(0.0, Some(0.1), Some(2)), cpu(0.0, None, None));
         assert_eq!(quiet, [None, None]);
     }

@@ -40,6 +40,7 @@ pub(super) fn steps(test: &TestSpec, record: &Record) -> Vec<Check> {
         ));
     }
     out.extend(idle_cpu(test, record));
+    out.extend(speed(test, record));
     out
 }
 
@@ -104,6 +105,14 @@ impl Failed<'_> {
                 self.exited()
             ))
             .showing_if(self.subject, &ALL),
+            Problem::ExitedUnderLoad => Failure::new(format!(
+                "{who} {} while the grader sent it requests as fast as it answered",
+                self.exited()
+            ))
+            .showing_if(self.subject, &ALL),
+            Problem::LoadFailed { error } => Failure::new(format!(
+                "the grader could not send {who} its load: {error}"
+            )),
             Problem::Unanswered { node, key, why } => Failure::new(format!(
                 "{} did not answer the grader's READ_REQ for key {key} {why}",
                 self.record.nodes[*node].name,
@@ -300,6 +309,14 @@ fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
         let ms = window.as_millis();
         let rate = wakeups.map(|n| n as f64 / window.as_secs_f64());
         let asked = busy.unwrap_or(percent);
+        // A program that wakes a thousand times a second waits for a CPU
+        // after every wake-up on a busy machine, and asks for much in all:
+        // both causes are named when both limits are passed.
+        let woke = |n: u64, r: f64| {
+            format!(
+                "woke up {n} times in {ms} ms while idle ({r:.0} a second; at most {max_wakeups:.0} allowed)"
+            )
+        };
         let failure = if asked > *max_cpu {
             let how = match busy {
                 Some(b) => format!(
@@ -307,14 +324,22 @@ fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
                 ),
                 None => format!("{node} used {percent:.0}% of a CPU while idle for {ms} ms"),
             };
+            let also = match (wakeups, rate) {
+                (Some(n), Some(r)) if r > *max_wakeups => format!(
+                    "; it also {}: a timeout of a few milliseconds is polling too",
+                    woke(n, r)
+                ),
+                _ => String::new(),
+            };
             Some(Failure::new(format!(
-                "{how} (at most {max_cpu:.0}% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling"
+                "{how} (at most {max_cpu:.0}% allowed): poll(2) with a zero timeout, or a loop around a non-blocking socket, is busy polling{also}"
             )))
         } else if let (Some(n), Some(r)) = (wakeups, rate)
             && r > *max_wakeups
         {
             Some(Failure::new(format!(
-                "{node} woke up {n} times in {ms} ms while idle ({r:.0} a second; at most {max_wakeups:.0} allowed): a timeout of a few milliseconds in poll(2) or recvfrom(2), when nothing is pending, is polling too"
+                "{node} {}: a timeout of a few milliseconds in poll(2) or recvfrom(2), when nothing is pending, is polling too",
+                woke(n, r)
             )))
         } else {
             None
@@ -327,6 +352,71 @@ fn idle_cpu(test: &TestSpec, record: &Record) -> Vec<Check> {
                     .at(Place::Time(at)),
             ),
             None => pass(Kind::IDLE_CPU, Some(node)),
+        });
+    }
+    out
+}
+
+/// What `load` steps measured: a server slower than `at_least` of the
+/// grader's own minimal server, driven in turns with it on the same
+/// machine in the same run, fails with both figures. Comparing with a
+/// server measured beside it, never with a fixed number, keeps a slow or
+/// busy machine from failing a correct server.
+fn speed(test: &TestSpec, record: &Record) -> Vec<Check> {
+    let mut step = None;
+    let mut measured = std::collections::BTreeMap::new();
+    for e in &record.events {
+        match e.what {
+            What::Step { index } => step = Some(index),
+            What::LoadMeasured { .. } => {
+                if let Some(i) = step {
+                    measured.insert(i, (e.at, &e.what));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (i, step) in test.steps.iter().enumerate() {
+        let Step::Load(l) = step else { continue };
+        let Some(&(
+            at,
+            &What::LoadMeasured {
+                clients,
+                node,
+                baseline,
+            },
+        )) = measured.get(&i)
+        else {
+            continue;
+        };
+        let who = &l.node;
+        let floor = l.at_least * baseline.per_second;
+        let failure = if node.answered == 0 {
+            Some(Failure::new(format!(
+                "{who} answered none of the grader's requests under {clients} client(s) ({} went unanswered, {} replies answered nothing asked); the grader's minimal server answered {}",
+                node.lost,
+                node.wrong,
+                baseline.describe()
+            )))
+        } else if node.per_second < floor {
+            Some(Failure::new(format!(
+                "{who} answered {} under {clients} client(s), where the grader's minimal blocking server, in turns with it on this machine, answered {}: at least {:.0}% of that ({floor:.0} a second) is needed",
+                node.describe(),
+                baseline.describe(),
+                l.at_least * 100.0
+            )))
+        } else {
+            None
+        };
+        out.push(match failure {
+            Some(f) => fail(
+                Kind::SPEED,
+                Some(who),
+                f.note("answer each request as soon as it comes: no sleep, no poll(2) timeout before a reply, no work the request does not need; a blocking recvfrom(2) then sendto(2) is the speed to match")
+                    .at(Place::Time(at)),
+            ),
+            None => pass(Kind::SPEED, Some(who)),
         });
     }
     out

@@ -1353,6 +1353,15 @@ fn mark(record: &Record, e: &Event) -> Option<Mark> {
             format!("{percent:.0}% CPU while idle"),
             format!("{who} used {percent:.0}% of a CPU while idle"),
         ),
+        What::LoadMeasured {
+            clients,
+            node,
+            baseline,
+        } => m(
+            "other",
+            format!("{:.0} requests/s under load", node.per_second),
+            node.versus(who, *clients, baseline),
+        ),
         What::Partitioned { a, b } => {
             let s = format!("partition: {} and {} cut off", name(*a), name(*b));
             m("global", s.clone(), s)

@@ -105,6 +105,23 @@ pub fn run(spec: &TestSpec, run: &TestRun, verbose: bool) -> Vec<Line> {
         status,
         run.record.duration.as_secs_f64(),
     )];
+    // What a speed check measured, pass or fail: a student wants the
+    // figures either way.
+    for e in &run.record.events {
+        if let crate::run::record::What::LoadMeasured {
+            clients,
+            node,
+            baseline,
+        } = &e.what
+        {
+            let who = e.node.map_or("", |i| run.record.nodes[i].name.as_str());
+            out.push(Line::new(
+                8,
+                Tone::Dim,
+                node.versus(who, *clients, baseline),
+            ));
+        }
+    }
     if status != Status::Passed {
         out.extend(text::details(spec, run, verbose));
     } else if verbose {

@@ -226,6 +226,11 @@ fn local(record: &Record, e: &Event) -> Option<String> {
             format!("the grader's {who} read {keys} key(s) from {nodes} node(s)")
         }
         What::CpuMeasured { percent, .. } => format!("{who} used {percent:.0}% of a CPU"),
+        What::LoadMeasured {
+            clients,
+            node,
+            baseline,
+        } => node.versus(who, *clients, baseline),
         // Network events name their nodes in their own fields; a step is
         // the spec's, not a node's.
         What::Partitioned { .. }

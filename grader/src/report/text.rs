@@ -460,6 +460,11 @@ fn event(record: &Record, e: &crate::run::record::Event) -> Option<String> {
             ),
             _ => format!("{who} used {percent:.0}% of a CPU while idle"),
         },
+        What::LoadMeasured {
+            clients,
+            node,
+            baseline,
+        } => node.versus(who, *clients, baseline),
         What::Step { .. } | What::StepFailed { .. } => return None,
     };
     Some(text)

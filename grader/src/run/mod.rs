@@ -36,10 +36,12 @@
 //!   record;
 //! - [`proxy`]: the interposed network, its rules and seeded faults;
 //! - [`script`]: peers played by the grader;
-//! - [`select`]: selecting datagrams of the record, for the runner and the checks.
+//! - [`select`]: selecting datagrams of the record, for the runner and the checks;
+//! - [`load`]: a closed-loop load generator and a minimal baseline server,
+//!   for `load` steps (a speed check beside the baseline) and `grader bench`.
 
 use std::collections::BTreeMap;
-use std::net::UdpSocket;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -47,6 +49,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 pub mod clock;
+pub mod load;
 pub mod ports;
 pub mod procs;
 pub mod proxy;
@@ -62,6 +65,14 @@ use crate::spec::{FaultSettings, Faults, LabSpec, Limits, Stream, TestSpec};
 use procs::{Launch, Proc};
 use proxy::{Host, Network, Setup};
 use record::{Live, NodeRecord, Problem, Record, Recorder, Wake, What};
+
+/// How long a request of a `load` step waits for its answer before the
+/// client sends its next one.
+const LOAD_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// In how many turns a `load` step drives the node and the grader's own
+/// server: whatever else the machine does then falls on both alike.
+const LOAD_SLICES: u32 = 6;
 
 /// How often `start` looks whether a listening program has bound its port.
 const BIND_POLL: Duration = Duration::from_millis(5);
@@ -342,6 +353,12 @@ impl Run<'_> {
                 count,
             } => self.wait_sent(*from, *to, *kind, *count),
             Action::Idle { node, window } => self.idle(*node, *window),
+            &Action::Load {
+                node,
+                workload,
+                clients,
+                window,
+            } => self.load(node, workload, clients, window),
             Action::Partition(a, b) => {
                 self.net.partition(*a, *b);
                 self.rec.event(None, What::Partitioned { a: *a, b: *b });
@@ -725,6 +742,58 @@ impl Run<'_> {
                 Ok(())
             }
             _ => Err(Stop::Failed(Problem::ExitedWhileIdle)),
+        }
+    }
+
+    /// The `load` step: node `i` and the grader's own minimal server
+    /// ([`load::Baseline`]), driven in turns with the same closed-loop
+    /// load for `window` each, straight to their ports. The node's
+    /// requests and replies do not go through the proxy, and are not in
+    /// the record: only the figures are.
+    fn load(
+        &mut self,
+        i: usize,
+        workload: crate::spec::WorkloadName,
+        clients: usize,
+        window: Duration,
+    ) -> Result<(), Stop> {
+        use crate::spec::WorkloadName;
+        let Some(port) = self.homes[i] else {
+            return Err(Stop::Failed(Problem::LoadFailed {
+                error: "the node has no port of its own".into(),
+            }));
+        };
+        let (work, respond): (&dyn load::Workload, load::Respond) = match workload {
+            WorkloadName::Echo => (&load::Echo, load::echo_reply),
+            WorkloadName::Store => (&load::Store, load::store_reply),
+        };
+        let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        let setup = |e: std::io::Error| {
+            Stop::Failed(Problem::LoadFailed {
+                error: e.to_string(),
+            })
+        };
+        let baseline = load::Baseline::start(respond).map_err(setup)?;
+        let plan = load::Load {
+            clients,
+            duration: window,
+            timeout: LOAD_TIMEOUT,
+        };
+        let figures = load::drive_alternating(&[target, baseline.addr()], &plan, LOAD_SLICES, work)
+            .map_err(setup)?;
+        drop(baseline);
+        if !self.proc(i)?.exited() {
+            self.rec.event(
+                Some(i),
+                What::LoadMeasured {
+                    clients,
+                    node: (&figures[0]).into(),
+                    baseline: (&figures[1]).into(),
+                },
+            );
+            Ok(())
+        } else {
+            Err(Stop::Failed(Problem::ExitedUnderLoad))
         }
     }
 

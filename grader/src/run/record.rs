@@ -300,6 +300,16 @@ pub enum What {
         /// Times a thread of it was put on a CPU, when the kernel tells.
         wakeups: Option<u64>,
     },
+    /// What a `load` step measured: the node, and the grader's own
+    /// minimal server under the same load in turns with it.
+    LoadMeasured {
+        /// Closed-loop clients.
+        clients: usize,
+        /// The node's figures.
+        node: Speed,
+        /// The grader's own server's figures.
+        baseline: Speed,
+    },
     /// Step `index` could not be carried out; the remaining steps were skipped.
     StepFailed {
         /// The step's place in the spec.
@@ -339,6 +349,68 @@ pub fn hole_in(line: &str) -> Option<String> {
     } else {
         text.to_string()
     })
+}
+
+/// How a server did under a closed-loop load ([`crate::run::load`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speed {
+    /// Requests answered.
+    pub answered: u64,
+    /// Requests not answered in time.
+    pub lost: u64,
+    /// Replies that answered no request in flight.
+    pub wrong: u64,
+    /// Time it was driven.
+    pub elapsed: Duration,
+    /// Requests answered a second.
+    pub per_second: f64,
+    /// Median latency of the answered requests.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+}
+
+impl Speed {
+    /// `14210 requests a second (p50 0.21 ms, p99 0.90 ms)`.
+    pub fn describe(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "{:.0} requests a second (p50 {:.2} ms, p99 {:.2} ms)",
+            self.per_second,
+            ms(self.p50),
+            ms(self.p99)
+        )
+    }
+
+    /// What `who` did under `clients` clients beside the grader's own
+    /// server `baseline`: the line the report, the diagram and the ShiViz
+    /// log show.
+    pub fn versus(&self, who: &str, clients: usize, baseline: &Speed) -> String {
+        let ratio = if baseline.per_second > 0.0 {
+            format!(" ({:.2}x)", self.per_second / baseline.per_second)
+        } else {
+            String::new()
+        };
+        format!(
+            "{who} answered {}{ratio} under {clients} client(s); the grader's minimal server, in turns with it: {}",
+            self.describe(),
+            baseline.describe()
+        )
+    }
+}
+
+impl From<&crate::run::load::Figures> for Speed {
+    fn from(f: &crate::run::load::Figures) -> Speed {
+        Speed {
+            answered: f.answered,
+            lost: f.lost,
+            wrong: f.wrong,
+            elapsed: f.elapsed,
+            per_second: f.per_second,
+            p50: f.p50,
+            p99: f.p99,
+        }
+    }
 }
 
 /// Why a step could not be carried out.
@@ -404,6 +476,13 @@ pub enum Problem {
     },
     /// `idle`: the program exited during the window.
     ExitedWhileIdle,
+    /// `load`: the program exited while the grader sent it requests.
+    ExitedUnderLoad,
+    /// `load`: the grader could not drive the load (a socket of its own).
+    LoadFailed {
+        /// What went wrong.
+        error: String,
+    },
     /// `sleep`, `idle`: the test's time limit passed before the step's
     /// own window did.
     TimeUp,

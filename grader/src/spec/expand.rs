@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use super::place::NodePath;
 use super::validate::{Invalid, at_key};
-use super::{FaultSettings, NodeSpec, Step, StopStep, TestSpec};
+use super::{FaultSettings, LoadStep, NodeSpec, Step, StopStep, TestSpec};
 
 /// Unrolls the groups of every test.
 ///
@@ -277,6 +277,7 @@ fn step(s: Step, groups: &BTreeMap<String, Vec<String>>) -> Vec<Step> {
             max_cpu: *max_cpu,
             max_wakeups: *max_wakeups,
         }),
+        Step::Load(l) => each(&l.node, &|node| Step::Load(LoadStep { node, ..l.clone() })),
         Step::WaitOutput { node, line, stream } => each(node, &|node| Step::WaitOutput {
             node,
             line: line.clone(),

@@ -62,7 +62,7 @@ pub use place::{At, NodePath};
 pub use script::{
     IfStep, Meanwhile, OneOrMany, RecvStep, ReplyStep, ScriptStep, SendStep, ServeRule, ServeStep,
 };
-pub use steps::{Link, LinkOrPair, QueryStep, Step, StopStep, Stream};
+pub use steps::{Link, LinkOrPair, LoadStep, QueryStep, Step, StopStep, Stream, WorkloadName};
 use transcript::Item;
 pub use values::{Dur, Expr, Match, NumberCheck, RouteBy, SIGNALS, SignalName, TypeName};
 

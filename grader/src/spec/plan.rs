@@ -149,6 +149,17 @@ pub enum Action {
         /// The window.
         window: Duration,
     },
+    /// `load`.
+    Load {
+        /// The node.
+        node: usize,
+        /// What the clients send.
+        workload: super::WorkloadName,
+        /// Closed-loop clients.
+        clients: usize,
+        /// How long the node is driven (the grader's own server as long).
+        window: Duration,
+    },
     /// `partition`.
     Partition(usize, usize),
     /// `heal`.
@@ -197,6 +208,7 @@ impl Action {
             | Action::Signal { node: n, .. }
             | Action::WaitOutput { node: n, .. }
             | Action::Idle { node: n, .. }
+            | Action::Load { node: n, .. }
             | Action::Query { by: n, .. }
             | Action::WaitSent { from: n, .. } => Some(*n),
             Action::Sleep(_)
@@ -346,6 +358,12 @@ fn action(names: &Names, s: &Step, path: &NodePath) -> Result<Action, Invalid> {
         Step::Idle { node, window, .. } => Action::Idle {
             node: one(node)?,
             window: window.0,
+        },
+        Step::Load(l) => Action::Load {
+            node: one(&l.node)?,
+            workload: l.workload,
+            clients: l.clients,
+            window: l.window.0,
         },
         Step::Partition(pair) => match pair.as_slice() {
             [a, b] => Action::Partition(one(a)?, one(b)?),

@@ -65,6 +65,13 @@ pub enum Step {
         #[serde(default = "default_max_wakeups")]
         max_wakeups: f64,
     },
+    /// Measure a server's speed: closed-loop clients send it requests as
+    /// fast as it answers, in turns with a minimal blocking server the
+    /// grader runs itself with the same load, on the same machine at the
+    /// same time; the node must answer at least a share of the requests a
+    /// second that server answers. The load goes to the node's port
+    /// directly, not through the proxy, and is not in the record.
+    Load(LoadStep),
     /// Cut both directions between two nodes until `heal`.
     Partition(Vec<String>),
     /// Undo every partition and every cut.
@@ -99,6 +106,7 @@ impl Step {
             Step::WaitOutput { .. } => "wait_output",
             Step::WaitSent { .. } => "wait_sent",
             Step::Idle { .. } => "idle",
+            Step::Load(_) => "load",
             Step::Partition(_) => "partition",
             Step::Heal => "heal",
             Step::Cut(_) => "cut",
@@ -158,6 +166,42 @@ pub struct QueryStep {
     /// How long to keep asking one node for one key (default `2s`).
     #[serde(default)]
     pub within: Option<Dur>,
+}
+
+/// `load`: a speed check of a listening node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadStep {
+    /// The node (a program that listens on its port).
+    pub node: String,
+    /// What the clients send: `echo` (a READ_REQ, answered by a READ_REP
+    /// of its key: hw1's server) or `store` (each client writes keys of
+    /// its own and reads them back: hw2's server).
+    pub workload: WorkloadName,
+    /// Closed-loop clients, each with one request in flight (default 4).
+    #[serde(default = "default_load_clients")]
+    pub clients: usize,
+    /// How long the node is driven, in all; the grader's own server is
+    /// driven as long, in turns with it.
+    #[serde(rename = "for")]
+    pub window: Dur,
+    /// The least share of the grader's own server's requests a second the
+    /// node must answer, above 0 and at most 1.
+    pub at_least: f64,
+}
+
+/// The requests of a `load` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadName {
+    /// READ_REQ → READ_REP of the same key.
+    Echo,
+    /// WRITE_REQ → WRITE_REP, then READ_REQ → READ_REP of the value written.
+    Store,
+}
+
+fn default_load_clients() -> usize {
+    4
 }
 
 fn default_max_cpu() -> f64 {

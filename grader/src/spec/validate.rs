@@ -671,6 +671,40 @@ impl<'a> Lives<'a> {
                     ));
                 }
             }
+            Step::Load(l) => {
+                let n = &l.node;
+                program(t, n, "`load`", node.key("node"))?;
+                self.running(n, "load", item)?;
+                if !t.nodes.iter().any(|d| &d.name == n && d.listens()) {
+                    return Err(at_key(
+                        node.key("node"),
+                        format!(
+                            "`load` sends to {n}'s port, but {n} has none: its `args` need `{{port}}`"
+                        ),
+                    ));
+                }
+                if l.window.0.is_zero() {
+                    return Err(at_key(
+                        node.key("for"),
+                        "`load` needs a window longer than 0".into(),
+                    ));
+                }
+                if l.clients == 0 || l.clients > 64 {
+                    return Err(at_key(
+                        node.key("clients"),
+                        format!("`clients: {}`: from 1 to 64", l.clients),
+                    ));
+                }
+                if !(l.at_least > 0.0 && l.at_least <= 1.0) {
+                    return Err(at_key(
+                        node.key("at_least"),
+                        format!(
+                            "`at_least: {}`: a share of the grader's own server's speed, above 0 and at most 1",
+                            l.at_least
+                        ),
+                    ));
+                }
+            }
             Step::WaitOutput { node: n, line, .. } => {
                 program(t, n, "`wait_output`", node.key("node"))?;
                 self.started(n, "wait_output", item)?;

@@ -29,17 +29,27 @@ pub fn grader() -> Command {
     c
 }
 
+/// Builds the crate in `dir` of the kit as the grader does: into its own
+/// target directory under `target/labs/`, with the kit's shared build
+/// directory, so that what one builds the other finds built.
 fn cargo_build(dir: &Path) -> PathBuf {
+    let kit = grader::kit::Kit::find(Some(&root())).expect("the kit");
+    let target = kit.own_target(dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(dir.join("target"))
+        .arg(&target)
+        .arg("--config")
+        .arg(format!(
+            "build.build-dir=\"{}\"",
+            kit.build_dir_of(dir).display()
+        ))
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building {} failed", dir.display());
-    dir.join("target").join("debug")
+    target.join("debug")
 }
 
 /// Where the reference solution of hw1 is built.
