@@ -36,8 +36,19 @@
 //! The course's C server set its socket non-blocking and asked it for a
 //! datagram in an endless loop: an idle server burned a whole core. Here the
 //! program sleeps in the kernel until there is something to do.
+//!
+//! A busy program need not sleep at all: when requests come faster than a
+//! server answers them, the next one is already queued in the socket by the
+//! time it has sent a reply. So [`Endpoint::receive`] first reads what is
+//! queued, without waiting ([`Endpoint::try_receive`], `recvmsg(2)` with
+//! `MSG_DONTWAIT`), and waits in `poll(2)` only when the queue is empty:
+//! under load a request costs two system calls (read, send), as in a loop
+//! of blocking `recvfrom(2)` calls, not three (poll, read, send). hw1's
+//! server did the same in its own loop; here every program gets it.
 
+use std::cell::Cell;
 use std::fmt;
+use std::io::IoSliceMut;
 use std::net::SocketAddrV4;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -49,8 +60,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, bind, getsockname, recvfrom, sendto,
-    socket,
+    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, bind, getsockname, recvfrom, recvmsg,
+    sendto, socket,
 };
 
 /// A buffer this large holds any UDP datagram (the payload of an IPv4
@@ -61,6 +72,16 @@ use nix::sys::socket::{
 /// 33-byte record, when it is garbage.
 pub const MAX_DATAGRAM: usize = 65_536;
 
+/// How many datagrams [`Endpoint::receive`] takes from the queue in a row,
+/// without `poll(2)`, before it waits in `poll(2)` again.
+///
+/// Only `poll(2)` watches the signal descriptor. A flood that kept the queue
+/// from ever running empty would otherwise keep a server from noticing
+/// Ctrl+C for as long as it lasts; with this bound, the signal is seen
+/// within 64 datagrams. One `poll(2)` every 64 requests costs next to
+/// nothing.
+pub const BURST: usize = 64;
+
 /// A UDP socket bound to a local address.
 ///
 /// The socket is closed when the `Endpoint` is dropped: `OwnedFd` calls
@@ -68,6 +89,12 @@ pub const MAX_DATAGRAM: usize = 65_536;
 #[derive(Debug)]
 pub struct Endpoint {
     fd: OwnedFd,
+    /// How many datagrams [`Endpoint::receive`] has taken from the queue
+    /// since it last waited in `poll(2)`; see [`BURST`]. `BURST` itself
+    /// after a wait that ended without a datagram: the next call waits at
+    /// once. A `Cell`, so that `receive` can count through `&self`: one
+    /// thread waits on a socket.
+    read_in_a_row: Cell<usize>,
 }
 
 /// Why [`Endpoint::receive`] returned.
@@ -106,7 +133,10 @@ impl Endpoint {
             None,
         )?;
         bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
-        Ok(Endpoint { fd })
+        Ok(Endpoint {
+            fd,
+            read_in_a_row: Cell::new(0),
+        })
     }
 
     /// The address the socket is bound to, as `getsockname(2)` reports it.
@@ -142,15 +172,80 @@ impl Endpoint {
     /// a signal, whichever comes first, and says which.
     ///
     /// A datagram is read into `buf` (make it [`MAX_DATAGRAM`] bytes long).
-    /// A caught signal wins over a waiting datagram, so that Ctrl+C works even
-    /// while someone floods the socket. `None` as the deadline waits as long
-    /// as it takes.
+    /// `None` as the deadline waits as long as it takes; a deadline that has
+    /// passed is `Deadline` at once, even with datagrams queued.
+    ///
+    /// A datagram already queued is taken at once with
+    /// [`Endpoint::try_receive`], one system call; only an empty queue makes
+    /// it wait, in `poll(2)`. After [`BURST`] datagrams in a row it goes
+    /// through `poll(2)` anyway, and there a caught signal wins over a
+    /// waiting datagram: Ctrl+C works even while someone floods the socket.
     ///
     /// # Errors
     ///
-    /// Whatever `poll(2)` or `recvfrom(2)` reports, except `EINTR`, after
-    /// which it simply waits again.
+    /// Whatever `poll(2)`, `recvfrom(2)` or `recvmsg(2)` reports, except
+    /// `EINTR`, after which it simply waits again.
     pub fn receive(
+        &self,
+        buf: &mut [u8],
+        stop: &StopSignals,
+        deadline: Option<Instant>,
+    ) -> nix::Result<Wakeup> {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Ok(Wakeup::Deadline);
+        }
+        let in_a_row = self.read_in_a_row.get();
+        if in_a_row < BURST
+            && let Some((len, from)) = self.try_receive(buf)?
+        {
+            self.read_in_a_row.set(in_a_row + 1);
+            return Ok(Wakeup::Datagram { len, from });
+        }
+        let wakeup = self.wait(buf, stop, deadline)?;
+        // A datagram may have company in the queue: look there first next
+        // time. A deadline or a signal came while the queue was empty, so a
+        // program woken by its timer (a retransmission, say) goes straight
+        // back to poll(2) instead of asking an empty queue each time.
+        let next = match wakeup {
+            Wakeup::Datagram { .. } => 0,
+            Wakeup::Deadline | Wakeup::Stop(_) => BURST,
+        };
+        self.read_in_a_row.set(next);
+        Ok(wakeup)
+    }
+
+    /// Reads a datagram that is already queued in the socket, without
+    /// waiting for one: `None` when the queue is empty.
+    ///
+    /// The socket stays blocking; `MSG_DONTWAIT` makes this one read return
+    /// `EAGAIN` at once instead of sleeping. (nix's `recvfrom` takes no
+    /// flags, so this is `recvmsg(2)`, the same read with them.) It never
+    /// looks at the signal descriptor, and never waits: a program that
+    /// called it in a loop until it said `Some` would spin.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `recvmsg(2)` reports, except `EAGAIN` (the queue is empty)
+    /// and `EINTR`, which are `None`.
+    pub fn try_receive(&self, buf: &mut [u8]) -> nix::Result<Option<(usize, SocketAddrV4)>> {
+        let mut iov = [IoSliceMut::new(buf)];
+        match recvmsg::<SockaddrIn>(self.fd.as_raw_fd(), &mut iov, None, MsgFlags::MSG_DONTWAIT) {
+            Ok(msg) => {
+                let from = msg.address.ok_or(Errno::EAFNOSUPPORT)?;
+                Ok(Some((msg.bytes, from.into())))
+            }
+            Err(Errno::EAGAIN | Errno::EINTR) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// [`Endpoint::receive`]'s wait: sleeps in `poll(2)` on the socket and
+    /// the signal descriptor until one is readable or `deadline` passes.
+    ///
+    /// Going round the loop after a timeout, rather than returning
+    /// `Deadline` at once, makes the deadline exact even if `poll(2)` wakes
+    /// a little early.
+    fn wait(
         &self,
         buf: &mut [u8],
         stop: &StopSignals,
@@ -444,6 +539,72 @@ mod tests {
         let wakeup = endpoint.receive(&mut buf, &stop, Some(deadline)).unwrap();
         assert_eq!(wakeup, Wakeup::Deadline);
         assert!(Instant::now() >= deadline, "returned before the deadline");
+    }
+
+    /// `try_receive` says `None` at once when nothing is queued, and reads
+    /// a queued datagram whole, with its sender.
+    #[test]
+    fn try_receive_reads_only_what_is_queued() {
+        let endpoint = Endpoint::bind(any_port()).unwrap();
+        let addr = endpoint.local_addr().unwrap();
+        // On a blocking socket, a plain recvfrom(2) would sleep here for
+        // ever; run it aside, so that such a bug fails instead of hanging.
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = vec![0; MAX_DATAGRAM];
+            let got = endpoint.try_receive(&mut buf);
+            let _ = done.send((endpoint, got));
+        });
+        let (endpoint, got) = result
+            .recv_timeout(Duration::from_secs(5))
+            .expect("try_receive waited on an empty socket");
+        assert_eq!(got.unwrap(), None);
+
+        endpoint.send_to(b"hello", addr).unwrap();
+        // Wait until the datagram is queued, then read it without waiting.
+        let mut fds = [PollFd::new(endpoint.fd.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut fds, PollTimeout::from(5000u16)).unwrap(), 1);
+        let mut buf = vec![0; MAX_DATAGRAM];
+        assert_eq!(endpoint.try_receive(&mut buf).unwrap(), Some((5, addr)));
+        assert_eq!(&buf[..5], b"hello");
+        assert_eq!(endpoint.try_receive(&mut buf).unwrap(), None);
+    }
+
+    /// `receive` takes queued datagrams without looking at the signal
+    /// descriptor, but only [`BURST`] in a row: with SIGTERM pending and a
+    /// flood queued, `Stop` comes while datagrams still wait.
+    #[test]
+    fn a_flood_cannot_hold_off_a_signal() {
+        let stop = StopSignals::install().unwrap();
+        let server = Endpoint::bind(any_port()).unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let client = Endpoint::bind(any_port()).unwrap();
+        for _ in 0..2 * BURST {
+            client.send_to(b"flood", server_addr).unwrap();
+        }
+        let mut fds = [PollFd::new(server.fd.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut fds, PollTimeout::from(5000u16)).unwrap(), 1);
+        // raise(3) signals this thread only, which blocks SIGTERM: the
+        // signal stays pending until `receive` reads it.
+        nix::sys::signal::raise(Signal::SIGTERM).unwrap();
+
+        let mut buf = vec![0; MAX_DATAGRAM];
+        let mut read = 0;
+        loop {
+            match server.receive(&mut buf, &stop, None).unwrap() {
+                Wakeup::Datagram { .. } => read += 1,
+                Wakeup::Stop(Signal::SIGTERM) => break,
+                other => panic!("expected a datagram or SIGTERM, got {other:?}"),
+            }
+            assert!(read <= BURST, "{read} datagrams in a row hid SIGTERM");
+        }
+        assert!(read >= 1, "SIGTERM came before the queued datagram");
+        // The flood is still there: the signal did not wait for it to end.
+        let deadline = Some(Instant::now() + Duration::from_secs(5));
+        assert!(matches!(
+            server.receive(&mut buf, &stop, deadline).unwrap(),
+            Wakeup::Datagram { len: 5, .. }
+        ));
     }
 
     /// A pending SIGTERM wakes `receive` even when it would wait forever.

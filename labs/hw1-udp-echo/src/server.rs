@@ -16,7 +16,7 @@ use handout::{Message, MsgType};
 
 use crate::GOODBYE;
 use crate::cli::ServerArgs;
-use crate::socket::{Endpoint, MAX_DATAGRAM, StopSignals, Wakeup};
+use crate::socket::{BURST, Endpoint, MAX_DATAGRAM, StopSignals, Wakeup};
 
 /// The value of every READ_REP the server sends.
 pub const REPLY_VALUE: &str = "DDDCCCCBBBBAAAA";
@@ -41,12 +41,32 @@ pub fn run(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
 /// Answers datagrams on `endpoint` until `stop` catches a signal, then prints
 /// the goodbye line.
 ///
+/// The loop answers what is already queued first, and waits only when there
+/// is nothing left:
+///
+/// - Under load, requests queue up in the socket while the server answers
+///   one. Each is read with [`Endpoint::try_receive`] and answered: two
+///   system calls per request, `recvmsg(2)` and `sendto(2)`, as few as a
+///   loop of blocking `recvfrom(2)` calls makes. Waiting in `poll(2)` first
+///   would add a third, only to hear that the socket is readable.
+/// - When the queue is empty, [`Endpoint::receive`] sleeps in `poll(2)`
+///   until a datagram or a signal comes: an idle server uses no CPU.
+/// - After [`BURST`] datagrams in a row it goes through `receive` anyway,
+///   since only `receive` watches for Ctrl+C: a flood that never lets the
+///   queue run empty cannot keep the server from stopping.
+///
 /// # Errors
 ///
-/// Whatever `poll(2)` or `recvfrom(2)` reports while waiting.
+/// Whatever `poll(2)`, `recvfrom(2)` or `recvmsg(2)` reports.
 pub fn serve(endpoint: &Endpoint, stop: &StopSignals) -> nix::Result<()> {
     let mut buf = vec![0; MAX_DATAGRAM];
     loop {
+        for _ in 0..BURST {
+            let Some((len, from)) = endpoint.try_receive(&mut buf)? else {
+                break;
+            };
+            handle_datagram(endpoint, &buf[..len], from);
+        }
         match endpoint.receive(&mut buf, stop, None)? {
             Wakeup::Datagram { len, from } => handle_datagram(endpoint, &buf[..len], from),
             // Without a deadline there is no deadline to pass.
@@ -139,6 +159,45 @@ mod tests {
         assert_eq!(
             client.receive(&mut buf, &stop, Some(deadline)).unwrap(),
             Wakeup::Deadline
+        );
+    }
+
+    /// A flood cannot hold off Ctrl+C: with SIGTERM pending and twice
+    /// [`BURST`] requests queued, `serve` stops after one burst, and leaves
+    /// the rest in the queue.
+    #[test]
+    fn a_flood_cannot_hold_off_a_signal() {
+        let stop = StopSignals::install().unwrap();
+        let any_port = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+        let server = Endpoint::bind(any_port).unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let client = Endpoint::bind(any_port).unwrap();
+        let wire = request("AAAAAAAAAAotIhz").encode_full();
+        for _ in 0..2 * BURST {
+            client.send_to(&wire, server_addr).unwrap();
+        }
+        // raise(3) signals this thread only, which blocks SIGTERM: the
+        // signal stays pending until `serve` reads it.
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).unwrap();
+        serve(&server, &stop).unwrap();
+
+        // Replies still on their way would only lower the count.
+        let mut buf = vec![0; MAX_DATAGRAM];
+        let mut answered = 0;
+        while client.try_receive(&mut buf).unwrap().is_some() {
+            answered += 1;
+        }
+        assert!(
+            answered <= BURST,
+            "serve answered {answered} requests after SIGTERM came"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert!(
+            matches!(
+                server.receive(&mut buf, &stop, Some(deadline)).unwrap(),
+                Wakeup::Datagram { .. }
+            ),
+            "serve read the whole queue before it noticed SIGTERM"
         );
     }
 }

@@ -86,7 +86,7 @@ impl Backup {
 ///
 /// # Errors
 ///
-/// Whatever `poll(2)` or `recvfrom(2)` reports while waiting.
+/// Whatever `poll(2)`, `recvfrom(2)` or `recvmsg(2)` reports while receiving.
 pub fn serve(endpoint: &Endpoint, stop: &StopSignals, backup: &mut Backup) -> nix::Result<()> {
     let mut buf = vec![0; MAX_DATAGRAM];
     loop {

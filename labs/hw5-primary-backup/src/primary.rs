@@ -68,7 +68,7 @@ impl Primary {
     ///
     /// # Errors
     ///
-    /// Whatever `poll(2)` or `recvfrom(2)` reports while waiting.
+    /// Whatever `poll(2)`, `recvfrom(2)` or `recvmsg(2)` reports while receiving.
     pub fn serve(&mut self, stop: &StopSignals) -> nix::Result<()> {
         let mut buf = vec![0; MAX_DATAGRAM];
         loop {

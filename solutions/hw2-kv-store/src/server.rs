@@ -121,12 +121,16 @@ pub fn run(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
 /// Serves datagrams on `endpoint` from `store` until `stop` catches a
 /// signal, then prints the goodbye line.
 ///
-/// The wait has no deadline: the server sleeps in `poll(2)` until a datagram
-/// or a signal arrives, and uses no CPU while idle.
+/// The wait has no deadline: with nothing queued, the server sleeps in
+/// `poll(2)` until a datagram or a signal arrives, and uses no CPU while
+/// idle. Under load, [`Endpoint::receive`] takes each request straight from
+/// the socket's queue, with no `poll(2)` first, and still goes through
+/// `poll(2)`, where it notices Ctrl+C, once every
+/// [`BURST`](handout::net::BURST) requests.
 ///
 /// # Errors
 ///
-/// Whatever `poll(2)` or `recvfrom(2)` reports while waiting.
+/// Whatever `poll(2)`, `recvfrom(2)` or `recvmsg(2)` reports while receiving.
 pub fn serve(
     endpoint: &Endpoint,
     stop: &StopSignals,

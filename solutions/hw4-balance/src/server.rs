@@ -62,7 +62,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
 ///
 /// # Errors
 ///
-/// Whatever `poll(2)` or `recvfrom(2)` reports while waiting.
+/// Whatever `poll(2)`, `recvfrom(2)` or `recvmsg(2)` reports while receiving.
 pub fn serve(endpoint: &Endpoint, stop: &StopSignals, delay: Duration) -> nix::Result<()> {
     let mut buf = vec![0; MAX_DATAGRAM];
     loop {
