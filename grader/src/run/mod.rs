@@ -66,6 +66,13 @@ use procs::{Launch, Proc};
 use proxy::{Host, Network, Setup};
 use record::{Live, NodeRecord, Problem, Record, Recorder, Wake, What};
 
+/// How long a program must not run before an `idle` window starts.
+const SETTLE_QUIET: Duration = Duration::from_millis(30);
+
+/// How long the grader waits at most for a program to go quiet before an
+/// `idle` window starts.
+const SETTLE_MOST: Duration = Duration::from_millis(400);
+
 /// How long a request of a `load` step waits for its answer before the
 /// client sends its next one.
 const LOAD_TIMEOUT: Duration = Duration::from_millis(200);
@@ -712,6 +719,7 @@ impl Run<'_> {
             .ok()
             .flatten()
             .unwrap_or(100) as f64;
+        self.settle(i)?;
         let before = (self.proc(i)?.cpu_ticks(), self.proc(i)?.sched());
         let t0 = Instant::now();
         // A window the time limit cut short measures too little to judge.
@@ -743,6 +751,30 @@ impl Run<'_> {
             }
             _ => Err(Stop::Failed(Problem::ExitedWhileIdle)),
         }
+    }
+
+    /// Before an `idle` window: waits until node `i` has gone
+    /// [`SETTLE_QUIET`] without being put on a CPU, at most
+    /// [`SETTLE_MOST`], so that what a program does once at its start
+    /// (after it bound its port: a line printed, a buffer allocated) is
+    /// not counted as idling. A program that spins or wakes up all the time
+    /// never goes quiet, and is measured after the bound all the same.
+    fn settle(&self, i: usize) -> Result<(), Stop> {
+        let started = Instant::now();
+        while started.elapsed() < SETTLE_MOST {
+            let Some(before) = self.proc(i)?.sched() else {
+                return Ok(());
+            };
+            if self.wait(Some(SETTLE_QUIET), |l| !l.alive[i])? == Wake::TimeUp {
+                return Err(Stop::Failed(Problem::TimeUp));
+            }
+            match self.proc(i)?.sched() {
+                Some(after) if after.since(before).slices == 0 => return Ok(()),
+                Some(_) => {}
+                None => return Ok(()),
+            }
+        }
+        Ok(())
     }
 
     /// The `load` step: node `i` and the grader's own minimal server
