@@ -472,39 +472,58 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(12_340)), "12 s");
     }
 
-    /// The verdicts of two `idle` steps that measured `first` and `second`.
-    fn idle_verdicts(first: What, second: What) -> Vec<Option<String>> {
-        use crate::run::record::{Event, NodeRecord, Traffic};
-        let spec = crate::spec::LabSpec::parse(
+    /// A lab spec with one test `x` of one node, `server`, and `steps`.
+    fn spec_with_steps(steps: &str) -> crate::spec::LabSpec {
+        crate::spec::LabSpec::parse(
             std::path::Path::new("spec.yaml"),
-            "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n    steps: [{ start: server }, { idle: { node: server, for: 1s } }, { idle: { node: server, for: 1s } }]\n",
+            &format!(
+                "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - {{ name: server, run: server, args: ['{{port}}'] }}\n    steps: {steps}\n"
+            ),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// A record of test `x` with one node, `server`, no datagram, and
+    /// `events` (`(at in ms, node, what)`), ending at `end` ms.
+    fn record_of(events: Vec<(u64, Option<usize>, What)>, end: u64) -> Record {
+        use crate::run::record::{Event, NodeRecord, Traffic};
         let ms = Duration::from_millis;
-        let event = |at: u64, node: Option<usize>, what: What| Event {
-            at: ms(at),
-            node,
-            what,
-        };
-        let record = Record {
+        Record {
             test: "x".into(),
             seed: 0,
             nodes: vec![NodeRecord::new("server")],
-            events: vec![
-                event(0, None, What::Step { index: 0 }),
-                event(10, None, What::Step { index: 1 }),
-                event(1010, Some(0), first),
-                event(1010, None, What::Step { index: 2 }),
-                event(2010, Some(0), second),
-            ],
+            events: (events.into_iter())
+                .map(|(at, node, what)| Event {
+                    at: ms(at),
+                    node,
+                    what,
+                })
+                .collect(),
             traffic: Traffic::of(1, &[]),
             datagrams: Vec::new(),
             forged: Vec::new(),
-            duration: ms(2010),
+            duration: ms(end),
             vars: Default::default(),
             queries: Vec::new(),
             clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
-        };
+        }
+    }
+
+    /// The verdicts of two `idle` steps that measured `first` and `second`.
+    fn idle_verdicts(first: What, second: What) -> Vec<Option<String>> {
+        let spec = spec_with_steps(
+            "[{ start: server }, { idle: { node: server, for: 1s } }, { idle: { node: server, for: 1s } }]",
+        );
+        let record = record_of(
+            vec![
+                (0, None, What::Step { index: 0 }),
+                (10, None, What::Step { index: 1 }),
+                (1010, Some(0), first),
+                (1010, None, What::Step { index: 2 }),
+                (2010, Some(0), second),
+            ],
+            2010,
+        );
         let v = verdict(&spec.tests[0], &record);
         (v.checks.iter())
             .filter(|c| c.kind == Kind::IDLE_CPU)
@@ -515,52 +534,32 @@ mod tests {
     /// The verdict of one `load` step (`at_least: 0.1`) that measured
     /// `node` requests a second beside a baseline of 50,000.
     fn speed_verdict(node_per_second: f64, answered: u64) -> Option<String> {
-        use crate::run::record::{Event, NodeRecord, Speed, Traffic};
-        let spec = crate::spec::LabSpec::parse(
-            std::path::Path::new("spec.yaml"),
-            "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n    steps: [{ start: server }, { load: { node: server, workload: echo, for: 1s, at_least: 0.1 } }]\n",
-        )
-        .unwrap();
-        let ms = Duration::from_millis;
+        use crate::run::record::Speed;
+        let spec = spec_with_steps(
+            "[{ start: server }, { load: { node: server, workload: echo, for: 1s, at_least: 0.1 } }]",
+        );
         let speed = |per_second: f64, answered: u64, p50: u64| Speed {
             answered,
             lost: 3,
             wrong: 0,
-            elapsed: ms(1000),
+            elapsed: Duration::from_millis(1000),
             per_second,
             p50: Duration::from_micros(p50),
             p99: Duration::from_micros(p50 * 4),
         };
-        let event = |at: u64, node: Option<usize>, what: What| Event {
-            at: ms(at),
-            node,
-            what,
+        let measured = What::LoadMeasured {
+            clients: 4,
+            node: speed(node_per_second, answered, 1100),
+            baseline: speed(50_000.0, 50_000, 60),
         };
-        let record = Record {
-            test: "x".into(),
-            seed: 0,
-            nodes: vec![NodeRecord::new("server")],
-            events: vec![
-                event(0, None, What::Step { index: 0 }),
-                event(10, None, What::Step { index: 1 }),
-                event(
-                    2010,
-                    Some(0),
-                    What::LoadMeasured {
-                        clients: 4,
-                        node: speed(node_per_second, answered, 1100),
-                        baseline: speed(50_000.0, 50_000, 60),
-                    },
-                ),
+        let record = record_of(
+            vec![
+                (0, None, What::Step { index: 0 }),
+                (10, None, What::Step { index: 1 }),
+                (2010, Some(0), measured),
             ],
-            traffic: Traffic::of(1, &[]),
-            datagrams: Vec::new(),
-            forged: Vec::new(),
-            duration: ms(2010),
-            vars: Default::default(),
-            queries: Vec::new(),
-            clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
-        };
+            2010,
+        );
         let v = verdict(&spec.tests[0], &record);
         let mut speed = (v.checks.iter()).filter(|c| c.kind == Kind::SPEED);
         let check = speed.next().expect("a speed check");
@@ -653,35 +652,13 @@ mod tests {
 
     #[test]
     fn a_failed_step_about_no_node_shows_no_node_s_output() {
-        use crate::run::record::{Event, NodeRecord, Traffic};
-        let spec = crate::spec::LabSpec::parse(
-            std::path::Path::new("spec.yaml"),
-            "lab: hw1\ntitle: t\nbinaries: [server]\ntests:\n  - name: x\n    description: d\n    nodes:\n      - { name: server, run: server, args: ['{port}'] }\n    steps: [{ start: server }, { sleep: 1s }]\n",
-        )
-        .unwrap();
-        let ms = Duration::from_millis;
+        let spec = spec_with_steps("[{ start: server }, { sleep: 1s }]");
         let problem = Problem::NoOutput {
             pattern: "x".into(),
             stream: Stream::Stdout,
             closed: true,
         };
-        let record = Record {
-            test: "x".into(),
-            seed: 0,
-            nodes: vec![NodeRecord::new("server")],
-            events: vec![Event {
-                at: ms(10),
-                node: None,
-                what: What::StepFailed { index: 1, problem },
-            }],
-            traffic: Traffic::of(1, &[]),
-            datagrams: Vec::new(),
-            forged: Vec::new(),
-            duration: ms(10),
-            vars: Default::default(),
-            queries: Vec::new(),
-            clock: crate::run::clock::Clock::new(Duration::from_secs(10), Duration::from_secs(10)),
-        };
+        let record = record_of(vec![(10, None, What::StepFailed { index: 1, problem })], 10);
         let v = verdict(&spec.tests[0], &record);
         let step = v.failures().find(|c| c.kind == Kind::STEP).unwrap();
         assert!(
