@@ -483,9 +483,35 @@ impl Family {
 }
 
 /// Reaps orphans that came back to the grader and exited on their own.
+///
+/// Cheap, as it runs at every program's end: `waitid(WNOWAIT)` names a
+/// child that waits to be reaped without reaping it; one that is no
+/// program's leader (whose own waiter reaps it) is reaped, and the next
+/// looked at. When the child named is a leader, the strays behind it wait
+/// for a later call (the next program's end: every leader is reaped soon)
+/// or for [`reap_all_strays`].
 pub(crate) fn reap_strays() {
-    // One system call says whether any child waits to be reaped at all
-    // (`WNOWAIT` leaves it waiting); only then is `/proc` worth a look.
+    let leaders = global::leaders();
+    loop {
+        let named = nix::sys::wait::waitid(
+            nix::sys::wait::Id::All,
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+        );
+        let pid = match named {
+            Ok(WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)) => pid,
+            _ => return,
+        };
+        if leaders.contains(&pid.as_raw()) {
+            return;
+        }
+        let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
+    }
+}
+
+/// Reaps every orphan that came back to the grader and exited, whatever
+/// waits before it (a scan of `/proc`: for the end of a sweep).
+pub(crate) fn reap_all_strays() {
+    reap_strays();
     let any = nix::sys::wait::waitid(
         nix::sys::wait::Id::All,
         WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,

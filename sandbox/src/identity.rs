@@ -22,7 +22,7 @@
 //!
 //! # Becoming it
 //!
-//! The child switches between `fork(2)` and `execve(2)`, after joining its
+//! The child switches between its birth and `execve(2)`, after joining its
 //! cgroup and before it asks for its parent-death signal (the kernel
 //! clears that signal when the credentials change): see `contain`.
 
@@ -36,7 +36,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Gid, Group, Uid, User};
 
 use crate::contain;
-use crate::family::reap_strays;
+use crate::family::reap_all_strays;
 
 /// The uids [`Identity::pick`] chooses from: Debian leaves 60000–64999 to
 /// accounts created on demand, which no ordinary machine has, and all of
@@ -179,12 +179,12 @@ impl Identity {
         let mut pause = Duration::from_micros(200);
         loop {
             if self.processes().is_empty() {
-                reap_strays();
+                reap_all_strays();
                 return Ok(());
             }
             contain::kill_every_process_of(self.uid, self.gid)
                 .map_err(|e| format!("cannot start a process as {}: {e}", self.describe()))?;
-            reap_strays();
+            reap_all_strays();
             if self.processes().is_empty() {
                 return Ok(());
             }

@@ -4,7 +4,7 @@
 //! A process killed with SIGKILL runs no code, so a grader cannot clean up
 //! after its own SIGKILL (what a CI runner sends when its own time limit
 //! passes). Each program dies with it (its parent-death signal, set
-//! between fork and exec), but what a program started, a daemon above
+//! before `execve`), but what a program started, a daemon above
 //! all, would live on. So the `grader` a person or CI starts is a small
 //! *keeper*: it starts the real grader, the *worker*, as its one child
 //! (the same executable, the same arguments, and the same `argv[0]`, so

@@ -40,7 +40,8 @@
 //!   output, reaping it, killing it.
 //! - `observer` — [`Observer`]: what the sandbox tells a caller, and the
 //!   types it tells it with.
-//! - `contain` — the set-up between fork and exec: signals, rlimits,
+//! - `contain` — starting a program (`clone(2)` with `CLONE_VM | CLONE_VFORK`)
+//!   and its set-up before `execve(2)`: signals, rlimits,
 //!   cgroup, user, parent-death signal (with [`net`], the only `unsafe`
 //!   code).
 //! - [`identity`] — [`Identity`]: the unprivileged user programs run as

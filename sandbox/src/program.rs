@@ -497,6 +497,8 @@ fn reap(family: &Family, observer: &dyn Observer, limits: &Limits) {
         while let Err(Errno::EINTR) = waitpid(pid, None) {}
         leaders.remove(&pid.as_raw());
     }
+    // Strays that waited behind this leader.
+    family::reap_strays();
     family.release();
 }
 
