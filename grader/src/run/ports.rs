@@ -8,10 +8,11 @@
 //! running side by side (as the kit's own test suite does) never lease the
 //! same number.
 //!
-//! Whether a port is bound is read from the calling thread's own
-//! `/proc/thread-self/net/udp` and `udp6` (a test may run in a network
-//! namespace of its own, which is the thread's, not the process's: see
-//! [`sandbox::net`]), never probed with a bind of the grader's own. A probe
+//! Whether a port is bound is asked of the kernel in the calling thread's
+//! own network namespace (a test may run in a network namespace of its
+//! own, which is the thread's, not the process's: see [`sandbox::net`]),
+//! with a `sock_diag(7)` lookup or from `/proc/thread-self/net/udp` and
+//! `udp6` ([`is_bound`]), never probed with a bind of the grader's own. A probe
 //! socket, however briefly held, is copied into every child another thread
 //! of the grader forks at that moment, and a child keeps its copy until it
 //! reaches `execve(2)` (longer, while the [sandbox] sets it up): the
@@ -140,11 +141,132 @@ pub fn lease() -> std::io::Result<PortLease> {
     ))
 }
 
-/// Whether some socket on this machine is bound to UDP `port`, from
-/// `/proc/net/udp` and `/proc/net/udp6`. Read-only: probing with a bind of
-/// our own could steal the port from the program that is about to bind it.
+/// Whether some socket is bound to UDP `port` where a datagram to
+/// 127.0.0.1 or ::1 would reach it, in the calling thread's network
+/// namespace. Read-only: probing with a bind of our own could steal the
+/// port from the program that is about to bind it.
+///
+/// Asked of the kernel with one `sock_diag(7)` lookup per address (the
+/// socket a datagram to that port would reach): the grader asks every few
+/// milliseconds while a program starts, and `/proc/net/udp` walks every
+/// slot of the kernel's UDP hash table at each read. Where `sock_diag`
+/// cannot answer (no `udp_diag` in the kernel), `/proc/net/udp` and
+/// `udp6` it is.
 pub fn is_bound(port: u16) -> bool {
-    bound_ports().contains(&port)
+    if diag::works() {
+        diag::lookup(port).unwrap_or_else(|| bound_ports().contains(&port))
+    } else {
+        bound_ports().contains(&port)
+    }
+}
+
+/// UDP lookups through `sock_diag(7)` netlink requests.
+mod diag {
+    use std::net::UdpSocket;
+    use std::sync::OnceLock;
+
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto,
+        socket,
+    };
+
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLMSG_ERROR: u16 = 2;
+    const NLM_F_REQUEST: u16 = 1;
+    const IPPROTO_UDP: u8 = 17;
+    const AF_INET: u8 = 2;
+    const AF_INET6: u8 = 10;
+
+    /// Whether lookups work here: one of a socket of our own, bound to an
+    /// ephemeral port (never a port the grader leases), must be found.
+    /// Asked once per grader.
+    pub(super) fn works() -> bool {
+        static WORKS: OnceLock<bool> = OnceLock::new();
+        *WORKS.get_or_init(|| {
+            let Ok(s) = UdpSocket::bind("127.0.0.1:0") else {
+                return false;
+            };
+            let Ok(a) = s.local_addr() else { return false };
+            lookup(a.port()) == Some(true)
+        })
+    }
+
+    /// Whether a socket would receive a datagram sent to `port` on
+    /// 127.0.0.1 or ::1; `None` when the kernel would not say.
+    pub(super) fn lookup(port: u16) -> Option<bool> {
+        let v4 = one(AF_INET, port)?;
+        if v4 {
+            return Some(true);
+        }
+        // No IPv6 on this machine: the IPv4 answer is the answer.
+        Some(one(AF_INET6, port).unwrap_or(false))
+    }
+
+    /// One exact lookup: the kernel finds the socket a datagram from
+    /// the loopback address, port 9, to the loopback address, `port`,
+    /// would reach (`udp_dump_one`: the request's source and destination
+    /// are the datagram's), and answers with it or with ENOENT.
+    fn one(family: u8, port: u16) -> Option<bool> {
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkSockDiag,
+        )
+        .ok()?;
+        let loopback: [u8; 16] = if family == AF_INET {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&[127, 0, 0, 1]);
+            a
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.octets()
+        };
+        let mut m = Vec::with_capacity(72);
+        // struct nlmsghdr
+        m.extend_from_slice(&72u32.to_ne_bytes());
+        m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        m.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+        m.extend_from_slice(&1u32.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        // struct inet_diag_req_v2: family, protocol, ext, pad, states
+        m.extend_from_slice(&[family, IPPROTO_UDP, 0, 0]);
+        m.extend_from_slice(&u32::MAX.to_ne_bytes());
+        // struct inet_diag_sockid: sport, dport (big-endian), src, dst,
+        // interface, cookie (none)
+        m.extend_from_slice(&9u16.to_be_bytes());
+        m.extend_from_slice(&port.to_be_bytes());
+        m.extend_from_slice(&loopback);
+        m.extend_from_slice(&loopback);
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&u32::MAX.to_ne_bytes());
+        m.extend_from_slice(&u32::MAX.to_ne_bytes());
+        debug_assert_eq!(m.len(), 72);
+        use std::os::fd::AsRawFd;
+        sendto(
+            fd.as_raw_fd(),
+            &m,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )
+        .ok()?;
+        let mut reply = [0u8; 512];
+        let n = recv(fd.as_raw_fd(), &mut reply, MsgFlags::empty()).ok()?;
+        answer(reply.get(..n)?)
+    }
+
+    /// What a reply says: a socket (`Some(true)`), ENOENT (`Some(false)`),
+    /// or anything else (`None`).
+    pub(super) fn answer(reply: &[u8]) -> Option<bool> {
+        let kind = u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?);
+        match kind {
+            SOCK_DIAG_BY_FAMILY => Some(true),
+            NLMSG_ERROR => {
+                let error = i32::from_ne_bytes(reply.get(16..20)?.try_into().ok()?);
+                (error == -(nix::libc::ENOENT)).then_some(false)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Every UDP port some socket on this machine is bound to (IPv4 and IPv6).
@@ -290,5 +412,37 @@ mod tests {
             .open(lock_dir().join(format!("{}.lock", a.port)))
             .unwrap();
         assert!(Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err());
+    }
+
+    /// The kernel's lookup finds a socket bound to the loopback address, to
+    /// every address, and to IPv6's loopback, as `/proc/net/udp` does, and
+    /// works on this machine (or the fallback would hide a broken one).
+    #[test]
+    fn the_kernel_lookup_finds_what_proc_lists() {
+        assert!(diag::works(), "sock_diag lookups work here");
+        let a = lease().unwrap();
+        assert_eq!(diag::lookup(a.port), Some(false));
+        for addr in ["127.0.0.1", "0.0.0.0", "::1", "::"] {
+            let s = UdpSocket::bind((addr, a.port)).unwrap();
+            assert_eq!(diag::lookup(a.port), Some(true), "bound to {addr}");
+            assert!(bound_ports().contains(&a.port));
+            drop(s);
+        }
+    }
+
+    /// Replies: a socket, ENOENT, or something else (no answer).
+    #[test]
+    fn kernel_replies_are_read() {
+        let reply = |kind: u16, error: i32| {
+            let mut r = vec![0u8; 20];
+            r[4..6].copy_from_slice(&kind.to_ne_bytes());
+            r[16..20].copy_from_slice(&error.to_ne_bytes());
+            r
+        };
+        assert_eq!(diag::answer(&reply(20, 0)), Some(true));
+        assert_eq!(diag::answer(&reply(2, -nix::libc::ENOENT)), Some(false));
+        assert_eq!(diag::answer(&reply(2, -nix::libc::EPERM)), None);
+        assert_eq!(diag::answer(&reply(3, 0)), None);
+        assert_eq!(diag::answer(&[0u8; 3]), None);
     }
 }
