@@ -18,6 +18,7 @@ use nix::sys::signal::Signal;
 
 use crate::grade::{self, Options, Replay};
 use crate::kit::{Kit, Source};
+use crate::pool::Jobs;
 use crate::report::Format;
 use crate::{bench, check, skeleton};
 
@@ -69,7 +70,7 @@ struct GradeArgs {
     /// Run everything N times, with seeds SEED, SEED+1, ...
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
-    /// Tests run at the same time (default: two per CPU).
+    /// Tests run at the same time (default: two per CPU, up to six per CPU while the CPUs are idle).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     jobs: Option<u64>,
     /// Start no test after the first one that does not pass (those running finish); exit status 1.
@@ -223,24 +224,30 @@ fn root_last(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
-/// Tests run at once: `-j`, or [`JOBS_PER_CPU`] per CPU. A test spends
+/// Tests run at once: `-j`, or [`JOBS_PER_CPU`] per CPU, and up to
+/// [`JOBS_PER_CPU_SPARE`] per CPU while the CPUs have time to spare
+/// ([`crate::pool`]). A test spends
 /// most of its time waiting (for timeouts, replies, idle windows), not
 /// computing, and no verdict depends on how busy the machine is: `idle`
 /// steps judge the CPU a program *asks* for (running or waiting to run),
 /// which other tests beside it do not change, and `load` steps compare a
 /// server with the grader's own, driven in turns with it.
-fn jobs(j: Option<u64>) -> usize {
+fn jobs(j: Option<u64>) -> Jobs {
     j.map_or_else(
-        || JOBS_PER_CPU * std::thread::available_parallelism().map_or(2, |n| n.get()),
-        |j| j as usize,
+        || Jobs::per_cpu(JOBS_PER_CPU, JOBS_PER_CPU_SPARE),
+        |j| Jobs::fixed(j as usize),
     )
 }
 
-/// Tests run at once for each CPU, by default. More (four) finish a
-/// little sooner on an idle machine, but beside busy loops they leave each
-/// test's programs too little CPU: a correct program written in Python
-/// then misses a test's time limit (`grader/tests/busy.rs`).
+/// Tests run at once for each CPU, by default, however busy the machine.
+/// More (four) beside busy loops leave each test's programs too little
+/// CPU: a correct program written in Python then misses a test's time
+/// limit (`grader/tests/busy.rs`).
 const JOBS_PER_CPU: usize = 2;
+
+/// Tests run at once for each CPU, at most, while the CPUs have time to
+/// spare: the tests mostly wait on timers, so a quiet machine runs many.
+const JOBS_PER_CPU_SPARE: usize = 6;
 
 /// Whether this grader was started by the kit's `cargo grader` alias: cargo
 /// ran it (it sets `CARGO`) from the kit's own target directory.

@@ -3,15 +3,14 @@
 //! tests finish, and gather [`Results`] for the machine formats.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use crate::judge::{self, Status, Verdict};
 use crate::kit::{self, BuildError, Kit, Lab, Programs, Source};
+use crate::pool::{Gates, Jobs, Pool, in_parallel_ordered, in_parallel_until};
 use crate::report::human::{self, Terminal};
 use crate::report::{self, Format, LabResult, Results, TestResult, TestRun};
 use crate::run::record::Record;
@@ -30,7 +29,7 @@ pub struct Options {
     /// How many runs (seeds `seed`, `seed + 1`, ...).
     pub repeat: u64,
     /// Tests run at once.
-    pub jobs: usize,
+    pub jobs: Jobs,
     /// Start no test after the first one that did not pass.
     pub fail_fast: bool,
     /// Files of extra tests (`--extra-spec`), each added to the lab it names.
@@ -175,7 +174,7 @@ pub fn run_all(
     tests: &[&TestSpec],
     programs: &Programs,
     seed: u64,
-    jobs: usize,
+    jobs: Jobs,
     each: impl FnMut(usize, &Record, &Verdict),
 ) -> anyhow::Result<Vec<(Record, Verdict)>> {
     let runs = run_until(spec, tests, programs, seed, jobs, false, each)?;
@@ -193,7 +192,7 @@ pub fn run_until(
     tests: &[&TestSpec],
     programs: &Programs,
     seed: u64,
-    jobs: usize,
+    jobs: Jobs,
     fail_fast: bool,
     mut each: impl FnMut(usize, &Record, &Verdict),
 ) -> anyhow::Result<Vec<Option<(Record, Verdict)>>> {
@@ -227,92 +226,6 @@ pub fn run_one(
     let record = run::run_test(spec, test, programs, seed::test_seed(seed, &test.name))?;
     let verdict = judge::verdict(test, &record);
     Ok((record, verdict))
-}
-
-/// `work` on every item, `jobs` at a time; `each` sees the results in the
-/// order of `items`, each as soon as it and those before it are done.
-pub fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    work: impl Fn(&T) -> R + Sync,
-    each: impl FnMut(usize, &R),
-) -> Vec<R> {
-    in_parallel_until(items, jobs, work, |_| false, each)
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
-/// [`in_parallel`], until `enough` holds of a result: from then on no item
-/// starts (those under way finish). Items never started are `None`, and
-/// `each` passes over them.
-pub fn in_parallel_until<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    work: impl Fn(&T) -> R + Sync,
-    enough: impl Fn(&R) -> bool + Sync,
-    each: impl FnMut(usize, &R),
-) -> Vec<Option<R>> {
-    let order: Vec<usize> = (0..items.len()).collect();
-    in_parallel_ordered(items, &order, jobs, work, enough, each)
-}
-
-/// [`in_parallel_until`], the items started in the order of `order` (a
-/// permutation of their indices); `each` still sees them in the order of
-/// `items`.
-pub fn in_parallel_ordered<T: Sync, R: Send>(
-    items: &[T],
-    order: &[usize],
-    jobs: usize,
-    work: impl Fn(&T) -> R + Sync,
-    enough: impl Fn(&R) -> bool + Sync,
-    mut each: impl FnMut(usize, &R),
-) -> Vec<Option<R>> {
-    debug_assert_eq!(order.len(), items.len());
-    let next = Mutex::new(0usize);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel();
-    let mut done: Vec<Option<Option<R>>> = (0..items.len()).map(|_| None).collect();
-    let mut shown = 0;
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(items.len().max(1)) {
-            let (tx, next, work, enough, stop) = (tx.clone(), &next, &work, &enough, &stop);
-            s.spawn(move || {
-                loop {
-                    let n = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        *n += 1;
-                        *n - 1
-                    };
-                    let Some(&i) = order.get(n) else { break };
-                    let item = &items[i];
-                    let r = if stop.load(Ordering::SeqCst) {
-                        None
-                    } else {
-                        let r = work(item);
-                        if enough(&r) {
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                        Some(r)
-                    };
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (i, r) in rx {
-            done[i] = Some(r);
-            while let Some(Some(r)) = done.get(shown) {
-                if let Some(r) = r {
-                    each(shown, r);
-                }
-                shown += 1;
-            }
-        }
-    });
-    done.into_iter().map(Option::flatten).collect()
 }
 
 /// How long each test took when it last ran on this kit, kept in
@@ -367,6 +280,18 @@ impl Durations {
         order
     }
 
+    /// How long the longest of `tests` of `lab` took; never timed is
+    /// longest of all.
+    fn longest_of(&self, lab: &str, tests: &[TestSpec]) -> Duration {
+        (tests.iter())
+            .map(|t| {
+                let took = self.took.get(&(lab.to_string(), t.name.clone()));
+                took.copied().unwrap_or(Duration::MAX)
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Adds what `took` says (the last run of a test counts) and writes
     /// the history back; a history that cannot be written is skipped.
     pub fn save(mut self, kit: &Kit, took: Vec<((String, String), Duration)>) {
@@ -386,11 +311,14 @@ impl Durations {
 /// Grades `labs`, prints the human report as it goes, writes the chosen
 /// format where it belongs, and returns the results.
 ///
-/// Every lab is built first, one after another (cargo takes the build
-/// directory's lock anyway); then every run of every selected test of
-/// every lab goes into one pool of `opts.jobs` workers, the longest tests
-/// first ([`Durations`]). The report still comes lab by lab in spec order:
-/// each run is printed as soon as it and every run before it are done.
+/// Every run of every selected test of every lab goes into one pool
+/// ([`crate::pool`]) of `opts.jobs` workers, the longest tests first
+/// ([`Durations`]). The labs are built one after another (cargo takes the
+/// build directory's lock anyway) while the pool runs the tests of those
+/// already built. The report comes once the builds are done, lab by lab in
+/// spec order: each run is printed as soon as it and every run before it
+/// are done. With `--fail-fast`, every lab is built first and the runs go
+/// in rounds (see `run_pool`).
 ///
 /// # Errors
 /// Grader errors: bad spec, missing program, unknown test, a report that
@@ -418,32 +346,26 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
         }
     }
     let several = labs.len() > 1;
-    let mut ready = Vec::new();
-    let mut results = Vec::new();
-    let mut cut = false;
+    let mut plans = Vec::new();
     for lab in labs {
-        let r = if cut {
-            lab_not_run(lab, opts, &extras)?.map(|r| (Err(String::new()), r))
-        } else {
-            prepare_lab(kit, lab, opts, &extras, several)?
-        };
-        let Some((programs, result)) = r else {
-            continue;
-        };
-        // With --fail-fast, a lab that does not build stops the labs after it.
-        cut |= opts.fail_fast && result.build_error.is_some();
-        ready.push(programs);
-        results.push(result);
+        if let Some((spec, tests)) = selected(lab, opts, &extras, several)? {
+            plans.push(Plan { lab, spec, tests });
+        }
     }
-    if results.is_empty() {
+    if plans.is_empty() {
         let t = opts.test.as_deref().unwrap_or("");
         anyhow::bail!("no lab has a test `{t}`");
     }
-    run_pool(kit, &ready, &mut results, opts, term, several)?;
+    let mut results: Vec<LabResult> = plans.iter().map(|p| p.result(kit, opts)).collect();
+    let ready: Vec<OnceLock<Result<Ready, String>>> =
+        plans.iter().map(|_| OnceLock::new()).collect();
+    run_pool(kit, &plans, &ready, &mut results, opts, term, several)?;
+    let ready: Vec<Option<Result<Ready, String>>> =
+        ready.into_iter().map(OnceLock::into_inner).collect();
     if opts.shrink {
-        for (r, result) in ready.iter().zip(&results) {
-            if let Ok(r) = r {
-                shrink_failed(kit, r.lab, &r.spec, &r.programs, result, opts, term)?;
+        for ((plan, r), result) in plans.iter().zip(&ready).zip(&results) {
+            if let Some(Ok(r)) = r {
+                shrink_failed(kit, plan.lab, &plan.spec, &r.programs, result, opts, term)?;
             }
         }
     }
@@ -476,11 +398,34 @@ pub fn grade(kit: &Kit, labs: &[Lab], opts: &Options) -> anyhow::Result<Results>
     Ok(results)
 }
 
-/// A lab that built: what its runs need.
-struct Ready<'k> {
+/// A lab to grade: its spec and the tests selected.
+struct Plan<'k> {
     lab: &'k Lab,
     spec: LabSpec,
     tests: Vec<TestSpec>,
+}
+
+impl Plan<'_> {
+    /// Its result before any run.
+    fn result(&self, kit: &Kit, opts: &Options) -> LabResult {
+        LabResult {
+            id: self.lab.id.clone(),
+            title: self.spec.title.clone(),
+            graded: opts.source.describe(kit, self.lab),
+            build_error: None,
+            tests: (self.tests.iter())
+                .map(|t| TestResult {
+                    spec: t.clone(),
+                    runs: Vec::new(),
+                    not_run: 0,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A lab that built: what its runs need.
+struct Ready {
     programs: Programs,
 }
 
@@ -495,28 +440,73 @@ struct Job {
     test: usize,
 }
 
-/// Runs every job of every lab that built in one pool, and prints the
-/// report lab by lab, in order, as the runs finish.
+/// Builds every lab of `plans` into `ready` and runs every job of every
+/// lab that built in one pool; prints the report lab by lab, in order, as
+/// the runs finish.
+///
+/// Without `--fail-fast`, the labs build one after another on this thread
+/// while the pool already runs the tests of those built ([`Pool`]'s
+/// gates), the longest tests first. With it, every lab is built first (a
+/// lab that does not build stops the labs after it), and the runs go in
+/// rounds, one run (seed) of one lab at a time, in the order they are
+/// reported, each round's tests at once in spec order: no run starts
+/// after a round in which one did not pass.
 fn run_pool(
     kit: &Kit,
-    ready: &[Result<Ready, String>],
+    plans: &[Plan],
+    ready: &[OnceLock<Result<Ready, String>>],
     results: &mut [LabResult],
     opts: &Options,
     term: Terminal,
     several: bool,
 ) -> anyhow::Result<()> {
     let mut jobs = Vec::new();
-    for (lab, r) in ready.iter().enumerate() {
-        let Ok(r) = r else { continue };
+    for (lab, plan) in plans.iter().enumerate() {
         for repeat in 0..opts.repeat {
-            jobs.extend((0..r.tests.len()).map(|test| Job { lab, repeat, test }));
+            jobs.extend((0..plan.tests.len()).map(|test| Job { lab, repeat, test }));
         }
     }
-    let built = |j: &Job| match &ready[j.lab] {
-        Ok(r) => r,
-        Err(_) => unreachable!("only labs that built have jobs"),
+    let programs = |j: &Job| match ready[j.lab].get() {
+        Some(Ok(r)) => &r.programs,
+        _ => unreachable!("a job starts only once its lab is built"),
     };
+    // Builds the labs in order, opening each one's gate; with --fail-fast,
+    // a lab that does not build stops the labs after it (their gates stay
+    // shut). The first grader error stops the builds.
+    let trouble: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let durations = Durations::load(kit);
+    // The lab with the longest test builds first, so that test starts
+    // first; with --fail-fast, in report order.
+    let mut build_order: Vec<usize> = (0..plans.len()).collect();
+    if !opts.fail_fast {
+        build_order.sort_by_key(|&i| {
+            std::cmp::Reverse(durations.longest_of(&plans[i].lab.id, &plans[i].tests))
+        });
+    }
+    let build_all = |gates: &Gates| {
+        for &i in &build_order {
+            let plan = &plans[i];
+            match build(kit, plan.lab, &plan.spec, &opts.source)
+                .with_context(|| format!("grading {}", plan.lab.id))
+            {
+                Ok(Built::Programs(programs)) => {
+                    let _ = ready[i].set(Ok(Ready { programs }));
+                    gates.open(i);
+                }
+                Ok(Built::CompileError(compiler)) => {
+                    let _ = ready[i].set(Err(compiler));
+                    gates.shut(i);
+                    if opts.fail_fast {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    *trouble.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    return;
+                }
+            }
+        }
+    };
     let tracing = report::trace::Tracing {
         failing: kit.output_dir(),
         every: opts.trace.clone(),
@@ -525,8 +515,10 @@ fn run_pool(
     let mut printed = 0;
     let mut finish = |upto: usize, results: &mut [LabResult]| {
         while printed < upto {
-            let r = &results[printed];
-            if let (Err(compiler), Some(_)) = (&ready[printed], &r.build_error) {
+            let r = &mut results[printed];
+            if let Some(Err(compiler)) = ready[printed].get() {
+                // The results keep plain text: cargo coloured it for a terminal.
+                r.build_error = Some(kit::strip_ansi(compiler));
                 term.print(&human::build_failure(r, compiler));
             }
             if several && (r.build_error.is_some() || r.tests.iter().any(|t| !t.runs.is_empty())) {
@@ -536,11 +528,10 @@ fn run_pool(
         }
     };
     let work = |j: &Job| {
-        let r = built(j);
         run_one(
-            &r.spec,
-            &r.tests[j.test],
-            &r.programs,
+            &plans[j.lab].spec,
+            &plans[j.lab].tests[j.test],
+            programs(j),
             opts.seed.wrapping_add(j.repeat),
         )
     };
@@ -550,8 +541,10 @@ fn run_pool(
     let mut show = |i: usize, r: &anyhow::Result<(Record, Verdict)>| {
         let j = jobs[i];
         finish(j.lab, results);
+        if trouble.lock().map_or(true, |t| t.is_some()) {
+            return;
+        }
         let Ok((record, verdict)) = r else { return };
-        let r = built(&j);
         let result = &mut results[j.lab];
         let run_seed = opts.seed.wrapping_add(j.repeat);
         if j.test == 0 {
@@ -564,7 +557,7 @@ fn run_pool(
         }
         let run = test_run(
             kit,
-            r.lab,
+            plans[j.lab].lab,
             &result.tests[j.test].spec,
             &tracing,
             opts,
@@ -575,47 +568,67 @@ fn run_pool(
         term.print(&human::run(&result.tests[j.test].spec, &run, opts.verbose));
         result.tests[j.test].runs.push(run);
     };
+    let name = |j: &Job| {
+        (
+            plans[j.lab].lab.id.as_str(),
+            plans[j.lab].tests[j.test].name.as_str(),
+        )
+    };
 
-    // Without --fail-fast, one pool, the longest tests first. With it, the
-    // runs go in rounds, one run (seed) of one lab at a time, in the order
-    // they are reported, each round's tests at once in spec order: no run
-    // starts after a round in which one did not pass.
-    let mut rounds: Vec<std::ops::Range<usize>> = Vec::new();
-    for (i, j) in jobs.iter().enumerate() {
-        match rounds.last_mut() {
-            Some(r)
-                if !opts.fail_fast
-                    || (jobs[r.start].lab, jobs[r.start].repeat) == (j.lab, j.repeat) =>
-            {
-                r.end = i + 1;
-            }
-            _ => rounds.push(i..i + 1),
-        }
-    }
     let mut runs = Vec::with_capacity(jobs.len());
-    for round in rounds {
-        let some = &jobs[round.clone()];
-        if runs.iter().flatten().any(failed) {
-            runs.extend(some.iter().map(|_| None));
-            continue;
-        }
-        let order = if opts.fail_fast {
-            (0..some.len()).collect()
-        } else {
-            durations.longest_first(some, |j| (&built(j).lab.id, &built(j).tests[j.test].name))
+    if opts.fail_fast {
+        // Every lab first: the gates are decided before any round.
+        let gates = Pool {
+            order: &[],
+            jobs: opts.jobs,
+            gates: plans.len(),
+            gate_of: &|_: &Job| 0,
         };
-        runs.extend(in_parallel_ordered(
-            some,
-            &order,
-            opts.jobs,
-            work,
-            failed,
-            |i, r| show(round.start + i, r),
-        ));
+        gates.run(&[], build_all, |_| (), |_| false, |_, _| {});
+        let mut rounds: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, j) in jobs.iter().enumerate() {
+            match rounds.last_mut() {
+                Some(r) if (jobs[r.start].lab, jobs[r.start].repeat) == (j.lab, j.repeat) => {
+                    r.end = i + 1;
+                }
+                _ => rounds.push(i..i + 1),
+            }
+        }
+        for round in rounds {
+            let some = &jobs[round.clone()];
+            let built = matches!(ready[some[0].lab].get(), Some(Ok(_)));
+            if !built || runs.iter().flatten().any(failed) {
+                runs.extend(some.iter().map(|_| None));
+                continue;
+            }
+            let order: Vec<usize> = (0..some.len()).collect();
+            runs.extend(in_parallel_ordered(
+                some,
+                &order,
+                opts.jobs,
+                work,
+                failed,
+                |i, r| show(round.start + i, r),
+            ));
+        }
+    } else {
+        let order = durations.longest_first(&jobs, name);
+        let pool = Pool {
+            order: &order,
+            jobs: opts.jobs,
+            gates: plans.len(),
+            gate_of: &|j: &Job| j.lab,
+        };
+        runs = pool.run(&jobs, build_all, work, failed, &mut show);
+    }
+    if let Some(e) = trouble.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
     }
     let mut took = Vec::new();
     for (j, run) in jobs.iter().zip(&runs) {
         match run {
+            // A lab that did not build has no runs, and none missing.
+            None if matches!(ready[j.lab].get(), Some(Err(_))) => {}
             None => results[j.lab].tests[j.test].not_run += 1,
             Some(Ok((record, _))) => took.push((
                 (
@@ -719,78 +732,6 @@ fn selected(
     Ok(Some((spec, tests)))
 }
 
-/// A lab that `--fail-fast` did not reach: every selected test not run.
-fn lab_not_run(
-    lab: &Lab,
-    opts: &Options,
-    extras: &[ExtraFile],
-) -> anyhow::Result<Option<LabResult>> {
-    let Some((spec, tests)) = selected(lab, opts, extras, true)? else {
-        return Ok(None);
-    };
-    Ok(Some(LabResult {
-        id: lab.id.clone(),
-        title: spec.title.clone(),
-        graded: NOT_REACHED.into(),
-        build_error: None,
-        tests: tests
-            .into_iter()
-            .map(|spec| TestResult {
-                spec,
-                runs: Vec::new(),
-                not_run: opts.repeat,
-            })
-            .collect(),
-    }))
-}
-
-/// One lab built: its runs' needs (or, when it does not build, the
-/// compiler's output as cargo coloured it) and its result so far; `None`
-/// when grading several labs and this one lacks the test asked for.
-fn prepare_lab<'k>(
-    kit: &Kit,
-    lab: &'k Lab,
-    opts: &Options,
-    extras: &[ExtraFile],
-    several: bool,
-) -> anyhow::Result<Option<(Result<Ready<'k>, String>, LabResult)>> {
-    let Some((spec, tests)) = selected(lab, opts, extras, several)? else {
-        return Ok(None);
-    };
-    let programs =
-        build(kit, lab, &spec, &opts.source).with_context(|| format!("grading {}", lab.id))?;
-    let mut result = LabResult {
-        id: lab.id.clone(),
-        title: spec.title.clone(),
-        graded: opts.source.describe(kit, lab),
-        build_error: None,
-        tests: tests
-            .iter()
-            .map(|t| TestResult {
-                spec: t.clone(),
-                runs: Vec::new(),
-                not_run: 0,
-            })
-            .collect(),
-    };
-    match programs {
-        Built::Programs(programs) => Ok(Some((
-            Ok(Ready {
-                lab,
-                spec,
-                tests,
-                programs,
-            }),
-            result,
-        ))),
-        Built::CompileError(compiler) => {
-            // The results keep plain text: cargo coloured it for a terminal.
-            result.build_error = Some(kit::strip_ansi(&compiler));
-            Ok(Some((Err(compiler), result)))
-        }
-    }
-}
-
 /// `--shrink`: the first failed run of each test graded, shrunk to the
 /// fewest faults that still make it fail (see [`crate::shrink`]); prints
 /// the rules, writes the shrunk test beside the kit's other output, and
@@ -815,7 +756,7 @@ fn shrink_failed(
             &t.spec,
             programs,
             run.run_seed,
-            opts.jobs,
+            opts.jobs.floor,
             &run.record,
             say,
         ) {
@@ -902,40 +843,6 @@ pub fn absolute(dir: PathBuf) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// With one worker, items start in the order given, and `each` still
-    /// sees every result in the order of the items.
-    #[test]
-    fn items_start_in_the_order_given_and_are_shown_in_their_own() {
-        let items = ["a", "b", "c", "d"];
-        let started = Mutex::new(Vec::new());
-        let mut shown = Vec::new();
-        let out = in_parallel_ordered(
-            &items,
-            &[2, 0, 3, 1],
-            1,
-            |&x| {
-                started.lock().unwrap().push(x);
-                x.to_uppercase()
-            },
-            |_| false,
-            |i, r| shown.push((i, r.clone())),
-        );
-        assert_eq!(started.into_inner().unwrap(), ["c", "a", "d", "b"]);
-        let expect: Vec<(usize, String)> = (0..4).map(|i| (i, items[i].to_uppercase())).collect();
-        assert_eq!(shown, expect);
-        assert_eq!(out.len(), 4);
-        assert!(out.iter().all(Option::is_some));
-    }
-
-    /// Once `enough` holds, nothing more starts: in the order of starts,
-    /// not of the items.
-    #[test]
-    fn enough_stops_the_starts_in_their_order() {
-        let items = [0, 1, 2, 3];
-        let out = in_parallel_ordered(&items, &[3, 2, 1, 0], 1, |&x| x, |&r| r == 2, |_, _| {});
-        assert_eq!(out, [None, None, Some(2), Some(3)]);
-    }
 
     /// The longest tests of the last run start first; tests never timed
     /// before them all; equal ones in the order given.

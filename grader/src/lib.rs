@@ -65,6 +65,7 @@ pub mod confine;
 pub mod grade;
 pub mod judge;
 pub mod kit;
+pub mod pool;
 pub mod report;
 pub mod run;
 pub mod shrink;

@@ -29,9 +29,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::grade::{in_parallel, run_one};
+use crate::grade::run_one;
 use crate::judge::{Status, Verdict};
 use crate::kit::Programs;
+use crate::pool::{Jobs, in_parallel};
 use crate::run::record::{Fate, Record};
 use crate::spec::plan::Action;
 use crate::spec::{FaultSettings, LabSpec, Rule, RuleMatch, TestSpec, TypeName};
@@ -208,7 +209,7 @@ impl Runner<'_> {
             let items: Vec<usize> = (0..group.len()).flat_map(|i| [i; TRIES]).collect();
             let runs = in_parallel(
                 &items,
-                self.jobs,
+                Jobs::fixed(self.jobs),
                 |&i| run_one(self.spec, &tests[i], self.programs, self.seed),
                 |_, _| {},
             );

@@ -130,7 +130,12 @@ pub struct WatchArgs {
 /// When the lab does not exist, `all` is asked for, its files cannot be
 /// watched (no inotify, too many watches: the message says which limit),
 /// the confinement cannot end after a run, or the watch stops.
-pub fn run(kit: &Kit, args: WatchArgs, jobs: usize, replay: Replay) -> anyhow::Result<ExitCode> {
+pub fn run(
+    kit: &Kit,
+    args: WatchArgs,
+    jobs: crate::pool::Jobs,
+    replay: Replay,
+) -> anyhow::Result<ExitCode> {
     if args.lab == "all" {
         anyhow::bail!(
             "watch one lab at a time (e.g. `grader watch hw1`); `all` grades every lab once"

@@ -21,9 +21,10 @@
 
 use colored::Colorize;
 
-use crate::grade::{Built, in_parallel, load_spec, prepare, run_all, run_one};
+use crate::grade::{Built, load_spec, prepare, run_all, run_one};
 use crate::judge::{Status, Verdict};
 use crate::kit::{self, Kit, Lab, Source};
+use crate::pool::{Jobs, in_parallel};
 use crate::report::text;
 use crate::run::record::Record;
 use crate::skeleton;
@@ -118,7 +119,7 @@ pub fn kit(
     kit: &Kit,
     only: Option<&str>,
     seed: u64,
-    jobs: usize,
+    jobs: Jobs,
     scope: Scope,
 ) -> anyhow::Result<Checked> {
     let mut c = Checked::default();
@@ -160,7 +161,7 @@ fn valid_spec(lab: &Lab, c: &mut Checked) -> Option<LabSpec> {
 }
 
 /// Every check of one lab.
-fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: usize, c: &mut Checked) -> anyhow::Result<()> {
+fn check_lab(kit: &Kit, lab: &Lab, seed: u64, jobs: Jobs, c: &mut Checked) -> anyhow::Result<()> {
     let Some(spec) = valid_spec(lab, c) else {
         return Ok(());
     };
@@ -255,7 +256,7 @@ fn course_programs(
     lab: &Lab,
     spec: &LabSpec,
     seed: u64,
-    jobs: usize,
+    jobs: Jobs,
     c: &mut Checked,
 ) -> anyhow::Result<()> {
     let id = lab.id.as_str();
@@ -442,7 +443,7 @@ fn mutants(
     lab: &Lab,
     spec: &LabSpec,
     seed: u64,
-    jobs: usize,
+    jobs: Jobs,
     c: &mut Checked,
 ) -> anyhow::Result<()> {
     let id = lab.id.as_str();
