@@ -70,7 +70,7 @@ struct GradeArgs {
     /// Run everything N times, with seeds SEED, SEED+1, ...
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
-    /// Tests run at the same time (default: two per CPU, up to eight per CPU while the CPUs are idle).
+    /// Tests run at the same time (default: two per CPU, up to ten per CPU while the CPUs are idle).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     jobs: Option<u64>,
     /// Start no test after the first one that does not pass (those running finish); exit status 1.
@@ -247,9 +247,11 @@ const JOBS_PER_CPU: usize = 2;
 
 /// Tests run at once for each CPU, at most, while the CPUs have time to
 /// spare: the tests mostly wait on timers, so a quiet machine runs many.
-/// `grader all --solutions` on two idle CPUs: 4.3 s with six, 4.0 s with
-/// eight (median of 5); ten are no faster.
-const JOBS_PER_CPU_SPARE: usize = 8;
+/// `grader all --solutions` on two idle CPUs, median of 5: 4.3 s with
+/// six, 3.9 s with eight, 3.4 s with ten or twelve, 3.8 s with sixteen.
+/// The CPUs were idle three quarters of the time in the middle of a run
+/// with eight, every test started waiting on a timer.
+const JOBS_PER_CPU_SPARE: usize = 10;
 
 /// Whether this grader was started by the kit's `cargo grader` alias: cargo
 /// ran it (it sets `CARGO`) from the kit's own target directory.

@@ -101,7 +101,7 @@ pub struct WatchArgs {
     /// Run everything N times in each run, with seeds SEED, SEED+1, ...
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
-    /// Tests run at the same time (default: two per CPU, up to eight per CPU while the CPUs are idle).
+    /// Tests run at the same time (default: two per CPU, up to ten per CPU while the CPUs are idle).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) jobs: Option<u64>,
     /// Start no test after the first one that does not pass.
