@@ -346,7 +346,7 @@ tests:
 #[test]
 fn bad_load_steps_are_spec_errors() {
     let base = hw1_spec_with(&["speed"]);
-    let step = "load: { node: server, workload: echo, clients: 4, for: 400ms, at_least: 0.1 }";
+    let step = "load: { node: server, workload: echo, clients: 4, for: 200ms, at_least: 0.1 }";
     assert!(base.contains(step), "the speed test changed: {base}");
     for (name, load, want) in [
         (
