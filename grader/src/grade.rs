@@ -578,13 +578,7 @@ fn run_pool(
     let mut runs = Vec::with_capacity(jobs.len());
     if opts.fail_fast {
         // Every lab first: the gates are decided before any round.
-        let gates = Pool {
-            order: &[],
-            jobs: opts.jobs,
-            gates: plans.len(),
-            gate_of: &|_: &Job| 0,
-        };
-        gates.run(&[], build_all, |_| (), |_| false, |_, _| {});
+        build_all(&Gates::new(plans.len(), 0));
         let mut rounds: Vec<std::ops::Range<usize>> = Vec::new();
         for (i, j) in jobs.iter().enumerate() {
             match rounds.last_mut() {

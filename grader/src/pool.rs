@@ -93,6 +93,20 @@ pub struct Gates {
 }
 
 impl Gates {
+    /// `gates` gates, all closed, before `items` items none of which is
+    /// taken (none, for gates only decided, as `--fail-fast` decides them
+    /// before its rounds).
+    pub fn new(gates: usize, items: usize) -> Gates {
+        Gates {
+            board: Mutex::new(Board {
+                gates: vec![Gate::Closed; gates],
+                taken: vec![false; items],
+                first: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
     /// Lets the items of gate `g` start.
     pub fn open(&self, g: usize) {
         self.set(g, Gate::Open);
@@ -360,14 +374,7 @@ impl<T: Sync> Pool<'_, T> {
         mut each: impl FnMut(usize, &R),
     ) -> Vec<Option<R>> {
         debug_assert_eq!(self.order.len(), items.len());
-        let gates = Gates {
-            board: Mutex::new(Board {
-                gates: vec![Gate::Closed; self.gates],
-                taken: vec![false; items.len()],
-                first: 0,
-            }),
-            changed: Condvar::new(),
-        };
+        let gates = Gates::new(self.gates, items.len());
         let throttle = Throttle::new(self.jobs);
         let stop = AtomicBool::new(false);
         let (tx, rx) = mpsc::channel();
